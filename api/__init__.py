@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Uses `qa`; nothing imports `api`."""

@@ -1,0 +1,70 @@
+"""The FastAPI application: routers, JSON errors, start-up warm-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.routers import ask, documents, health
+from qa.corpus import DocumentError, DocumentTooLarge
+from qa.loaders import LoadError
+from qa.service import QuestionError, get_service
+from qa.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Load the models and check the index before taking requests.
+    get_service(get_settings()).warm_up()
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="News QA",
+        version="0.1.0",
+        description="Ask questions about news articles; answers cite the exact text.",
+        lifespan=lifespan,
+    )
+    for router in (health.router, documents.router, ask.router):
+        app.include_router(router)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return JSONResponse({"error": "body is not valid JSON", "detail": errors}, 400)
+        return JSONResponse({"error": "invalid request", "detail": errors}, 422)
+
+    @app.exception_handler(QuestionError)
+    async def question_error(_: Request, exc: QuestionError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 422)
+
+    @app.exception_handler(DocumentError)
+    async def document_error(_: Request, exc: DocumentError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 413 if isinstance(exc, DocumentTooLarge) else 422)
+
+    @app.exception_handler(LoadError)
+    async def load_error(_: Request, exc: LoadError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse({"error": "internal error"}, 500)
+
+    return app
+
+
+app = create_app()

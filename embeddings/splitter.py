@@ -1,0 +1,88 @@
+"""Split a document into passages of whole sentences, keeping character offsets.
+
+Sentences never cross a line break (news pages put headlines, captions and paragraphs on their
+own lines); inside a block of text spaCy's parser decides the boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from embeddings.nlp import load_spacy
+
+_BLOCK = re.compile(r"[^\n]+")
+
+
+@dataclass(frozen=True)
+class TextSpan:
+    """A [start, end) character span of a document's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class PassageSpan:
+    """A passage: consecutive sentences of one document."""
+
+    ordinal: int
+    start: int
+    end: int
+    sentences: tuple[TextSpan, ...]
+
+
+def _strip(text: str, start: int, end: int) -> TextSpan | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return TextSpan(start, end) if end > start else None
+
+
+def split_sentences(text: str) -> list[TextSpan]:
+    """Sentence spans of `text` (document coordinates), whitespace trimmed."""
+    blocks = [m for m in _BLOCK.finditer(text) if m.group().strip()]
+    nlp = load_spacy()
+    spans: list[TextSpan] = []
+    docs: Iterable = nlp.pipe((m.group() for m in blocks), disable=["ner", "lemmatizer"])
+    for block, doc in zip(blocks, docs, strict=True):
+        for sent in doc.sents:
+            span = _strip(text, block.start() + sent.start_char, block.start() + sent.end_char)
+            if span is not None:
+                spans.append(span)
+    return spans
+
+
+class PassageSplitter:
+    """Groups sentences into passages of about `sentences_per_passage`, overlapping by
+    `overlap` sentences, never longer than `max_chars` (a single long sentence stands alone)."""
+
+    def __init__(self, sentences_per_passage: int = 4, overlap: int = 1, max_chars: int = 1000):
+        if not 0 <= overlap < sentences_per_passage:
+            raise ValueError("overlap must be smaller than sentences_per_passage")
+        self.sentences_per_passage = sentences_per_passage
+        self.overlap = overlap
+        self.max_chars = max_chars
+
+    def split(self, text: str) -> list[PassageSpan]:
+        return self.group(split_sentences(text))
+
+    def group(self, sentences: list[TextSpan]) -> list[PassageSpan]:
+        passages: list[PassageSpan] = []
+        i = 0
+        while i < len(sentences):
+            j = i + 1
+            while (
+                j < len(sentences)
+                and j - i < self.sentences_per_passage
+                and sentences[j].end - sentences[i].start <= self.max_chars
+            ):
+                j += 1
+            chunk = tuple(sentences[i:j])
+            passages.append(PassageSpan(len(passages), chunk[0].start, chunk[-1].end, chunk))
+            if j >= len(sentences):
+                break
+            i = max(i + 1, j - self.overlap)
+        return passages

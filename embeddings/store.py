@@ -1,0 +1,307 @@
+"""The SQLite store of documents, passages (with character offsets and sentence spans) and
+their vectors, plus an FTS5 (BM25) index of passage text kept in the same transactions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.db import connect, migrate
+from embeddings.splitter import PassageSpan, TextSpan
+
+MIGRATIONS = [
+    # 1: documents, passages, lexical index
+    """
+    CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        url TEXT,
+        published TEXT,
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE passages (
+        id INTEGER PRIMARY KEY,
+        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        sentences TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        embedding BLOB,
+        embedding_model TEXT
+    );
+    CREATE INDEX passages_document ON passages (document_id, ordinal);
+    CREATE INDEX passages_text_hash ON passages (text_hash);
+    CREATE INDEX documents_published ON documents (published);
+    CREATE VIRTUAL TABLE passages_fts USING fts5 (text, tokenize = 'porter unicode61');
+    """,
+]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    id: str
+    title: str
+    url: str | None
+    published: str | None
+    text: str
+    content_hash: str
+    created_at: str
+    passage_count: int
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    id: int
+    document_id: str
+    title: str
+    published: str | None
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[TextSpan, ...]
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 query matching any word of `text` (quoted, so user input is never syntax)."""
+    words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+class DocumentStore:
+    """Documents and passages in SQLite. All access is serialized by one lock."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        migrate(self._conn, "store", MIGRATIONS)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # documents -------------------------------------------------------------------------------
+    _DOC_SQL = (
+        "SELECT d.*, (SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id) AS passage_count"
+        " FROM documents d"
+    )
+
+    def get_document(self, document_id: str) -> DocumentRecord | None:
+        rows = self._query(self._DOC_SQL + " WHERE d.id = ?", (document_id,))
+        return _document(rows[0]) if rows else None
+
+    def find_by_hash(self, digest: str) -> DocumentRecord | None:
+        rows = self._query(self._DOC_SQL + " WHERE d.content_hash = ?", (digest,))
+        return _document(rows[0]) if rows else None
+
+    def list_documents(self) -> list[DocumentRecord]:
+        return [_document(r) for r in self._query(self._DOC_SQL + " ORDER BY d.created_at, d.id")]
+
+    def document_ids(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT id FROM documents")]
+
+    def add_document(
+        self,
+        *,
+        title: str,
+        text: str,
+        url: str | None,
+        published: str | None,
+        passages: list[PassageSpan],
+        vectors: np.ndarray,
+        input_hashes: list[str],
+        model: str,
+    ) -> tuple[DocumentRecord, list[int]]:
+        """Insert a document with its passages and vectors in one transaction.
+        `input_hashes` identify what was embedded, so identical input is never embedded twice."""
+        digest = content_hash(text)
+        doc_id = digest[:16]
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        ids: list[int] = []
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO documents (id, title, url, published, text, content_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (doc_id, title, url, published, text, digest, now),
+            )
+            for span, vector, input_hash in zip(passages, vectors, input_hashes, strict=True):
+                passage_text = text[span.start : span.end]
+                cur = conn.execute(
+                    'INSERT INTO passages (document_id, ordinal, start, "end", sentences,'
+                    " text_hash, embedding, embedding_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        doc_id,
+                        span.ordinal,
+                        span.start,
+                        span.end,
+                        json.dumps([[s.start, s.end] for s in span.sentences]),
+                        input_hash,
+                        np.asarray(vector, dtype=np.float32).tobytes(),
+                        model,
+                    ),
+                )
+                pid = int(cur.lastrowid or 0)
+                ids.append(pid)
+                conn.execute(
+                    "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pid, passage_text)
+                )
+        record = self.get_document(doc_id)
+        assert record is not None
+        return record, ids
+
+    def delete_document(self, document_id: str) -> list[int] | None:
+        """Delete a document; returns its passage ids, or None when it does not exist."""
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM documents WHERE id = ?", (document_id,)).fetchone() is None:
+                return None
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM passages WHERE document_id = ?", (document_id,))]
+            conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
+            conn.execute("DELETE FROM passages WHERE document_id = ?", (document_id,))
+            conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+        return ids
+
+    # passages --------------------------------------------------------------------------------
+    _PASSAGE_SQL = (
+        'SELECT p.id, p.document_id, d.title, d.published, p.ordinal, p.start, p."end",'
+        " substr(d.text, p.start + 1, p.\"end\" - p.start) AS text, p.sentences"
+        " FROM passages p JOIN documents d ON d.id = p.document_id"
+    )
+
+    def passages(self, ids: list[int]) -> dict[int, PassageRecord]:
+        """Passages by id (ids that no longer exist are absent)."""
+        out: dict[int, PassageRecord] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(self._PASSAGE_SQL + f" WHERE p.id IN ({marks})", chunk):
+                out[row["id"]] = _passage(row)
+        return out
+
+    def document_passages(self, document_id: str) -> list[PassageRecord]:
+        rows = self._query(self._PASSAGE_SQL + " WHERE p.document_id = ? ORDER BY p.ordinal",
+                           (document_id,))
+        return [_passage(r) for r in rows]
+
+    def passage_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM passages")[0][0])
+
+    def cached_vectors(self, text_hashes: list[str], model: str) -> dict[str, np.ndarray]:
+        """Stored vectors of passages with these text hashes (so unchanged text is not re-embedded)."""
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(text_hashes), 500):
+            chunk = text_hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(
+                f"SELECT text_hash, embedding FROM passages WHERE text_hash IN ({marks})"
+                " AND embedding_model = ? AND embedding IS NOT NULL",
+                [*chunk, model],
+            ):
+                out[row[0]] = np.frombuffer(row[1], dtype=np.float32)
+        return out
+
+    def stored_vectors(self, model: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """(ids, vectors) of passages embedded with `model`, and ids of those that are not."""
+        ids, vectors, missing = [], [], []
+        for row in self._query("SELECT id, embedding, embedding_model FROM passages ORDER BY id"):
+            if row[1] is not None and row[2] == model:
+                ids.append(row[0])
+                vectors.append(np.frombuffer(row[1], dtype=np.float32))
+            else:
+                missing.append(row[0])
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(ids, dtype=np.int64), matrix, missing
+
+    def set_vectors(self, ids: list[int], vectors: np.ndarray, model: str) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE passages SET embedding = ?, embedding_model = ? WHERE id = ?",
+                [(np.asarray(v, dtype=np.float32).tobytes(), model, i)
+                 for i, v in zip(ids, vectors, strict=True)],
+            )
+
+    def passage_ids(self, document_ids: list[str] | None = None,
+                    published_from: str | None = None,
+                    published_to: str | None = None) -> list[int]:
+        """Ids of passages of the given documents and/or published in [from, to] (ISO dates)."""
+        where, params = [], []
+        if document_ids is not None:
+            where.append(f"p.document_id IN ({','.join('?' * len(document_ids))})")
+            params += document_ids
+        if published_from:
+            where.append("d.published >= ?")
+            params.append(published_from)
+        if published_to:
+            where.append("substr(d.published, 1, ?) <= ?")
+            params += [len(published_to), published_to]
+        sql = "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [r[0] for r in self._query(sql, params)]
+
+    def lexical_search(self, query: str, k: int,
+                       allowed: list[int] | None = None) -> list[tuple[int, float]]:
+        """Top-k (passage id, BM25 score, higher is better) from FTS5."""
+        match = fts_query(query)
+        if not match or (allowed is not None and not allowed):
+            return []
+        sql = ("SELECT rowid, bm25(passages_fts) AS score FROM passages_fts"
+               " WHERE passages_fts MATCH ?")
+        params: list = [match]
+        if allowed is not None:
+            sql += f" AND rowid IN ({','.join('?' * len(allowed))})"
+            params += allowed
+        rows = self._query(sql + " ORDER BY score LIMIT ?", [*params, k])
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+
+def _document(row: sqlite3.Row) -> DocumentRecord:
+    return DocumentRecord(
+        id=row["id"], title=row["title"], url=row["url"], published=row["published"],
+        text=row["text"], content_hash=row["content_hash"], created_at=row["created_at"],
+        passage_count=int(row["passage_count"]),
+    )
+
+
+def _passage(row: sqlite3.Row) -> PassageRecord:
+    return PassageRecord(
+        id=row["id"], document_id=row["document_id"], title=row["title"],
+        published=row["published"], ordinal=row["ordinal"], start=row["start"], end=row["end"],
+        text=row["text"], sentences=tuple(TextSpan(s, e) for s, e in json.loads(row["sentences"])),
+    )

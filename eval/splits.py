@@ -1,0 +1,46 @@
+"""The fixed train/dev split of the reader issue, defined once.
+
+Dev: the last 10 articles (file order) of SQuAD v1.1 dev, and the SQuAD v2.0 dev questions on
+those titles. Train: the other 38 articles of v1.1 dev, the v2.0 dev questions on those titles,
+and SQuADShifts Reddit and Amazon.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+DEV_ARTICLE_COUNT = 10
+
+
+def load_squad(path: Path) -> list[dict[str, Any]]:
+    """Articles (`data` list) of a SQuAD-format file."""
+    return list(json.loads(Path(path).read_text(encoding="utf-8"))["data"])
+
+
+def dev_titles(squad_v11_dev: Path) -> list[str]:
+    """Titles of the reader dev split, in file order."""
+    return [a["title"] for a in load_squad(squad_v11_dev)[-DEV_ARTICLE_COUNT:]]
+
+
+def split_articles(
+    articles: list[dict[str, Any]], titles: list[str], keep: bool
+) -> list[dict[str, Any]]:
+    """Articles whose title is (keep=True) or is not (keep=False) in `titles`."""
+    wanted = set(titles)
+    return [a for a in articles if (a["title"] in wanted) == keep]
+
+
+def write_dev_split(data_dir: Path, out_dir: Path) -> dict[str, Path]:
+    """Write the dev-split SQuAD files (v1.1 and v2.0) for `qa eval squad`; return their paths."""
+    squad = Path(data_dir) / "squad"
+    titles = dev_titles(squad / "dev-v1.1.json")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, version in (("dev-v1.1.json", "1.1"), ("dev-v2.0.json", "v2.0")):
+        articles = split_articles(load_squad(squad / name), titles, keep=True)
+        path = out_dir / f"reader-dev-{name}"
+        path.write_text(json.dumps({"version": version, "data": articles}), encoding="utf-8")
+        paths[name] = path
+    return paths

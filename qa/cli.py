@@ -1,0 +1,127 @@
+"""The `qa` command: ingest, ask, documents, serve, eval, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from qa.corpus import DocumentError
+from qa.loaders import LoadError, load_paths
+from qa.service import QuestionError, describe, get_service
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    docs = load_paths([Path(p) for p in args.paths])
+    if not docs:
+        print("no documents found", file=sys.stderr)
+        return 1
+    results = get_service().add_documents(docs, progress=True)
+    for r in results:
+        state = "added" if r.created else "unchanged"
+        print(f"{state}\t{r.document.id}\t{r.document.passage_count} passages\t{r.document.title}")
+    return 0
+
+
+def _print_answer(answer_data: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer_data, ensure_ascii=False, indent=2))
+        return
+    if answer_data.get("standalone_question") and \
+            answer_data["standalone_question"] != answer_data["question"]:
+        print(f"(searched: {answer_data['standalone_question']})")
+    if answer_data["answer"] is None:
+        print(f"The articles do not say. (confidence {answer_data['confidence']:.2f})")
+        print("Closest passages:")
+    else:
+        print(f"{answer_data['answer']}  (confidence {answer_data['confidence']:.2f})")
+    for n, c in enumerate(answer_data["citations"], start=1):
+        print(f"  [{n}] {c['title']} (document {c['document_id']}, chars {c['start']}-{c['end']})")
+        print(f"      \"{c['quote']}\"")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    service = get_service()
+    answer = service.ask(" ".join(args.question), args.top_k)
+    _print_answer(describe(answer), args.json)
+    return 0
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    service = get_service()
+    if args.delete:
+        status = 0
+        for doc_id in args.delete:
+            if service.delete_document(doc_id):
+                print(f"deleted\t{doc_id}")
+            else:
+                print(f"no document with id {doc_id}", file=sys.stderr)
+                status = 1
+        return status
+    for d in service.corpus.store.list_documents():
+        print(f"{d.id}\t{d.passage_count} passages\t{d.published or '-'}\t{d.title}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    # By import string: `api` sits above `qa`, so `qa` never imports it.
+    uvicorn.run("api.app:app", host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _delegate(module: str) -> int:
+    """Hand the remaining arguments to an `eval` module's main (eval sits above qa)."""
+    import importlib
+
+    return int(importlib.import_module(module).main(sys.argv[2:]) or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add articles (txt, md, html, json, jsonl, folders)")
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="ask a question")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="print the full answer as JSON")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("documents", help="list documents, or delete some")
+    p.add_argument("--delete", nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_documents)
+
+    p = sub.add_parser("serve", help="run the HTTP API and chat page")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+
+    sub.add_parser("eval", help="evaluate on gold data (qa eval --help)", add_help=False)
+    sub.add_parser("bench", help="benchmark speed and memory (qa bench --help)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("eval", "bench"):
+        return _delegate(f"eval.{argv[0]}_cli")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except (LoadError, DocumentError, QuestionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""The corpus: documents in the SQLite store, their passage vectors in the FAISS index, kept in
+agreement. Adding unchanged text is a no-op; vectors of unchanged passages are reused."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from embeddings.encoder import Encoder, shared_encoder
+from embeddings.index import VectorIndex
+from embeddings.splitter import PassageSplitter, PassageSpan
+from embeddings.store import DocumentRecord, DocumentStore, content_hash
+from qa.settings import Settings
+from qa.types import NewDocument
+
+log = logging.getLogger(__name__)
+
+
+class DocumentError(ValueError):
+    """A document that cannot be added (empty, no title...)."""
+
+
+class DocumentTooLarge(DocumentError):
+    """A document over the configured size limit."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    document: DocumentRecord
+    created: bool  # False when the same text was already stored
+
+
+def embedding_input(title: str, passage_text: str) -> str:
+    """What the encoder sees for a passage: the headline gives pronouns and topics context."""
+    return f"{title}\n{passage_text}" if title else passage_text
+
+
+class Corpus:
+    def __init__(self, settings: Settings, encoder: Encoder | None = None):
+        self.settings = settings
+        self.encoder = encoder or shared_encoder(settings.encoder_path, settings.encoder_batch_size)
+        self.splitter = PassageSplitter(
+            settings.sentences_per_passage, settings.passage_overlap, settings.passage_max_chars
+        )
+        self.store = DocumentStore(settings.db_path)
+        self._index: VectorIndex | None = None
+        # Guards the FAISS index and the store+index pair during writes.
+        self._lock = threading.RLock()
+
+    # lifecycle -------------------------------------------------------------------------------
+    @property
+    def index(self) -> VectorIndex:
+        if self._index is None:
+            self.open()
+        assert self._index is not None
+        return self._index
+
+    def open(self) -> None:
+        """Load the index and check it against the store; rebuild it if they disagree."""
+        with self._lock:
+            if self._index is not None:
+                return
+            model = self.encoder.name
+            ids, vectors, missing = self.store.stored_vectors(model)
+            if missing:
+                log.info("re-embedding %d passages without a %s vector", len(missing), model)
+                records = self.store.passages(missing)
+                texts = [embedding_input(records[i].title, records[i].text) for i in missing]
+                self.store.set_vectors(missing, self.encoder.encode(texts, progress=True), model)
+                ids, vectors, _ = self.store.stored_vectors(model)
+            path = self.settings.index_path
+            dim = self.encoder.dimension
+            index: VectorIndex | None = None
+            if path.exists():
+                try:
+                    index = VectorIndex.load(path, dim, hnsw_threshold=self.settings.hnsw_threshold)
+                except Exception as exc:  # a damaged file is rebuilt, never fatal
+                    log.warning("index %s unreadable (%s); rebuilding", path, exc)
+            if index is None or index.ids() != set(ids.tolist()):
+                if index is not None:
+                    log.warning("index disagrees with the store; rebuilding from stored vectors")
+                index = VectorIndex(dim, hnsw_threshold=self.settings.hnsw_threshold)
+                index.rebuild(ids, vectors if len(ids) else np.zeros((0, dim), np.float32))
+                index.save(path)
+            self._index = index
+            log.info("index ready: %d passages (%s)", len(index), index.kind)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # writes ----------------------------------------------------------------------------------
+    def validate(self, doc: NewDocument) -> None:
+        if not doc.text.strip():
+            raise DocumentError("document text is empty")
+        size = len(doc.text.encode("utf-8"))
+        if size > self.settings.max_document_bytes:
+            raise DocumentTooLarge(
+                f"document is {size} bytes; the limit is {self.settings.max_document_bytes}"
+            )
+        if not doc.title.strip():
+            raise DocumentError("document title is empty")
+
+    def add(self, docs: list[NewDocument], progress: bool = False) -> list[IngestResult]:
+        """Add documents (all validated first); returns one result per input, in order."""
+        for doc in docs:
+            self.validate(doc)
+        index = self.index
+        results: list[IngestResult | None] = [None] * len(docs)
+        pending: list[tuple[int, NewDocument, list[PassageSpan]]] = []
+        seen: dict[str, int] = {}
+        for i, doc in enumerate(tqdm(docs, desc="splitting", disable=not progress, unit="doc")):
+            digest = content_hash(doc.text)
+            existing = self.store.find_by_hash(digest)
+            if existing is not None:
+                results[i] = IngestResult(existing, created=False)
+            elif digest in seen:
+                continue  # same text twice in one batch: resolved after the first is stored
+            else:
+                seen[digest] = i
+                pending.append((i, doc, self.splitter.split(doc.text)))
+        inputs = [
+            embedding_input(doc.title, doc.text[p.start : p.end])
+            for _, doc, spans in pending
+            for p in spans
+        ]
+        hashes = [content_hash(t) for t in inputs]
+        vectors = self._embed(inputs, hashes, progress)
+        model = self.encoder.name
+        offset = 0
+        with self._lock:
+            for i, doc, spans in pending:
+                doc_vectors = vectors[offset : offset + len(spans)]
+                doc_hashes = hashes[offset : offset + len(spans)]
+                offset += len(spans)
+                record, ids = self.store.add_document(
+                    title=doc.title, text=doc.text, url=doc.url, published=doc.published,
+                    passages=spans, vectors=doc_vectors, input_hashes=doc_hashes, model=model,
+                )
+                index.add(np.asarray(ids, dtype=np.int64), doc_vectors)
+                results[i] = IngestResult(record, created=True)
+            if pending:
+                index.save(self.settings.index_path)
+        for i, doc in enumerate(docs):
+            if results[i] is None:  # duplicate inside the batch
+                record = self.store.find_by_hash(content_hash(doc.text))
+                assert record is not None
+                results[i] = IngestResult(record, created=False)
+        return [r for r in results if r is not None]
+
+    def _embed(self, inputs: list[str], hashes: list[str], progress: bool) -> np.ndarray:
+        """Vectors for `inputs`, reusing stored ones for input seen before."""
+        model = self.encoder.name
+        cached = self.store.cached_vectors(list(set(hashes)), model)
+        todo = [i for i, h in enumerate(hashes) if h not in cached]
+        fresh = self.encoder.encode([inputs[i] for i in todo], progress=progress)
+        out = np.zeros((len(inputs), self.encoder.dimension), dtype=np.float32)
+        for i, h in enumerate(hashes):
+            if h in cached:
+                out[i] = cached[h]
+        if todo:
+            out[todo] = fresh
+        log.info("embedded %d passages (%d reused)", len(todo), len(inputs) - len(todo))
+        return out
+
+    def delete(self, document_id: str) -> bool:
+        with self._lock:
+            ids = self.store.delete_document(document_id)
+            if ids is None:
+                return False
+            self.index.remove(ids)
+            self.index.save(self.settings.index_path)
+        return True
+
+    # reads -----------------------------------------------------------------------------------
+    def dense_search(self, vector: np.ndarray, k: int,
+                     allowed: list[int] | None = None) -> list[tuple[int, float]]:
+        with self._lock:
+            return self.index.search(vector, k, allowed)

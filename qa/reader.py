@@ -1,0 +1,113 @@
+"""The neural span reader: a MiniLM body with a span head trained in-house on SQuAD-style data
+(see scripts/train_reader.py and qa/models/reader/MODEL_CARD.md), run with ONNX Runtime (int8)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from qa.evidence import evidence_span
+from qa.span_decoding import best_spans
+from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_READER_DIR = Path(__file__).parent / "models" / "reader"
+
+
+class Reader(Protocol):
+    """Finds the answer to a question in retrieved passages (or concludes there is none)."""
+
+    def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult: ...
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+class NeuralReader:
+    """Scores every window of question + passage; the best span over all passages wins.
+
+    no-answer probability = sigmoid(null score - best span score) of the winning window, where
+    the null score is the [CLS] start+end logit (SQuAD v2 style)."""
+
+    def __init__(self, model_dir: Path | None = None, max_length: int = 384, stride: int = 128,
+                 max_answer_tokens: int = 30, threads: int | None = None):
+        self.model_dir = Path(model_dir or DEFAULT_READER_DIR)
+        self.max_length = max_length
+        self.stride = stride
+        self.max_answer_tokens = max_answer_tokens
+        self.threads = threads
+        self._session: Any = None
+        self._tokenizer: Any = None
+
+    @staticmethod
+    def available(model_dir: Path | None = None) -> bool:
+        return (Path(model_dir or DEFAULT_READER_DIR) / "model.onnx").exists()
+
+    def load(self) -> None:
+        if self._session is not None:
+            return
+        path = self.model_dir / "model.onnx"
+        if not path.exists():
+            raise RuntimeError(
+                f"reader model not found at {path}: train and export it "
+                "(scripts/train_reader.py, scripts/export_reader.py) or set QA_READER=rules"
+            )
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        options = ort.SessionOptions()
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        log.info("loaded reader %s", path)
+
+    def logits(self, question: str, contexts: list[str]) -> tuple[Any, np.ndarray, np.ndarray]:
+        """Tokenized windows (with offsets and sample mapping) and their start/end logits."""
+        self.load()
+        enc = self._tokenizer(
+            [question.strip()] * len(contexts), contexts, truncation="only_second",
+            max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
+            return_offsets_mapping=True, padding=True, return_tensors="np",
+        )
+        feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask",
+                                                     "token_type_ids") if k in self._inputs}
+        start, end = self._session.run(["start_logits", "end_logits"], feed)
+        return enc, start, end
+
+    def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult:
+        if not passages:
+            return ReaderResult(None, 0.0, 1.0)
+        enc, start_logits, end_logits = self.logits(question, [p.text for p in passages])
+        best: tuple[float, float, int, int, int] | None = None  # score, null, passage, s, e
+        for w in range(len(enc["input_ids"])):
+            p = int(enc["overflow_to_sample_mapping"][w])
+            seq = enc.sequence_ids(w)
+            offsets = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][w], seq)]
+            null = float(start_logits[w][0] + end_logits[w][0])
+            cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens)
+            if cands and (best is None or cands[0].score > best[0]):
+                best = (cands[0].score, null, p, cands[0].start_char, cands[0].end_char)
+        if best is None:
+            return ReaderResult(None, 0.0, 1.0)
+        score, null, p, s, e = best
+        passage = passages[p]
+        na_prob = sigmoid(null - score)
+        a_start, a_end = passage.start + s, passage.start + e
+        ev_start, ev_end = evidence_span(passage, a_start, a_end)
+        span = AnswerSpan(passage.document_id, passage.passage_id, a_start, a_end, ev_start,
+                          ev_end, score)
+        return ReaderResult(span, confidence=1.0 - na_prob, no_answer_probability=na_prob)
+
+
+@functools.cache
+def shared_neural_reader(model_dir: Path | None = None, threads: int | None = None) -> NeuralReader:
+    return NeuralReader(model_dir, threads=threads)

@@ -1,0 +1,155 @@
+"""The question-answering service: one object that ingests, retrieves, reads and cites."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from qa.corpus import Corpus, IngestResult
+from qa.evidence import closest_sentence
+from qa.extractor import RuleExtractor
+from qa.reader import NeuralReader, Reader, shared_neural_reader
+from qa.retriever import HybridRetriever, PassageFilter
+from qa.settings import Settings, get_settings
+from qa.timing import StageTimer
+from qa.types import Answer, Citation, NewDocument, ReaderResult, RetrievedPassage
+
+log = logging.getLogger(__name__)
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty, too long)."""
+
+
+class QAService:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        if settings.torch_threads:
+            import torch
+
+            torch.set_num_threads(settings.torch_threads)
+        self.corpus = Corpus(settings)
+        self.retriever = HybridRetriever(self.corpus, settings)
+        self._reader: Reader | None = None
+
+    @property
+    def reader(self) -> Reader:
+        if self._reader is None:
+            if self.settings.reader == "neural" and NeuralReader.available(self.settings.reader_path):
+                self._reader = shared_neural_reader(self.settings.reader_path)
+            else:
+                if self.settings.reader == "neural":
+                    log.warning("no trained reader found; using the rule-based extractor")
+                self._reader = RuleExtractor(self.corpus.encoder)
+        return self._reader
+
+    @property
+    def reader_name(self) -> str:
+        return "neural" if isinstance(self.reader, NeuralReader) else "rules"
+
+    def warm_up(self) -> None:
+        """Load every model and the index now, so the first question is fast."""
+        self.corpus.open()
+        self.corpus.encoder.encode(["warm up"])
+        if isinstance(self.reader, NeuralReader):
+            self.reader.load()
+        from embeddings.nlp import load_spacy
+
+        load_spacy()
+
+    # documents -------------------------------------------------------------------------------
+    def add_documents(self, docs: list[NewDocument], progress: bool = False) -> list[IngestResult]:
+        return self.corpus.add(docs, progress=progress)
+
+    def delete_document(self, document_id: str) -> bool:
+        return self.corpus.delete(document_id)
+
+    # questions -------------------------------------------------------------------------------
+    def validate_question(self, question: str) -> str:
+        question = question.strip()
+        if not question:
+            raise QuestionError("question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"question is {len(question)} characters; the limit is "
+                f"{self.settings.max_question_chars}"
+            )
+        return question
+
+    def ask(self, question: str, top_k: int | None = None,
+            where: PassageFilter | None = None, search_query: str | None = None,
+            on_stage: Callable[[str], None] | None = None) -> Answer:
+        """Answer `question` from the corpus. `search_query` (e.g. a rewritten follow-up)
+        replaces the question for retrieval and reading when given. `on_stage` is called with
+        "searching" and "reading" as those stages start (for streaming progress)."""
+        question = self.validate_question(question)
+        query = search_query or question
+        timer = StageTimer()
+        top_k = top_k or self.settings.top_k
+        notify = on_stage or (lambda _stage: None)
+        notify("searching")
+        with timer.stage("retrieve"):
+            passages = self.retriever.retrieve(query, max(top_k, self.settings.read_passages),
+                                               where, timer)
+        notify("reading")
+        with timer.stage("read"):
+            result = self.reader.read(query, passages[: self.settings.read_passages])
+        return self.compose(question, result, passages[:top_k], timer.ms)
+
+    def compose(self, question: str, result: ReaderResult, passages: list[RetrievedPassage],
+                timings_ms: dict[str, float]) -> Answer:
+        """Turn a reader's result into an answer with citations (or an abstention)."""
+        by_id = {p.passage_id: p for p in passages}
+        citations: list[Citation] = []
+        answer_text = None
+        span = result.best
+        answered = span is not None and result.confidence >= self.settings.abstain_threshold
+        if answered and span is not None:
+            passage = by_id.get(span.passage_id)
+            assert passage is not None, "reader cited a passage it was not given"
+            doc_text_at = passage.start
+            answer_text = passage.text[span.answer_start - doc_text_at : span.answer_end - doc_text_at]
+            citations.append(Citation(
+                document_id=span.document_id, title=passage.title, passage_id=span.passage_id,
+                start=span.evidence_start, end=span.evidence_end,
+                quote=passage.text[span.evidence_start - doc_text_at : span.evidence_end - doc_text_at],
+                answer_start=span.answer_start, answer_end=span.answer_end,
+            ))
+        else:
+            for p in passages:
+                s, e = closest_sentence(question, p)
+                citations.append(Citation(p.document_id, p.title, p.passage_id, s, e,
+                                          p.text[s - p.start : e - p.start], None, None))
+        return Answer(
+            question=question, answer=answer_text,
+            confidence=round(result.confidence, 4),
+            no_answer_probability=round(result.no_answer_probability, 4),
+            citations=citations, passages=passages,
+            timings_ms={k: round(v, 2) for k, v in timings_ms.items()},
+        )
+
+    def close(self) -> None:
+        self.corpus.close()
+
+
+@functools.cache
+def _service_for(key: str) -> QAService:
+    return QAService(Settings.model_validate_json(key))
+
+
+def get_service(settings: Settings | None = None) -> QAService:
+    """One service (and so one set of models) per process and settings."""
+    settings = settings or get_settings()
+    return _service_for(settings.model_dump_json())
+
+
+def describe(answer: Answer) -> dict[str, Any]:
+    """A JSON-ready view of an answer (the API and `qa ask --json` share it)."""
+    from dataclasses import asdict
+
+    data = asdict(answer)
+    for p in data["passages"]:
+        p.pop("sentences", None)
+    return data

@@ -1,0 +1,64 @@
+"""The one settings object. Every field can be set by an environment variable `QA_<NAME>`."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    # storage
+    data_dir: Path = Field(Path("data"), description="SQLite store and FAISS index live here")
+
+    # security and limits
+    api_key: str | None = Field(None, description="when set, writes need `Authorization: Bearer`")
+    ask_requires_key: bool = Field(False, description="also require the key for asking")
+    max_document_bytes: int = 5_000_000
+    max_question_chars: int = 1000
+
+    # passages
+    sentences_per_passage: int = 4
+    passage_overlap: int = 1
+    passage_max_chars: int = 1000
+
+    # models
+    encoder_path: str | None = Field(None, description="sentence-transformers model folder")
+    encoder_batch_size: int = 32
+    reader: Literal["neural", "rules"] = "neural"
+    reader_path: Path | None = Field(None, description="folder with model.onnx and tokenizer")
+    torch_threads: int | None = None
+
+    # retrieval
+    top_k: int = Field(5, description="passages returned with an answer")
+    candidates: int = Field(50, description="passages fetched from each retriever before fusion")
+    fusion: Literal["rrf", "dense", "lexical"] = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    hnsw_threshold: int = 200_000
+    read_passages: int = Field(3, description="top passages the reader reads")
+
+    # answering
+    abstain_threshold: float = Field(0.5, description="abstain when confidence is below this")
+
+    # conversations
+    conversation_ttl_hours: float = 24 * 30
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "qa.sqlite3"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "passages.faiss"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

