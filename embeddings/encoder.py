@@ -48,7 +48,10 @@ class Encoder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        get_dimension = getattr(model, "get_embedding_dimension", None) or \
+            model.get_sentence_embedding_dimension
+        return int(get_dimension())
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:

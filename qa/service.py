@@ -142,7 +142,8 @@ def _service_for(key: str) -> QAService:
 def get_service(settings: Settings | None = None) -> QAService:
     """One service (and so one set of models) per process and settings."""
     settings = settings or get_settings()
-    return _service_for(settings.model_dump_json())
+    # Access-control settings belong to the API layer; they never call for a second service.
+    return _service_for(settings.model_dump_json(exclude={"api_key", "ask_requires_key"}))
 
 
 def describe(answer: Answer) -> dict[str, Any]:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# the repo root is not on sys.path under plain `pytest` (no conftest / pythonpath setting)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval.metrics import load_squad_golds, squad_scores  # noqa: E402
 

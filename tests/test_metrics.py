@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
-
-# the repo root is not on sys.path under plain `pytest` (no conftest / pythonpath setting)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval.metrics import (  # noqa: E402
     exact_match,

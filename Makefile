@@ -1,0 +1,32 @@
+# Quick start: `make serve` (set up, index the sample article, run the service) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+QA_HOST ?= 127.0.0.1
+QA_PORT ?= 8000
+
+.PHONY: install serve test lint typecheck clean
+
+$(BIN)/qa: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build first so nothing pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/qa
+
+install: $(BIN)/qa
+
+serve: install
+	$(BIN)/qa ingest sample/
+	$(BIN)/qa serve --host $(QA_HOST) --port $(QA_PORT)
+
+test: install
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check qa embeddings api eval tests scripts
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

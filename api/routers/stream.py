@@ -1,0 +1,170 @@
+"""Asking with progress: the answer streamed as Server-Sent Events.
+
+The question is answered by blocking CPU code; it runs in a worker thread and its stage
+notifications reach the (async) event stream through a queue. A client that leaves early only
+stops the stream: the worker finishes its question and its late events are dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
+
+from api.deps import require_ask_key, service_dep
+from api.schemas import AskIn, AskOut, ErrorOut
+from qa.retriever import PassageFilter
+from qa.service import QAService, QuestionError, describe
+from qa.types import Answer
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["ask"])
+
+HEARTBEAT_SECONDS = 15.0
+"""A comment line is sent when the worker has been quiet this long (keeps proxies and the
+page's stall detector from giving up on a slow first question)."""
+
+EVENTS_DOC = """\
+Answer a question like `POST /v1/ask`, streamed as Server-Sent Events (`text/event-stream`).
+
+Invalid requests are refused with a JSON error *before* any streaming starts (same status codes
+and bodies as `/v1/ask`). Otherwise the stream carries, in order:
+
+| event | data (JSON) |
+|---|---|
+| `stage` | `{"stage": "searching"}`, then `{"stage": "reading"}` as each stage starts |
+| `answer` | the full answer, exactly the `/v1/ask` response (`AskOut`) |
+| `timings` | `{"timings_ms": {...}, "total_ms": ...}`: per-stage and server wall-clock times |
+| `error` | `{"error": "..."}` if answering failed (instead of `answer` and `timings`) |
+| `done` | `{}`: the stream is complete; a stream that ends without it was cut off |
+
+Lines starting with `:` are keep-alive comments. Example:
+
+```
+event: stage
+data: {"stage": "searching"}
+
+event: stage
+data: {"stage": "reading"}
+
+event: answer
+data: {"question": "where did they meet?", "answer": "Turkey", ...}
+
+event: timings
+data: {"timings_ms": {"retrieve": 31.2, "read": 350.1}, "total_ms": 384.0}
+
+event: done
+data: {}
+```
+"""
+
+AskFunction = Callable[[AskIn, Callable[[str], None]], Answer]
+
+
+def ask_function(service: QAService = Depends(service_dep)) -> AskFunction:
+    """What answers a streamed question (a dependency, so tests can replace it)."""
+
+    def ask(body: AskIn, on_stage: Callable[[str], None]) -> Answer:
+        where = PassageFilter(body.document_ids, body.published_from, body.published_to)
+        return service.ask(body.question, body.top_k, where, on_stage=on_stage)
+
+    return ask
+
+
+def validator(service: QAService = Depends(service_dep)) -> Callable[[str], str]:
+    return service.validate_question
+
+
+def sse(event: str, data: dict[str, Any]) -> bytes:
+    """One Server-Sent Event; JSON keeps the data on a single line."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+class EventStreamResponse(StreamingResponse):
+    """A streaming response for which a client that hangs up is normal, not an error."""
+
+    media_type = "text/event-stream"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (ClientDisconnect, OSError):
+            log.info("client left the event stream early")
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
+
+
+async def answer_events(body: AskIn, ask: AskFunction) -> AsyncIterator[bytes]:
+    """Run `ask` in a worker thread; yield its stages, then its answer (or error), then done."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    started = time.perf_counter()
+
+    def put(event: str, data: dict[str, Any]) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, (event, data))
+        except RuntimeError:  # the event loop is gone (server shutting down)
+            pass
+
+    def work() -> None:
+        try:
+            answer = ask(body, lambda stage: put("stage", {"stage": stage}))
+            put("answer", AskOut.model_validate(describe(answer)).model_dump(mode="json"))
+        except QuestionError as exc:
+            put("error", {"error": str(exc)})
+        except Exception:
+            log.exception("streamed question failed")
+            put("error", {"error": "internal error"})
+
+    worker = loop.run_in_executor(None, work)
+    try:
+        while True:
+            try:
+                event, data = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            if event == "answer":
+                yield sse("answer", data)
+                total = round((time.perf_counter() - started) * 1000, 2)
+                yield sse("timings", {"timings_ms": data["timings_ms"], "total_ms": total})
+                break
+            yield sse(event, data)
+            if event == "error":
+                break
+        yield sse("done", {})
+    finally:
+        if not worker.done():
+            log.debug("stream closed before its worker finished; the worker runs on")
+
+
+@router.post(
+    "/ask/stream",
+    response_class=EventStreamResponse,
+    dependencies=[Depends(require_ask_key)],
+    description=EVENTS_DOC,
+    responses={
+        200: {
+            "description": "a stream of Server-Sent Events (see above)",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        400: {"model": ErrorOut},
+        401: {"model": ErrorOut},
+        422: {"model": ErrorOut},
+    },
+)
+async def ask_stream(body: AskIn, ask: AskFunction = Depends(ask_function),
+                     validate: Callable[[str], str] = Depends(validator)) -> EventStreamResponse:
+    validate(body.question)  # QuestionError -> the same JSON 422 as /v1/ask, before streaming
+    return EventStreamResponse(answer_events(body, ask),
+                               headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,128 @@
+"""The HTTP contract, through the real app (models, index, SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.settings import get_settings
+
+
+@pytest.fixture(scope="module")
+def client(api_env: Path, sample_text: str) -> Iterator[TestClient]:
+    from api.app import create_app
+
+    with TestClient(create_app()) as c:
+        r = c.post("/v1/documents", json={"title": "Report: Hamas leader met with top Iran commander",
+                                          "text": sample_text})
+        assert r.status_code == 201, r.text
+        yield c
+
+
+def test_health_and_docs(client: TestClient) -> None:
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["documents"] == 1 and health["passages"] > 0
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/ask", "/v1/documents", "/v1/documents/{document_id}", "/healthz"} <= set(paths)
+
+
+def test_ask_where_they_met(client: TestClient) -> None:
+    r = client.post("/v1/ask", json={"question": "where did they meet?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["answer"] in ("Turkey", "in Turkey")
+    assert 0 <= body["confidence"] <= 1
+    cite = body["citations"][0]
+    text = client.get(f"/v1/documents/{cite['document_id']}").json()["text"]
+    assert text[cite["start"] : cite["end"]] == cite["quote"] and "Turkey" in cite["quote"]
+    assert text[cite["answer_start"] : cite["answer_end"]] == body["answer"]
+    assert body["passages"] and {"document_id", "passage_id", "start", "end", "text", "score"} <= \
+        set(body["passages"][0])
+    for p in body["passages"]:
+        assert text[p["start"] : p["end"]] == p["text"]
+    assert "retrieve" in body["timings_ms"]
+
+
+def test_documents_crud_and_reingest(client: TestClient, sample_text: str) -> None:
+    listed = client.get("/v1/documents").json()
+    assert len(listed) == 1 and "text" not in listed[0]
+    again = client.post("/v1/documents", json={"title": "Same text", "text": sample_text})
+    assert again.status_code == 200 and again.json()["created"] is False
+    assert again.json()["id"] == listed[0]["id"]
+
+    upload = client.post("/v1/documents", files={"file": (
+        "storm.md", b"# Storm hits coast\n\nThe storm flooded the town of Harwick on Thursday.",
+        "text/markdown")})
+    assert upload.status_code == 201, upload.text
+    new_id = upload.json()["id"]
+    assert upload.json()["title"] == "Storm hits coast" and upload.json()["passages"] >= 1
+    asked = client.post("/v1/ask", json={"question": "Which town did the storm flood?",
+                                         "document_ids": [new_id]}).json()
+    assert asked["passages"] and all(p["document_id"] == new_id for p in asked["passages"])
+    assert client.delete(f"/v1/documents/{new_id}").status_code == 204
+    assert client.get(f"/v1/documents/{new_id}").status_code == 404
+    assert client.delete(f"/v1/documents/{new_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({"question": ""}, 422),
+        ({"question": "   \t "}, 422),
+        ({"question": "x" * 1001}, 422),
+        ({"question": 12}, 422),
+        ({}, 422),
+        ({"question": "where?", "top_k": 0}, 422),
+    ],
+)
+def test_bad_questions(client: TestClient, payload: dict, status: int) -> None:
+    r = client.post("/v1/ask", json=payload)
+    assert r.status_code == status
+    assert "error" in r.json()
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    for path in ("/v1/ask", "/v1/documents"):
+        r = client.post(path, content=b"{not json", headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "error" in r.json()
+
+
+def test_bad_documents(client: TestClient) -> None:
+    assert client.post("/v1/documents", json={"title": "t", "text": "  "}).status_code == 422
+    assert client.post("/v1/documents", json={"text": "no title"}).status_code == 422
+    binary = client.post("/v1/documents", files={"file": ("x.txt", b"\xff\xfe\xfa\x00", "text/plain")})
+    assert binary.status_code == 400 and "UTF-8" in binary.json()["error"]
+    limit = get_settings().max_document_bytes
+    big = client.post("/v1/documents", json={"title": "big", "text": "a" * (limit + 1)})
+    assert big.status_code == 413 and "error" in big.json()
+    big_file = client.post("/v1/documents", files={"file": ("big.txt", b"a" * (limit + 1))})
+    assert big_file.status_code == 413
+    assert client.get("/v1/documents/nope").status_code == 404
+    assert client.get("/v1/documents/nope").json()["error"]
+
+
+def test_api_key_guards_writes_only(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_API_KEY", "s3cret")
+    get_settings.cache_clear()
+    try:
+        doc = {"title": "Keyed", "text": "Only with a key."}
+        assert client.post("/v1/documents", json=doc).status_code == 401
+        bad = client.post("/v1/documents", json=doc, headers={"Authorization": "Bearer wrong"})
+        assert bad.status_code == 401 and "error" in bad.json()
+        ok = client.post("/v1/documents", json=doc, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 201
+        assert client.delete(f"/v1/documents/{ok.json()['id']}").status_code == 401
+        assert client.delete(f"/v1/documents/{ok.json()['id']}",
+                             headers={"Authorization": "Bearer s3cret"}).status_code == 204
+        assert client.post("/v1/ask", json={"question": "where did they meet?"}).status_code == 200
+        monkeypatch.setenv("QA_ASK_REQUIRES_KEY", "true")
+        get_settings.cache_clear()
+        assert client.post("/v1/ask", json={"question": "where did they meet?"}).status_code == 401
+    finally:
+        monkeypatch.delenv("QA_API_KEY")
+        monkeypatch.delenv("QA_ASK_REQUIRES_KEY", raising=False)
+        get_settings.cache_clear()

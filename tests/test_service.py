@@ -1,0 +1,192 @@
+"""The service end to end on the real encoder, reader, FAISS index and SQLite store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.corpus import DocumentError, DocumentTooLarge
+from qa.loaders import load_paths
+from qa.service import QAService, QuestionError
+from qa.settings import Settings
+from qa.types import Answer, NewDocument
+
+OTHER = NewDocument(
+    title="Storm hits northern coast",
+    text="A powerful storm struck the northern coast on Thursday.\n\nEmergency services said the "
+    "town of Harwick was the worst affected, with more than 200 houses flooded. The regional "
+    "governor, Maria Lopez, opened shelters in three schools.",
+    published="2024-05-02",
+)
+
+
+def check_offsets(service: QAService, answer: Answer) -> None:
+    """The citation contract: quote and answer are the stored text at their offsets."""
+    for c in answer.citations:
+        doc = service.corpus.store.get_document(c.document_id)
+        assert doc is not None
+        assert doc.text[c.start : c.end] == c.quote
+        if c.answer_start is not None:
+            assert c.answer_end is not None
+            assert c.start <= c.answer_start < c.answer_end <= c.end
+            assert doc.text[c.answer_start : c.answer_end] == answer.answer
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("svc")
+
+
+@pytest.fixture(scope="module")
+def service(data_dir: Path, sample_path: Path) -> QAService:
+    svc = QAService(Settings(data_dir=data_dir))
+    svc.add_documents(load_paths([sample_path]))
+    return svc
+
+
+def test_where_did_they_meet_is_turkey_with_citation(service: QAService) -> None:
+    answer = service.ask("where did they meet?")
+    assert answer.answer in ("Turkey", "in Turkey")
+    assert "Turkey" in answer.citations[0].quote
+    check_offsets(service, answer)
+    assert answer.passages and answer.passages[0].text
+    assert {"retrieve", "read"} <= set(answer.timings_ms)
+
+
+def test_unanswerable_question_abstains_and_still_cites(service: QAService) -> None:
+    answer = service.ask("What is the population of Brazil?")
+    assert answer.answer is None
+    assert answer.citations and all(c.answer_start is None for c in answer.citations)
+    check_offsets(service, answer)
+
+
+@contextmanager
+def counting_encoder(service: QAService) -> Iterator[list[int]]:
+    """Record how many texts the real encoder is asked to embed."""
+    encoder = service.corpus.encoder
+    calls: list[int] = []
+    original = encoder.encode
+
+    def counting(texts: list[str], progress: bool = False) -> np.ndarray:
+        calls.append(len(texts))
+        return original(texts, progress)
+
+    encoder.encode = counting  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        del encoder.encode
+
+
+def test_reingest_is_idempotent_and_embeds_nothing(service: QAService, sample_path: Path) -> None:
+    before = service.corpus.store.passage_count()
+    with counting_encoder(service) as calls:
+        results = service.add_documents(load_paths([sample_path]))
+    assert [r.created for r in results] == [False]
+    assert service.corpus.store.passage_count() == before
+    assert sum(calls) == 0
+
+
+def test_changed_article_reembeds_only_changed_passages(service: QAService,
+                                                        sample_text: str) -> None:
+    edited = sample_text + "\nread more: an extra line was added at the end.\n"
+    with counting_encoder(service) as calls:
+        first = service.add_documents([NewDocument("Report (updated)", edited)])[0]
+    # The title is part of what is embedded, so under a new title every passage is new...
+    assert first.created and sum(calls) == first.document.passage_count
+    with counting_encoder(service) as calls:
+        again = service.add_documents([NewDocument("Report (updated)", edited + " More.")])[0]
+    # ...but with the same title only the changed last passage is embedded again.
+    assert again.created and 0 < sum(calls) < again.document.passage_count
+    assert service.delete_document(first.document.id)
+    assert service.delete_document(again.document.id)
+
+
+def test_filters_and_delete(service: QAService) -> None:
+    added = service.add_documents([OTHER])[0]
+    doc_id = added.document.id
+    answer = service.ask("Which town was worst affected by the storm?")
+    assert answer.answer is not None and "Harwick" in answer.answer
+    check_offsets(service, answer)
+    from qa.retriever import PassageFilter
+
+    only_sample = service.ask("Which town was worst affected by the storm?",
+                              where=PassageFilter(document_ids=[
+                                  d for d in service.corpus.store.document_ids() if d != doc_id]))
+    assert all(p.document_id != doc_id for p in only_sample.passages)
+    dated = service.ask("storm", where=PassageFilter(published_from="2024-05-01",
+                                                     published_to="2024-05-31"))
+    assert dated.passages and all(p.document_id == doc_id for p in dated.passages)
+
+    passage_ids = [p.id for p in service.corpus.store.document_passages(doc_id)]
+    assert service.delete_document(doc_id)
+    assert not service.delete_document(doc_id)
+    assert not set(passage_ids) & service.corpus.index.ids()
+    after = service.ask("Which town was worst affected by the storm?")
+    assert all(p.document_id != doc_id for p in after.passages)
+
+
+def test_bad_input_is_rejected(service: QAService) -> None:
+    for question in ("", "   \n"):
+        with pytest.raises(QuestionError, match="empty"):
+            service.ask(question)
+    with pytest.raises(QuestionError, match="limit"):
+        service.ask("why " * 300)
+    with pytest.raises(DocumentError, match="empty"):
+        service.add_documents([NewDocument("Title", "  \n ")])
+    small = QAService(Settings(data_dir=service.settings.data_dir, max_document_bytes=100))
+    with pytest.raises(DocumentTooLarge):
+        small.add_documents([NewDocument("Big", "word " * 100)])
+
+
+def test_restart_keeps_everything(service: QAService, data_dir: Path) -> None:
+    reopened = QAService(Settings(data_dir=data_dir))
+    assert reopened.corpus.store.document_ids() == service.corpus.store.document_ids()
+    assert reopened.ask("where did they meet?").answer in ("Turkey", "in Turkey")
+
+
+def test_damaged_or_stale_index_is_rebuilt(service: QAService, data_dir: Path) -> None:
+    index_path = service.settings.index_path
+    index_path.write_bytes(b"garbage")
+    rebuilt = QAService(Settings(data_dir=data_dir))
+    rebuilt.corpus.open()
+    assert rebuilt.corpus.index.ids() == set(
+        p.id for d in rebuilt.corpus.store.document_ids()
+        for p in rebuilt.corpus.store.document_passages(d)
+    )
+    index_path.unlink()
+    again = QAService(Settings(data_dir=data_dir))
+    assert again.ask("where did they meet?").answer in ("Turkey", "in Turkey")
+    assert index_path.exists()
+
+
+def test_concurrent_asks_during_ingest(service: QAService) -> None:
+    errors: list[BaseException] = []
+    answers: list[str | None] = []
+
+    def asker() -> None:
+        try:
+            for _ in range(3):
+                a = service.ask("where did they meet?")
+                check_offsets(service, a)
+                answers.append(a.answer)
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=asker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    docs = [NewDocument(f"Filler {i}", f"Filler article number {i} talks about weather in town {i}.")
+            for i in range(5)]
+    added = service.add_documents(docs)
+    for t in threads:
+        t.join()
+    assert not errors
+    assert set(answers) <= {"Turkey", "in Turkey"}
+    for r in added:
+        service.delete_document(r.document.id)
