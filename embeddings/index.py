@@ -1,12 +1,14 @@
 """The FAISS vector index: inner product over normalized vectors, ids = passage ids.
 
-Exact search (IndexFlatIP) for small corpora; HNSW beyond `hnsw_threshold` vectors, where exact
-search stops being fast enough. Written atomically (temp file + rename).
+Exact search (IndexFlatIP) for small corpora; an inverted-file index (IndexIVFFlat, trained with
+k-means when built) from `ivf_threshold` vectors on, where exact search stops being fast. IVF
+keeps our ids natively and supports deletion. Written atomically (temp file + rename).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -19,37 +21,46 @@ log = logging.getLogger(__name__)
 class VectorIndex:
     """A FAISS index mapping int64 passage ids to vectors."""
 
-    def __init__(self, dimension: int, hnsw_threshold: int = 200_000, hnsw_m: int = 32,
-                 ef_search: int = 128):
+    def __init__(self, dimension: int, ivf_threshold: int = 200_000, nprobe: int = 32):
         self.dimension = dimension
-        self.hnsw_threshold = hnsw_threshold
-        self.hnsw_m = hnsw_m
-        self.ef_search = ef_search
-        self._index: faiss.Index = self._new_index(0)
-
-    def _new_index(self, expected: int) -> faiss.Index:
-        if expected >= self.hnsw_threshold:
-            inner = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = 80
-            inner.hnsw.efSearch = self.ef_search
-        else:
-            inner = faiss.IndexFlatIP(self.dimension)
-        return faiss.IndexIDMap2(inner)
+        self.ivf_threshold = ivf_threshold
+        self.nprobe = nprobe
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
     @property
     def kind(self) -> str:
-        inner = faiss.downcast_index(self._index.index)
-        return "hnsw" if isinstance(inner, faiss.IndexHNSWFlat) else "flat"
+        return "ivf" if isinstance(self._index, faiss.IndexIVF) else "flat"
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
     def ids(self) -> set[int]:
+        if isinstance(self._index, faiss.IndexIVF):
+            lists = self._index.invlists
+            out: set[int] = set()
+            for i in range(lists.nlist):
+                size = lists.list_size(i)
+                if size:
+                    out.update(faiss.rev_swig_ptr(lists.get_ids(i), size).tolist())
+            return out
         return set(faiss.vector_to_array(self._index.id_map).tolist())
 
     def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Replace the contents (choosing the index type for this size)."""
-        self._index = self._new_index(len(ids))
+        """Replace the contents, choosing the index type for this many vectors."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(ids) >= self.ivf_threshold:
+            nlist = int(4 * math.sqrt(len(ids)))
+            quantizer = faiss.IndexFlatIP(self.dimension)
+            index = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+            # k-means needs ~40 points per centroid; a seeded sample keeps training quick.
+            rng = np.random.default_rng(0)
+            sample = vectors[rng.choice(len(vectors), min(len(vectors), 40 * nlist), replace=False)]
+            index.train(sample)
+            index.nprobe = self.nprobe
+            self._index = index
+            log.info("built IVF index: %d lists for %d vectors", nlist, len(ids))
+        else:
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
         self.add(ids, vectors)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -58,16 +69,7 @@ class VectorIndex:
                                      np.asarray(ids, dtype=np.int64))
 
     def remove(self, ids: list[int]) -> None:
-        if not ids:
-            return
-        if self.kind == "hnsw":
-            # HNSW cannot delete: rebuild without the removed ids.
-            keep = faiss.vector_to_array(self._index.id_map)
-            mask = ~np.isin(keep, np.asarray(ids, dtype=np.int64))
-            vectors = np.vstack([self._index.reconstruct(int(i)) for i in keep[mask]]) if mask.any() \
-                else np.zeros((0, self.dimension), dtype=np.float32)
-            self.rebuild(keep[mask], vectors)
-        else:
+        if ids:
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
 
     def search(self, query: np.ndarray, k: int,
@@ -79,8 +81,9 @@ class VectorIndex:
         params = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.ef_search) \
-                if self.kind == "hnsw" else faiss.SearchParameters(sel=selector)
+            # Filtered IVF searches probe every list: an allowed passage may sit in any of them.
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self._index.nlist) \
+                if isinstance(self._index, faiss.IndexIVF) else faiss.SearchParameters(sel=selector)
         scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, -1),
                                          min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
@@ -98,8 +101,7 @@ class VectorIndex:
         loaded = faiss.read_index(str(path))
         if loaded.d != dimension:
             raise ValueError(f"index at {path} has dimension {loaded.d}, expected {dimension}")
+        if isinstance(loaded, faiss.IndexIVF):
+            loaded.nprobe = index.nprobe
         index._index = loaded
-        inner = faiss.downcast_index(loaded.index)
-        if isinstance(inner, faiss.IndexHNSWFlat):
-            inner.hnsw.efSearch = index.ef_search
         return index

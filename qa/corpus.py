@@ -77,13 +77,13 @@ class Corpus:
             index: VectorIndex | None = None
             if path.exists():
                 try:
-                    index = VectorIndex.load(path, dim, hnsw_threshold=self.settings.hnsw_threshold)
+                    index = VectorIndex.load(path, dim, ivf_threshold=self.settings.ivf_threshold)
                 except Exception as exc:  # a damaged file is rebuilt, never fatal
                     log.warning("index %s unreadable (%s); rebuilding", path, exc)
             if index is None or index.ids() != set(ids.tolist()):
                 if index is not None:
                     log.warning("index disagrees with the store; rebuilding from stored vectors")
-                index = VectorIndex(dim, hnsw_threshold=self.settings.hnsw_threshold)
+                index = VectorIndex(dim, ivf_threshold=self.settings.ivf_threshold)
                 index.rebuild(ids, vectors if len(ids) else np.zeros((0, dim), np.float32))
                 index.save(path)
             self._index = index

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    hnsw_threshold: int = 200_000
+    ivf_threshold: int = 200_000
     read_passages: int = Field(3, description="top passages the reader reads")
 
     # answering

@@ -1,0 +1,33 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.index import VectorIndex
+
+
+def unit(n: int, d: int, seed: int = 0) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("threshold", [10_000, 100])  # flat, then IVF
+def test_search_filter_remove_and_atomic_save(tmp_path: Path, threshold: int) -> None:
+    vectors = unit(4000, 16)
+    ids = np.arange(1000, 5000)
+    index = VectorIndex(16, ivf_threshold=threshold, nprobe=64)
+    index.rebuild(ids, vectors)
+    assert index.kind == ("ivf" if threshold == 100 else "flat")
+    assert index.search(vectors[5], 1)[0][0] == 1005
+    only = index.search(vectors[5], 3, allowed=[1010, 1020])
+    assert {i for i, _ in only} <= {1010, 1020} and only
+    index.remove([1005])
+    assert 1005 not in index.ids() and len(index) == 3999
+    assert all(i != 1005 for i, _ in index.search(vectors[5], 5))
+    path = tmp_path / "x.faiss"
+    index.save(path)
+    assert not path.with_suffix(".faiss.tmp").exists()
+    loaded = VectorIndex.load(path, 16, ivf_threshold=threshold)
+    assert loaded.ids() == index.ids() and loaded.kind == index.kind
+    with pytest.raises(ValueError, match="dimension"):
+        VectorIndex.load(path, 8)
