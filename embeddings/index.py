@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class VectorIndex:
     """A FAISS index mapping int64 passage ids to vectors."""
 
-    def __init__(self, dimension: int, ivf_threshold: int = 200_000, nprobe: int = 32):
+    def __init__(self, dimension: int, ivf_threshold: int = 200_000, nprobe: int = 64):
         self.dimension = dimension
         self.ivf_threshold = ivf_threshold
         self.nprobe = nprobe
