@@ -10,7 +10,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routers import ask, documents, health
+from api.routers import ask, conversations, documents, health, pages, stream
+from qa.chat import get_chat_service
+from qa.conversations import ConversationNotFound
 from qa.corpus import DocumentError, DocumentTooLarge
 from qa.loaders import LoadError
 from qa.service import QuestionError, get_service
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Load the models and check the index before taking requests.
     get_service(get_settings()).warm_up()
+    get_chat_service(get_settings())  # opens (and migrates) the conversation store
     yield
 
 
@@ -33,7 +36,8 @@ def create_app() -> FastAPI:
         description="Ask questions about news articles; answers cite the exact text.",
         lifespan=lifespan,
     )
-    for router in (health.router, documents.router, ask.router):
+    for router in (health.router, documents.router, ask.router, stream.router, pages.router,
+                   conversations.router):
         app.include_router(router)
 
     @app.exception_handler(HTTPException)
@@ -50,6 +54,10 @@ def create_app() -> FastAPI:
     @app.exception_handler(QuestionError)
     async def question_error(_: Request, exc: QuestionError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, 422)
+
+    @app.exception_handler(ConversationNotFound)
+    async def conversation_not_found(_: Request, exc: ConversationNotFound) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 404)
 
     @app.exception_handler(DocumentError)
     async def document_error(_: Request, exc: DocumentError) -> JSONResponse:

@@ -22,7 +22,8 @@ def _check_key(settings: Settings, authorization: str | None) -> None:
     if not settings.api_key:
         return
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), settings.api_key):
+    given, expected = token.strip().encode(), settings.api_key.encode()
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given, expected):
         raise HTTPException(401, "a valid API key is required: Authorization: Bearer <key>",
                             headers={"WWW-Authenticate": "Bearer"})
 

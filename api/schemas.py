@@ -75,6 +75,23 @@ class AskOut(BaseModel):
     conversation_id: str | None = None
 
 
+class TurnOut(BaseModel):
+    turn: int = Field(..., description="1 for the first question of the conversation")
+    question: str = Field(..., description="the question as asked")
+    standalone_question: str = Field(..., description="what was searched (follow-ups resolved)")
+    answer: str | None = Field(..., description="null when the articles did not say")
+    citations: list[CitationOut]
+    created_at: str
+
+
+class ConversationOut(BaseModel):
+    id: str
+    created_at: str
+    updated_at: str
+    expires_at: str = Field(..., description="when it expires unless continued")
+    turns: list[TurnOut]
+
+
 class ErrorOut(BaseModel):
     error: str
     detail: str | list | None = None

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -25,7 +26,8 @@ class VectorIndex:
         self.dimension = dimension
         self.ivf_threshold = ivf_threshold
         self.nprobe = nprobe
-        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        # faiss's bundled stubs do not know the SWIG keyword arguments; keep it loosely typed.
+        self._index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
     @property
     def kind(self) -> str:
@@ -36,7 +38,7 @@ class VectorIndex:
 
     def ids(self) -> set[int]:
         if isinstance(self._index, faiss.IndexIVF):
-            lists = self._index.invlists
+            lists: Any = self._index.invlists
             out: set[int] = set()
             for i in range(lists.nlist):
                 size = lists.list_size(i)
@@ -51,7 +53,7 @@ class VectorIndex:
         if len(ids) >= self.ivf_threshold:
             nlist = int(4 * math.sqrt(len(ids)))
             quantizer = faiss.IndexFlatIP(self.dimension)
-            index = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+            index: Any = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
             # k-means needs ~40 points per centroid; a seeded sample keeps training quick.
             rng = np.random.default_rng(0)
             sample = vectors[rng.choice(len(vectors), min(len(vectors), 40 * nlist), replace=False)]
@@ -82,8 +84,9 @@ class VectorIndex:
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             # Filtered IVF searches probe every list: an allowed passage may sit in any of them.
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=self._index.nlist) \
-                if isinstance(self._index, faiss.IndexIVF) else faiss.SearchParameters(sel=selector)
+            make: Any = faiss.SearchParametersIVF if self.kind == "ivf" else faiss.SearchParameters
+            extra = {"nprobe": self._index.nlist} if self.kind == "ivf" else {}
+            params = make(sel=selector, **extra)
         scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, -1),
                                          min(k, len(self)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
@@ -98,7 +101,7 @@ class VectorIndex:
     @classmethod
     def load(cls, path: Path, dimension: int, **kwargs: int) -> VectorIndex:
         index = cls(dimension, **kwargs)
-        loaded = faiss.read_index(str(path))
+        loaded: Any = faiss.read_index(str(path))
         if loaded.d != dimension:
             raise ValueError(f"index at {path} has dimension {loaded.d}, expected {dimension}")
         if isinstance(loaded, faiss.IndexIVF):

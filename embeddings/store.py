@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -260,7 +261,8 @@ class DocumentStore:
                     published_from: str | None = None,
                     published_to: str | None = None) -> list[int]:
         """Ids of passages of the given documents and/or published in [from, to] (ISO dates)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if document_ids is not None:
             where.append(f"p.document_id IN ({','.join('?' * len(document_ids))})")
             params += document_ids
@@ -283,7 +285,7 @@ class DocumentStore:
             return []
         sql = ("SELECT rowid, bm25(passages_fts) AS score FROM passages_fts"
                " WHERE passages_fts MATCH ?")
-        params: list = [match]
+        params: list[Any] = [match]
         if allowed is not None:
             sql += f" AND rowid IN ({','.join('?' * len(allowed))})"
             params += allowed

@@ -43,9 +43,54 @@ def _print_answer(answer_data: dict, as_json: bool) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    if args.chat or args.conversation:
+        return _chat(args)
+    if not args.question:
+        print("error: give a question (or --chat)", file=sys.stderr)
+        return 2
     service = get_service()
     answer = service.ask(" ".join(args.question), args.top_k)
     _print_answer(describe(answer), args.json)
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    """`qa ask --chat`: a prompt that keeps one conversation (follow-ups are resolved);
+    `--conversation ID` continues a stored one. An empty line, `exit` or Ctrl-D ends it."""
+    from qa.chat import ConversationNotFound, get_chat_service
+
+    chat = get_chat_service()
+    conversation = args.conversation
+    pending = [" ".join(args.question)] if args.question else []
+    if args.chat:
+        print("Chat about the stored articles; an empty line, 'exit' or Ctrl-D ends it.",
+              file=sys.stderr)
+    while True:
+        if pending:
+            question = pending.pop(0)
+        elif not args.chat:
+            break
+        else:
+            try:
+                question = input("> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                print(file=sys.stderr)
+                break
+            if not question or question.lower() in ("exit", "quit", "bye"):
+                break
+        try:
+            answer = chat.ask(question, conversation, args.top_k)
+        except QuestionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        except ConversationNotFound as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        conversation = answer.conversation_id
+        _print_answer(describe(answer), args.json)
+    if conversation:
+        print(f"conversation {conversation} (continue with: qa ask --conversation "
+              f"{conversation} ...)", file=sys.stderr)
     return 0
 
 
@@ -90,9 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", help="ask a question")
-    p.add_argument("question", nargs="+")
+    p.add_argument("question", nargs="*")
     p.add_argument("--top-k", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
+    p.add_argument("--chat", action="store_true",
+                   help="interactive: keep asking in one conversation (follow-ups understood)")
+    p.add_argument("--conversation", metavar="ID", default=None,
+                   help="ask as the next turn of this conversation")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("documents", help="list documents, or delete some")

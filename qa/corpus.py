@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from embeddings.encoder import Encoder, shared_encoder
 from embeddings.index import VectorIndex
-from embeddings.splitter import PassageSplitter, PassageSpan
+from embeddings.splitter import PassageSpan, PassageSplitter
 from embeddings.store import DocumentRecord, DocumentStore, content_hash
 from qa.settings import Settings
 from qa.types import NewDocument
@@ -146,9 +146,9 @@ class Corpus:
                 index.save(self.settings.index_path)
         for i, doc in enumerate(docs):
             if results[i] is None:  # duplicate inside the batch
-                record = self.store.find_by_hash(content_hash(doc.text))
-                assert record is not None
-                results[i] = IngestResult(record, created=False)
+                stored = self.store.find_by_hash(content_hash(doc.text))
+                assert stored is not None
+                results[i] = IngestResult(stored, created=False)
         return [r for r in results if r is not None]
 
     def _embed(self, inputs: list[str], hashes: list[str], progress: bool) -> np.ndarray:

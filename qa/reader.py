@@ -91,7 +91,8 @@ class NeuralReader:
         for w in range(len(enc["input_ids"])):
             p = int(enc["overflow_to_sample_mapping"][w])
             seq = enc.sequence_ids(w)
-            offsets = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][w], seq)]
+            offsets = [tuple(o) if s == 1 else None
+                       for o, s in zip(enc["offset_mapping"][w], seq, strict=False)]
             null = float(start_logits[w][0] + end_logits[w][0])
             cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens)
             if cands and (best is None or cands[0].score > best[0]):

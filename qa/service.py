@@ -96,11 +96,12 @@ class QAService:
         notify("reading")
         with timer.stage("read"):
             result = self.reader.read(query, passages[: self.settings.read_passages])
-        return self.compose(question, result, passages[:top_k], timer.ms)
+        return self.compose(question, result, passages[:top_k], timer.ms, query)
 
     def compose(self, question: str, result: ReaderResult, passages: list[RetrievedPassage],
-                timings_ms: dict[str, float]) -> Answer:
-        """Turn a reader's result into an answer with citations (or an abstention)."""
+                timings_ms: dict[str, float], search_query: str | None = None) -> Answer:
+        """Turn a reader's result into an answer with citations (or an abstention, which cites
+        the sentences closest to what was searched)."""
         by_id = {p.passage_id: p for p in passages}
         citations: list[Citation] = []
         answer_text = None
@@ -119,7 +120,7 @@ class QAService:
             ))
         else:
             for p in passages:
-                s, e = closest_sentence(question, p)
+                s, e = closest_sentence(search_query or question, p)
                 citations.append(Citation(p.document_id, p.title, p.passage_id, s, e,
                                           p.text[s - p.start : e - p.start], None, None))
         return Answer(

@@ -19,7 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import (
+    AutoModelForQuestionAnswering,
+    AutoTokenizer,
+    get_linear_schedule_with_warmup,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eval.metrics import exact_match, f1, max_over_golds  # noqa: E402
@@ -42,7 +46,8 @@ def flatten(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for qa in para["qas"]:
                 answers = [] if qa.get("is_impossible") else qa["answers"]
                 rows.append(
-                    {"id": qa["id"], "question": qa["question"], "context": para["context"], "answers": answers}
+                    {"id": qa["id"], "question": qa["question"], "context": para["context"],
+                     "answers": answers}
                 )
     return rows
 
@@ -119,7 +124,8 @@ def collate(feats: list[dict[str, Any]], idx: list[int]) -> dict[str, torch.Tens
 
 
 @torch.no_grad()
-def quick_eval(model: Any, tok: Any, rows: list[dict[str, Any]], max_len: int, stride: int) -> dict[str, float]:
+def quick_eval(model: Any, tok: Any, rows: list[dict[str, Any]], max_len: int,
+               stride: int) -> dict[str, float]:
     """EM/F1 (answer always given, no abstention) on a fixed sample of dev questions."""
     model.eval()
     ems, f1s = [], []
@@ -133,7 +139,7 @@ def quick_eval(model: Any, tok: Any, rows: list[dict[str, Any]], max_len: int, s
         best = None
         for w in range(len(offsets_all)):
             seq = enc.sequence_ids(w)
-            offs = [tuple(o) if s == 1 else None for o, s in zip(offsets_all[w], seq)]
+            offs = [tuple(o) if s == 1 else None for o, s in zip(offsets_all[w], seq, strict=False)]
             cands = best_spans(out.start_logits[w].numpy(), out.end_logits[w].numpy(), offs)
             if cands and (best is None or cands[0].score > best.score):
                 best = cands[0]

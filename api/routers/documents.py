@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -17,8 +19,10 @@ from qa.types import NewDocument
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
-_ERRORS = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut},
-           422: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
 
 
 def _summary(d: DocumentRecord) -> DocumentSummary:

@@ -11,17 +11,20 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from api.deps import require_ask_key, service_dep
+from api.deps import require_ask_key
+from api.routers.conversations import chat_service_dep
 from api.schemas import AskIn, AskOut, ErrorOut
+from qa.chat import ChatService, ConversationNotFound
 from qa.retriever import PassageFilter
-from qa.service import QAService, QuestionError, describe
+from qa.service import QuestionError, describe
 from qa.types import Answer
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,8 @@ HEARTBEAT_SECONDS = 15.0
 page's stall detector from giving up on a slow first question)."""
 
 EVENTS_DOC = """\
-Answer a question like `POST /v1/ask`, streamed as Server-Sent Events (`text/event-stream`).
+Answer a question like `POST /v1/ask` (a turn of the conversation `conversation_id`, or of a
+new one), streamed as Server-Sent Events (`text/event-stream`).
 
 Invalid requests are refused with a JSON error *before* any streaming starts (same status codes
 and bodies as `/v1/ask`). Otherwise the stream carries, in order:
@@ -66,21 +70,33 @@ data: {}
 ```
 """
 
-AskFunction = Callable[[AskIn, Callable[[str], None]], Answer]
+StageCallback = Callable[[str], None]
 
 
-def ask_function(service: QAService = Depends(service_dep)) -> AskFunction:
-    """What answers a streamed question (a dependency, so tests can replace it)."""
+@dataclass(frozen=True)
+class Asker:
+    """What answers a streamed question: `validate` runs before streaming starts (raising
+    QuestionError or ConversationNotFound, so the client gets /v1/ask's JSON error), `ask` runs
+    in a worker thread."""
 
-    def ask(body: AskIn, on_stage: Callable[[str], None]) -> Answer:
+    validate: Callable[[AskIn], None]
+    ask: Callable[[AskIn, StageCallback], Answer]
+
+
+def asker(chat: Annotated[ChatService, Depends(chat_service_dep)]) -> Asker:
+    """The dependency that answers streamed questions, as turns of conversations (tests may
+    override it)."""
+
+    def validate(body: AskIn) -> None:
+        chat.service.validate_question(body.question)
+        if body.conversation_id is not None and not chat.conversation_exists(body.conversation_id):
+            raise ConversationNotFound(body.conversation_id)
+
+    def ask(body: AskIn, on_stage: StageCallback) -> Answer:
         where = PassageFilter(body.document_ids, body.published_from, body.published_to)
-        return service.ask(body.question, body.top_k, where, on_stage=on_stage)
+        return chat.ask(body.question, body.conversation_id, body.top_k, where, on_stage=on_stage)
 
-    return ask
-
-
-def validator(service: QAService = Depends(service_dep)) -> Callable[[str], str]:
-    return service.validate_question
+    return Asker(validate, ask)
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -104,7 +120,8 @@ class EventStreamResponse(StreamingResponse):
                 await close()
 
 
-async def answer_events(body: AskIn, ask: AskFunction) -> AsyncIterator[bytes]:
+async def answer_events(body: AskIn, ask: Callable[[AskIn, StageCallback], Answer]
+                        ) -> AsyncIterator[bytes]:
     """Run `ask` in a worker thread; yield its stages, then its answer (or error), then done."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
@@ -120,7 +137,7 @@ async def answer_events(body: AskIn, ask: AskFunction) -> AsyncIterator[bytes]:
         try:
             answer = ask(body, lambda stage: put("stage", {"stage": stage}))
             put("answer", AskOut.model_validate(describe(answer)).model_dump(mode="json"))
-        except QuestionError as exc:
+        except (QuestionError, ConversationNotFound) as exc:
             put("error", {"error": str(exc)})
         except Exception:
             log.exception("streamed question failed")
@@ -160,11 +177,12 @@ async def answer_events(body: AskIn, ask: AskFunction) -> AsyncIterator[bytes]:
         },
         400: {"model": ErrorOut},
         401: {"model": ErrorOut},
+        404: {"model": ErrorOut, "description": "unknown or expired `conversation_id`"},
         422: {"model": ErrorOut},
     },
 )
-async def ask_stream(body: AskIn, ask: AskFunction = Depends(ask_function),
-                     validate: Callable[[str], str] = Depends(validator)) -> EventStreamResponse:
-    validate(body.question)  # QuestionError -> the same JSON 422 as /v1/ask, before streaming
-    return EventStreamResponse(answer_events(body, ask),
+async def ask_stream(body: AskIn,
+                     answerer: Annotated[Asker, Depends(asker)]) -> EventStreamResponse:
+    answerer.validate(body)  # refusals are /v1/ask's JSON errors, sent before any streaming
+    return EventStreamResponse(answer_events(body, answerer.ask),
                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

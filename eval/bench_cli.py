@@ -1,0 +1,75 @@
+"""`qa bench`: ingest throughput, ask latency, time until ready and memory at several corpus
+sizes (see eval/bench.py). Prints a table and writes JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from eval.bench import (
+    DEFAULT_SQUAD,
+    SIZES,
+    Workload,
+    format_table,
+    run_bench,
+    sample_workload,
+    squad_workload,
+    synthetic_workload,
+)
+from qa.settings import get_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa bench", description=__doc__)
+    p.add_argument("--sizes", default=",".join(SIZES),
+                   help="comma-separated corpora, run in this order (default: all)")
+    p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD,
+                   help="SQuAD v1.1 dev file for the 'squad' corpus (skipped when missing)")
+    p.add_argument("--squad-paragraphs", type=int, default=None,
+                   help="use only the first N paragraphs (smoke runs)")
+    p.add_argument("--synthetic-passages", type=int, default=20_000,
+                   help="size of the synthetic corpus in passages")
+    p.add_argument("--questions", type=int, default=20, help="timed questions per corpus")
+    p.add_argument("--reader", choices=["neural", "rules"], default="neural")
+    p.add_argument("--no-cold-start", action="store_true",
+                   help="skip the fresh-process time-until-ready measurement")
+    p.add_argument("--out", type=Path, default=Path("runs/bench/bench.json"), help="JSON output")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Run `qa bench ARGV...`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    base = get_settings().model_copy(update={"reader": args.reader})
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        print(f"error: unknown sizes {unknown}; choose from {list(SIZES)}", file=sys.stderr)
+        return 2
+    workloads: list[Workload] = []
+    for size in sizes:
+        if size == "sample":
+            workloads.append(sample_workload(args.questions))
+        elif size == "squad":
+            if not args.squad.exists():
+                print(f"skipping 'squad': {args.squad} not found", file=sys.stderr)
+                continue
+            workloads.append(squad_workload(args.squad, args.questions, args.squad_paragraphs))
+        else:
+            workloads.append(synthetic_workload(args.synthetic_passages, args.questions, base))
+    command = "qa bench " + " ".join(shlex.quote(a) for a in argv)
+    result = run_bench(workloads, base, cold=not args.no_cold_start, progress=not args.quiet,
+                       command=command)
+    print(format_table(result))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,480 @@
+"""Conversational evaluation: `qa eval canard`, `qa eval coqa`, `qa eval quac`.
+
+canard FILE
+    Rewrite quality of the follow-up resolver (qa/followup.py) against CANARD's human rewrites:
+    corpus BLEU-4 and mean ROUGE-1 F (eval/text_metrics.py), next to two baselines computed in
+    the same run: the raw question, and the question with the previous turn (its question and
+    answer) prepended. Dialogs are replayed in order; the history the resolver sees holds the
+    earlier questions, their answers (QuAC's), the resolver's own earlier rewrites, and the
+    dialog's title as the topic. A table of typical failures follows (heuristic categories).
+
+coqa FILE / quac FILE
+    Each dialog's story is ingested into a fresh data dir and its questions are asked turn by
+    turn as one conversation through the ChatService (so follow-ups are resolved against the
+    system's own earlier answers), restricted to that story. F1 per turn is the SQuAD token F1
+    of the answer, maximised over the reference answers; CANNOTANSWER and "unknown" references
+    are abstentions (an abstention scores 1 against them, an answer 0). Reported: overall F1,
+    F1 by turn number, and per turn the question, the standalone question searched, the answer,
+    whether it is cited, and F1. `--independent` asks every question on its own instead (the
+    no-context baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.metrics import f1, max_over_golds
+from eval.text_metrics import corpus_bleu, mean_rouge1_f, tokenize
+
+log = logging.getLogger(__name__)
+
+ABSTENTIONS = {"cannotanswer", "unknown"}
+
+# --------------------------------------------------------------------------- CANARD
+
+
+@dataclass(frozen=True)
+class CanardItem:
+    dialog_id: str
+    number: int  # Question_no, from 1
+    title: str
+    section: str
+    history: tuple[tuple[str, str], ...]  # earlier (question, answer) pairs
+    question: str
+    rewrite: str
+
+
+def load_canard(path: Path) -> list[CanardItem]:
+    items = []
+    for raw in json.loads(Path(path).read_text(encoding="utf-8")):
+        hist = list(raw["History"])
+        title, section = (hist[0], hist[1]) if len(hist) >= 2 else ("", "")
+        rest = hist[2:]
+        pairs = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest) - 1, 2))
+        items.append(CanardItem(raw["QuAC_dialog_id"], int(raw["Question_no"]), title, section,
+                                pairs, raw["Question"], raw["Rewrite"]))
+    return items
+
+
+def previous_turn_baseline(item: CanardItem) -> str:
+    """The question with the previous turn (question and answer) prepended."""
+    if not item.history:
+        return item.question
+    q, a = item.history[-1]
+    return f"{q} {a} {item.question}"
+
+
+@dataclass
+class CanardResult:
+    item: CanardItem
+    rewrite: str
+    ms: float
+
+
+def run_canard(items: Sequence[CanardItem]) -> list[CanardResult]:
+    """Resolve every question, dialog by dialog, feeding the resolver its own rewrites."""
+    from qa.followup import Exchange, resolve
+
+    own: dict[tuple[str, int], str] = {}
+    results = []
+    first = _first_seen(items)
+    for item in sorted(items, key=lambda i: (first[i.dialog_id], i.number)):
+        history = [
+            Exchange(question=q, answer=a, standalone_question=own.get((item.dialog_id, n)))
+            for n, (q, a) in enumerate(item.history, start=1)
+        ]
+        started = time.perf_counter()
+        rewrite = resolve(item.question, history, topic=item.title or None)
+        ms = (time.perf_counter() - started) * 1000
+        own[(item.dialog_id, item.number)] = rewrite
+        results.append(CanardResult(item, rewrite, ms))
+    return results
+
+
+def _first_seen(items: Sequence[CanardItem]) -> dict[str, int]:
+    order: dict[str, int] = {}
+    for i in items:
+        order.setdefault(i.dialog_id, len(order))
+    return order
+
+
+_PRONOUNS = {"he", "she", "him", "his", "her", "hers", "it", "its", "they", "them", "their",
+             "theirs"}
+_DEMONSTRATIVES = {"this", "that", "these", "those"}
+
+
+def failure_category(item: CanardItem, rewrite: str) -> str | None:
+    """A heuristic label for a rewrite that differs from the gold one (None when it matches)."""
+    norm = lambda s: " ".join(tokenize(s))  # noqa: E731
+    q, ours, gold = norm(item.question), norm(rewrite), norm(item.rewrite)
+    if ours == gold:
+        return None
+    q_tokens, gold_tokens, our_tokens = set(q.split()), set(gold.split()), set(ours.split())
+    if ours == q:
+        if q == gold:
+            return None
+        if q_tokens & _PRONOUNS and q_tokens & _PRONOUNS - gold_tokens:
+            return "pronoun left unresolved"
+        if q_tokens & _DEMONSTRATIVES:
+            return "demonstrative / event reference left ('this', 'that')"
+        if not item.history:
+            return "first question needs the topic added"
+        return "implicit context left out (no pronoun to resolve)"
+    if q == gold:
+        return "rewrote a question that was already standalone"
+    inserted = our_tokens - q_tokens
+    if inserted and len(inserted & gold_tokens) < 0.5 * len(inserted):
+        return "wrong referent (or wrong ellipsis filler)"
+    missing = gold_tokens - our_tokens - q_tokens
+    if len(missing) >= 3:
+        return "right referent, gold adds more context"
+    return "right referent, different wording"
+
+
+def canard_metrics(results: Sequence[CanardResult]) -> dict[str, Any]:
+    refs = [[r.item.rewrite] for r in results]
+    systems = {
+        "raw question": [r.item.question for r in results],
+        "previous turn prepended": [previous_turn_baseline(r.item) for r in results],
+        "resolver (qa/followup.py)": [r.rewrite for r in results],
+    }
+    rows = {}
+    for name, outputs in systems.items():
+        changed = sum(o.strip() != r.item.question.strip() for o, r in zip(outputs, results,
+                                                                            strict=True))
+        rows[name] = {
+            "bleu": round(corpus_bleu(outputs, refs), 2),
+            "rouge1_f": round(mean_rouge1_f(outputs, refs), 2),
+            "changed": changed,
+        }
+    needs = [r for r in results if _norm(r.item.question) != _norm(r.item.rewrite)]
+    categories: Counter[str] = Counter()
+    examples: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in results:
+        cat = failure_category(r.item, r.rewrite)
+        if cat is None:
+            continue
+        categories[cat] += 1
+        if len(examples[cat]) < 3:
+            examples[cat].append({"title": r.item.title, "question": r.item.question,
+                                  "ours": r.rewrite, "gold": r.item.rewrite})
+    ms = [r.ms for r in results]
+    return {
+        "questions": len(results),
+        "dialogs": len({r.item.dialog_id for r in results}),
+        "gold_differs_from_question": len(needs),
+        "exact_match": sum(_norm(r.rewrite) == _norm(r.item.rewrite) for r in results),
+        "systems": rows,
+        "rewrite_ms": {"p50": round(statistics.median(ms), 2) if ms else 0.0,
+                       "p95": round(_percentile(ms, 95), 2), "max": round(max(ms, default=0), 2)},
+        "failures": [{"category": c, "count": n, "share": round(100 * n / len(results), 1),
+                      "examples": examples[c]} for c, n in categories.most_common()],
+    }
+
+
+def _norm(text: str) -> str:
+    return " ".join(tokenize(text))
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def format_canard(metrics: dict[str, Any]) -> str:
+    lines = [f"CANARD: {metrics['questions']} questions in {metrics['dialogs']} dialogs "
+             f"({metrics['gold_differs_from_question']} whose gold rewrite differs from the "
+             f"question); exact rewrites: {metrics['exact_match']}", "",
+             "| system | BLEU-4 | ROUGE-1 F | questions changed |", "|---|---:|---:|---:|"]
+    for name, row in metrics["systems"].items():
+        lines.append(f"| {name} | {row['bleu']:.2f} | {row['rouge1_f']:.2f} | {row['changed']} |")
+    t = metrics["rewrite_ms"]
+    lines += ["", f"rewrite time per question: p50 {t['p50']} ms, p95 {t['p95']} ms, "
+                  f"max {t['max']} ms", "", "Typical failures (heuristic categories):", "",
+              "| category | count | share | example: question -> ours / gold |",
+              "|---|---:|---:|---|"]
+    for f in metrics["failures"]:
+        ex = f["examples"][0] if f["examples"] else None
+        sample = (f"[{ex['title']}] {ex['question']} -> {ex['ours']} / {ex['gold']}"
+                  if ex else "")
+        lines.append(f"| {f['category']} | {f['count']} | {f['share']}% | "
+                     f"{sample.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+def cmd_canard(args: argparse.Namespace) -> int:
+    items = load_canard(args.file)
+    if args.limit:
+        items = items[: args.limit]
+    results = run_canard(items)
+    metrics = canard_metrics(results)
+    metrics["file"] = str(args.file)
+    print(format_canard(metrics))
+    out = args.out or Path("runs/eval") / f"canard-{args.file.stem}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    metrics["rewrites"] = [{"dialog": r.item.dialog_id, "turn": r.item.number,
+                            "question": r.item.question, "ours": r.rewrite,
+                            "gold": r.item.rewrite} for r in results]
+    out.write_text(json.dumps(metrics, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(f"\nwrote {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- CoQA / QuAC
+
+
+@dataclass(frozen=True)
+class DialogTurn:
+    question: str
+    golds: tuple[str, ...]  # reference answers; "" = abstention
+
+
+@dataclass(frozen=True)
+class Dialog:
+    id: str
+    title: str
+    text: str
+    turns: tuple[DialogTurn, ...]
+
+
+def _gold(text: str) -> str:
+    return "" if text.strip().lower().rstrip(".") in ABSTENTIONS else text.strip()
+
+
+def load_coqa(path: Path) -> list[Dialog]:
+    """CoQA 1.0 JSON: answers are `input_text` plus any `additional_answers`."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    dialogs = []
+    for d in data["data"]:
+        extra = d.get("additional_answers", {}) or {}
+        by_turn: dict[int, list[str]] = defaultdict(list)
+        for a in d["answers"]:
+            by_turn[a["turn_id"]].append(a["input_text"])
+        for answers in extra.values():
+            for a in answers:
+                by_turn[a["turn_id"]].append(a["input_text"])
+        turns = tuple(DialogTurn(q["input_text"], tuple(dict.fromkeys(
+            _gold(t) for t in by_turn[q["turn_id"]]))) for q in d["questions"])
+        title = d.get("name") or d.get("filename") or d["id"]
+        dialogs.append(Dialog(d["id"], str(title), d["story"], turns))
+    return dialogs
+
+
+def load_quac(path: Path) -> list[Dialog]:
+    """QuAC JSON (SQuAD-like `data` -> `paragraphs` -> `qas`); the context's trailing
+    CANNOTANSWER marker is dropped from the stored text."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    dialogs = []
+    for article in data["data"]:
+        title = article.get("title", "")
+        section = article.get("section_title", "")
+        for n, par in enumerate(article["paragraphs"]):
+            text = re.sub(r"\s*CANNOTANSWER\s*$", "", par["context"])
+            turns = []
+            for qa in par["qas"]:
+                answers = [a["text"] for a in qa.get("answers", [])]
+                orig = qa.get("orig_answer", {}).get("text")
+                if orig:
+                    answers.append(orig)
+                turns.append(DialogTurn(qa["question"], tuple(dict.fromkeys(
+                    _gold(a) for a in answers))))
+            name = f"{title} — {section}" if section else title
+            dialogs.append(Dialog(par.get("id", f"{title}-{n}"), name, text, tuple(turns)))
+    return dialogs
+
+
+@dataclass
+class TurnResult:
+    dialog: str
+    turn: int
+    question: str
+    standalone_question: str
+    prediction: str  # "" = abstained
+    golds: list[str]
+    f1: float
+    cited: bool  # an answer with a citation holding it (abstentions: False)
+    confidence: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def turn_f1(prediction: str, golds: Sequence[str]) -> float:
+    """SQuAD token F1, maximised over the references ("" references are abstentions)."""
+    return max_over_golds(f1, prediction, list(golds) or [""])
+
+
+def run_dialogs(dialogs: Sequence[Dialog], base: Any, independent: bool = False,
+                progress: bool = True) -> list[TurnResult]:
+    """Ask every dialog turn by turn in a fresh data dir (each dialog limited to its story)."""
+    from qa.chat import ChatService
+    from qa.conversations import ConversationStore
+    from qa.retriever import PassageFilter
+    from qa.service import QAService
+    from qa.types import NewDocument
+
+    results: list[TurnResult] = []
+    with tempfile.TemporaryDirectory(prefix="qa-eval-dialog-") as tmp:
+        settings = base.model_copy(update={"data_dir": Path(tmp)})
+        service = QAService(settings)
+        chat = ChatService(service, ConversationStore(settings.db_path,
+                                                      settings.conversation_ttl_hours))
+        try:
+            for dialog in dialogs:
+                doc = service.add_documents([NewDocument(dialog.title or dialog.id,
+                                                         dialog.text)])[0].document
+                where = PassageFilter(document_ids=[doc.id])
+                conversation: str | None = None
+                for n, turn in enumerate(dialog.turns, start=1):
+                    if independent:
+                        answer = service.ask(turn.question, where=where)
+                        answer.standalone_question = turn.question
+                    else:
+                        answer = chat.ask(turn.question, conversation, where=where)
+                        conversation = answer.conversation_id
+                    prediction = answer.answer or ""
+                    cited = answer.answer is not None and any(
+                        c.answer_start is not None and c.start <= c.answer_start
+                        and c.answer_end is not None and c.answer_end <= c.end
+                        for c in answer.citations)
+                    result = TurnResult(dialog.id, n, turn.question,
+                                        answer.standalone_question or turn.question, prediction,
+                                        list(turn.golds), turn_f1(prediction, turn.golds), cited,
+                                        answer.confidence, dict(answer.timings_ms))
+                    results.append(result)
+                    if progress:
+                        print(f"  {dialog.id[:24]:24} {n:>2} F1 {result.f1:5.2f}  "
+                              f"{turn.question[:50]!r}", file=sys.stderr)
+        finally:
+            chat.close()
+            service.close()
+    return results
+
+
+def dialog_metrics(results: Sequence[TurnResult]) -> dict[str, Any]:
+    by_turn: dict[int, list[float]] = defaultdict(list)
+    for r in results:
+        by_turn[r.turn].append(r.f1)
+    answerable = [r for r in results if any(g for g in r.golds)]
+    unanswerable = [r for r in results if not any(g for g in r.golds)]
+    rewritten = [r for r in results if r.standalone_question.strip() != r.question.strip()]
+    return {
+        "turns": len(results),
+        "dialogs": len({r.dialog for r in results}),
+        "f1": _pct(r.f1 for r in results),
+        "f1_by_turn": {t: {"f1": _pct(v), "n": len(v)} for t, v in sorted(by_turn.items())},
+        "answerable_f1": _pct(r.f1 for r in answerable),
+        "answerable": len(answerable),
+        "abstention_turns": len(unanswerable),
+        "abstentions_right": sum(r.prediction == "" for r in unanswerable),
+        "answered": sum(bool(r.prediction) for r in results),
+        "answered_with_citation": sum(r.cited for r in results),
+        "correct_turns": sum(r.f1 >= 0.999 for r in results),
+        "rewritten": len(rewritten),
+    }
+
+
+def _pct(values: Iterable[float]) -> float:
+    items = list(values)
+    return round(100 * sum(items) / len(items), 2) if items else 0.0
+
+
+def format_dialogs(name: str, metrics: dict[str, Any], results: Sequence[TurnResult]) -> str:
+    m = metrics
+    lines = [
+        f"{name}: {m['turns']} turns in {m['dialogs']} dialogs; F1 {m['f1']:.2f} "
+        f"(answerable turns {m['answerable_f1']:.2f} over {m['answerable']}; abstentions right "
+        f"{m['abstentions_right']}/{m['abstention_turns']}); fully correct turns "
+        f"{m['correct_turns']}; answered {m['answered']}, with citation "
+        f"{m['answered_with_citation']}; follow-ups rewritten {m['rewritten']}",
+        "", "F1 by turn number:", "", "| turn | F1 | n |", "|---:|---:|---:|",
+    ]
+    for t, row in m["f1_by_turn"].items():
+        lines.append(f"| {t} | {row['f1']:.2f} | {row['n']} |")
+    lines += ["", "| dialog | turn | question | searched | answer | gold | cited | F1 |",
+              "|---|---:|---|---|---|---|---|---:|"]
+    for r in results:
+        searched = "" if r.standalone_question == r.question else r.standalone_question
+        gold = r.golds[0] if r.golds and r.golds[0] else "(abstain)"
+        cells = [r.dialog[:28], str(r.turn), r.question, searched, r.prediction or "(abstain)",
+                 gold, "yes" if r.cited else "no", f"{r.f1:.2f}"]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(text: str, width: int = 70) -> str:
+    text = text.replace("|", "/").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_dialogs(args: argparse.Namespace) -> int:
+    from qa.settings import get_settings
+
+    dialogs = (load_coqa if args.dataset == "coqa" else load_quac)(args.file)
+    if args.limit:
+        dialogs = dialogs[: args.limit]
+    base = get_settings()
+    if args.reader:
+        base = base.model_copy(update={"reader": args.reader})
+    results = run_dialogs(dialogs, base, independent=args.independent, progress=not args.quiet)
+    metrics = dialog_metrics(results)
+    metrics["file"] = str(args.file)
+    metrics["mode"] = "independent" if args.independent else "conversation"
+    print(format_dialogs(f"{args.dataset} {args.file.name} ({metrics['mode']})", metrics,
+                         results))
+    suffix = "-independent" if args.independent else ""
+    out = args.out or Path("runs/eval") / f"{args.dataset}-{args.file.stem}{suffix}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    metrics["results"] = [asdict(r) for r in results]
+    out.write_text(json.dumps(metrics, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(f"\nwrote {out}")
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register `qa eval canard`, `qa eval coqa` and `qa eval quac`."""
+    p = subparsers.add_parser("canard", help="follow-up rewriting vs CANARD's gold rewrites",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", type=Path, help="CANARD JSON (e.g. dev.json)")
+    p.add_argument("--limit", type=int, default=None, help="first N questions only")
+    p.add_argument("--out", type=Path, default=None, help="JSON output file")
+    p.set_defaults(func=cmd_canard)
+    for name, what in (("coqa", "CoQA 1.0 JSON"), ("quac", "QuAC JSON")):
+        p = subparsers.add_parser(name, help=f"{what}: dialogs asked turn by turn",
+                                  description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("file", type=Path, help=what)
+        p.add_argument("--limit", type=int, default=None, help="first N dialogs only")
+        p.add_argument("--independent", action="store_true",
+                       help="ask each question on its own (no conversation): the baseline")
+        p.add_argument("--reader", choices=["neural", "rules"], default=None,
+                       help="default: QA_READER (neural, falling back to rules)")
+        p.add_argument("--out", type=Path, default=None, help="JSON output file")
+        p.add_argument("-q", "--quiet", action="store_true", help="no per-turn progress")
+        p.set_defaults(func=cmd_dialogs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point: `python -m eval.dialog canard FILE`."""
+    parser = argparse.ArgumentParser(prog="python -m eval.dialog")
+    add_parser(parser.add_subparsers(dest="dataset", required=True))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

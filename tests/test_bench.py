@@ -1,0 +1,64 @@
+"""`qa bench` smoke test: a tiny run and the shape of its JSON (no timing asserts: timing lives
+in `qa bench` itself)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from eval.bench import squad_workload, synthetic_vocabulary, synthetic_workload
+from eval.bench_cli import main as bench_main
+from qa.settings import get_settings
+
+SIZE_KEYS = {
+    "name", "documents", "passages", "reader", "ingest_s", "ingest_passages_per_s", "encoder_s",
+    "encoder_passages_per_s", "questions", "ask_ms", "ready_warm_s", "ready_cold", "rss_mb",
+    "peak_rss_mb",
+}
+
+
+def test_synthetic_corpus_is_deterministic() -> None:
+    settings = get_settings()
+    a = synthetic_workload(10, 3, settings)
+    assert a == synthetic_workload(10, 3, settings)
+    assert len(a.documents) == 5 and len(a.questions) == 3
+    lines = a.documents[0].text.split("\n")
+    assert len(lines) == 2 * (settings.sentences_per_passage - settings.passage_overlap) + \
+        settings.passage_overlap
+    assert synthetic_vocabulary()[:5] == synthetic_vocabulary()[:5]
+    assert len(set(synthetic_vocabulary())) == 3000
+
+
+def test_squad_workload(tmp_path: Path) -> None:
+    data = {"data": [{"title": "A_b", "paragraphs": [
+        {"context": f"Paragraph {i}.", "qas": [{"id": str(i), "question": f"Q{i}?",
+                                                 "answers": []}]} for i in range(6)]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data))
+    w = squad_workload(path, 3, paragraphs=4)
+    assert len(w.documents) == 4 and w.documents[0].title == "A b"
+    assert w.questions == ["Q0?", "Q1?", "Q2?"]
+
+
+def test_bench_smoke_json_shape(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    code = bench_main(["--sizes", "sample,synthetic", "--synthetic-passages", "6",
+                       "--questions", "2", "--reader", "rules", "--no-cold-start",
+                       "--out", str(out), "-q"])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert set(result) == {"command", "machine", "settings", "sizes"}
+    assert [s["name"] for s in result["sizes"]] == ["sample", "synthetic"]
+    for size in result["sizes"]:
+        assert set(size) == SIZE_KEYS
+        assert size["passages"] > 0 and size["questions"] == 2
+        assert size["ready_cold"] is None
+        assert set(size["ask_ms"]) == {"total", "stages"}
+        assert {"p50", "p95"} <= set(size["ask_ms"]["total"])
+        assert {"retrieve", "read"} <= set(size["ask_ms"]["stages"])
+        assert size["peak_rss_mb"] > 0
+    assert "api_key" not in result["settings"]
+
+
+def test_bench_rejects_unknown_sizes(tmp_path: Path) -> None:
+    assert bench_main(["--sizes", "huge", "--out", str(tmp_path / "b.json")]) == 2

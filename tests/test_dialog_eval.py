@@ -1,0 +1,215 @@
+"""The conversational evaluation (eval/dialog.py) and its text metrics (eval/text_metrics.py):
+hand-computed BLEU/ROUGE, the CANARD/CoQA/QuAC loaders and scoring on tiny inline files, and one
+short dialog end to end on the real models. Needs no /work/shared data."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from eval.dialog import (
+    CanardItem,
+    Dialog,
+    DialogTurn,
+    TurnResult,
+    canard_metrics,
+    dialog_metrics,
+    failure_category,
+    load_canard,
+    load_coqa,
+    load_quac,
+    previous_turn_baseline,
+    run_canard,
+    turn_f1,
+)
+from eval.text_metrics import corpus_bleu, mean_rouge1_f, rouge1_f, tokenize
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_tokenize() -> None:
+    assert tokenize("What is Hamas’s stance?") == ["what", "is", "hamas", "'", "s", "stance", "?"]
+
+
+def test_bleu_identical_is_100() -> None:
+    assert corpus_bleu(["the cat sat on the mat"], [["the cat sat on the mat"]]) == \
+        pytest.approx(100.0)
+
+
+def test_bleu_brevity_penalty() -> None:
+    # all n-gram precisions are 1; c = 4, r = 6: BP = exp(1 - 6/4)
+    assert corpus_bleu(["the cat sat on"], [["the cat sat on the mat"]]) == \
+        pytest.approx(100 * math.exp(-0.5))
+
+
+def test_bleu_precisions_and_corpus_pooling() -> None:
+    # p1..p4 = 4/5, 3/4, 2/3, 1/2; same length, so no brevity penalty
+    one = corpus_bleu(["a b c d e"], [["a b c d f"]])
+    assert one == pytest.approx(100 * (0.8 * 0.75 * (2 / 3) * 0.5) ** 0.25)
+    # counts are pooled over the corpus before the geometric mean
+    both = corpus_bleu(["a b c d e", "a b c d"], [["a b c d f"], ["a b c d"]])
+    assert both == pytest.approx(100 * ((8 / 9) * (6 / 7) * (4 / 5) * (2 / 3)) ** 0.25)
+
+
+def test_bleu_clipping_and_no_match() -> None:
+    assert corpus_bleu(["the the the the"], [["the cat"]]) == 0.0  # no bigram matches
+    assert corpus_bleu([""], [["a"]]) == 0.0
+    with pytest.raises(ValueError):
+        corpus_bleu(["a"], [])
+
+
+def test_bleu_closest_reference_length() -> None:
+    # references of 3 and 8 tokens: the 3-token one is closest to the candidate's 3
+    assert corpus_bleu(["a b c d"], [["a b c d", "a b c d e f g h"]]) == pytest.approx(100.0)
+
+
+def test_rouge1() -> None:
+    assert rouge1_f("the cat sat", "the cat ran away") == pytest.approx(4 / 7)
+    assert rouge1_f("x", "y") == 0.0
+    assert mean_rouge1_f(["the cat sat", "x"], [["the cat ran away"], ["y", "x"]]) == \
+        pytest.approx(100 * (4 / 7 + 1.0) / 2)
+
+
+def test_turn_f1_abstentions() -> None:
+    assert turn_f1("", [""]) == 1.0  # abstaining on an unanswerable turn
+    assert turn_f1("Turkey", [""]) == 0.0
+    assert turn_f1("in Turkey", ["Turkey", "in Turkey"]) == 1.0  # max over references
+    assert turn_f1("", ["Turkey"]) == 0.0
+
+
+# --------------------------------------------------------------------------- CANARD
+
+
+CANARD = [
+    {"History": ["Frank Zappa", "Disbandment"], "QuAC_dialog_id": "d1",
+     "Question": "What group disbanded?", "Question_no": 1, "Rewrite": "What group disbanded?"},
+    {"History": ["Frank Zappa", "Disbandment", "What group disbanded?",
+                 "Zappa and the Mothers of Invention"],
+     "QuAC_dialog_id": "d1", "Question": "When did they disband?", "Question_no": 2,
+     "Rewrite": "When did Zappa and the Mothers of Invention disband?"},
+    {"History": ["Anna Vissi", "Career", "What happened in 1983?",
+                 "In May 1983, she married Nikos Karvelas, a composer."],
+     "QuAC_dialog_id": "d2", "Question": "Did she have any children?", "Question_no": 2,
+     "Rewrite": "Did Anna Vissi have any children?"},
+]
+
+
+def test_canard_loading_and_baselines(tmp_path: Path) -> None:
+    path = tmp_path / "canard.json"
+    path.write_text(json.dumps(CANARD), encoding="utf-8")
+    items = load_canard(path)
+    assert items[1].title == "Frank Zappa" and items[1].section == "Disbandment"
+    assert items[1].history == (("What group disbanded?", "Zappa and the Mothers of Invention"),)
+    assert previous_turn_baseline(items[0]) == "What group disbanded?"
+    assert previous_turn_baseline(items[1]) == \
+        "What group disbanded? Zappa and the Mothers of Invention When did they disband?"
+
+    results = run_canard(items)
+    rewrites = {r.item.question: r.rewrite for r in results}
+    assert rewrites["What group disbanded?"] == "What group disbanded?"
+    assert rewrites["When did they disband?"] == \
+        "When did Zappa and the Mothers of Invention disband?"
+    assert rewrites["Did she have any children?"] == "Did Anna Vissi have any children?"
+    metrics = canard_metrics(results)
+    systems = metrics["systems"]
+    assert systems["resolver (qa/followup.py)"]["bleu"] == pytest.approx(100.0)
+    assert systems["raw question"]["bleu"] < 100.0 and systems["raw question"]["changed"] == 0
+    assert metrics["exact_match"] == 3 and metrics["failures"] == []
+
+
+def _item(question: str, rewrite: str, history: tuple[tuple[str, str], ...] = (("q", "a"),)
+          ) -> CanardItem:
+    return CanardItem("d", 2, "Frank Zappa", "", history, question, rewrite)
+
+
+def test_failure_categories() -> None:
+    item = _item("When did they disband?", "When did the Mothers of Invention disband?")
+    assert failure_category(item, "When did the Mothers of Invention disband?") is None
+    assert failure_category(item, "When did they disband?") == "pronoun left unresolved"
+    assert failure_category(item, "When did Captain Beefheart disband?") == \
+        "wrong referent (or wrong ellipsis filler)"
+    standalone = _item("When did Zappa die?", "When did Zappa die?")
+    assert failure_category(standalone, "When did Zappa Frank die?") == \
+        "rewrote a question that was already standalone"
+    implicit = _item("Why were there problems?", "Why were there problems with the band?")
+    assert failure_category(implicit, implicit.question) == \
+        "implicit context left out (no pronoun to resolve)"
+
+
+# --------------------------------------------------------------------------- CoQA / QuAC
+
+
+def test_load_coqa_with_additional_answers(tmp_path: Path) -> None:
+    data = {"version": "1.0", "data": [{
+        "id": "s1", "source": "x", "filename": "f.txt", "name": "f.txt",
+        "story": "Cotton lived in a barn.",
+        "questions": [{"turn_id": 1, "input_text": "Where did Cotton live?"},
+                      {"turn_id": 2, "input_text": "Why?"}],
+        "answers": [{"turn_id": 1, "input_text": "in a barn"},
+                    {"turn_id": 2, "input_text": "unknown"}],
+        "additional_answers": {"0": [{"turn_id": 1, "input_text": "a barn"},
+                                     {"turn_id": 2, "input_text": "unknown"}]},
+    }]}
+    path = tmp_path / "coqa.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    (dialog,) = load_coqa(path)
+    assert dialog.text == "Cotton lived in a barn." and dialog.title == "f.txt"
+    assert dialog.turns[0] == DialogTurn("Where did Cotton live?", ("in a barn", "a barn"))
+    assert dialog.turns[1].golds == ("",)
+
+
+def test_load_quac_drops_the_cannotanswer_marker(tmp_path: Path) -> None:
+    data = {"data": [{"title": "Anna Vissi", "section_title": "1983", "paragraphs": [{
+        "id": "p1", "context": "In May 1983, she married Nikos Karvelas. CANNOTANSWER",
+        "qas": [{"question": "what happened in 1983?",
+                 "answers": [{"text": "she married Nikos Karvelas.", "answer_start": 13}],
+                 "orig_answer": {"text": "In May 1983, she married Nikos Karvelas.",
+                                 "answer_start": 0}},
+                {"question": "did they have children?",
+                 "answers": [{"text": "CANNOTANSWER", "answer_start": 41}],
+                 "orig_answer": {"text": "CANNOTANSWER", "answer_start": 41}}]}]}]}
+    path = tmp_path / "quac.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    (dialog,) = load_quac(path)
+    assert dialog.text == "In May 1983, she married Nikos Karvelas."
+    assert dialog.title == "Anna Vissi — 1983"
+    assert dialog.turns[0].golds == ("she married Nikos Karvelas.",
+                                     "In May 1983, she married Nikos Karvelas.")
+    assert dialog.turns[1].golds == ("",)
+
+
+def test_dialog_metrics_by_turn() -> None:
+    rows = [TurnResult("a", 1, "q", "q", "Turkey", ["Turkey"], 1.0, True, 0.9),
+            TurnResult("a", 2, "Where?", "Where did X go?", "", ["Doha"], 0.0, False, 0.1),
+            TurnResult("b", 1, "q", "q", "", [""], 1.0, False, 0.2)]
+    m = dialog_metrics(rows)
+    assert m["f1"] == pytest.approx(200 / 3, abs=0.01)
+    assert m["f1_by_turn"] == {1: {"f1": 100.0, "n": 2}, 2: {"f1": 0.0, "n": 1}}
+    assert (m["answerable"], m["abstention_turns"], m["abstentions_right"]) == (2, 1, 1)
+    assert (m["answered"], m["answered_with_citation"], m["rewritten"]) == (1, 1, 1)
+
+
+def test_eval_cli_lists_the_dialog_commands() -> None:
+    from eval.eval_cli import build_parser
+
+    parser = build_parser()
+    for command in ("canard", "coqa", "quac"):
+        args = parser.parse_args([command, "some.json"])
+        assert callable(args.func)
+
+
+def test_one_short_dialog_end_to_end(sample_text: str) -> None:
+    from eval.dialog import run_dialogs
+    from qa.settings import Settings
+
+    dialog = Dialog("d4", "Report: Hamas leader met with top Iran commander", sample_text, (
+        DialogTurn("Where did a Hamas delegation go after the meeting?", ("Tehran",)),
+        DialogTurn("What did they ask to open?", ("an office",)),
+    ))
+    results = run_dialogs([dialog], Settings(), progress=False)
+    assert [r.turn for r in results] == [1, 2]
+    assert results[1].standalone_question == "What did the Hamas delegation ask to open?"
+    assert [r.f1 for r in results] == [1.0, 1.0] and all(r.cited for r in results)
