@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reader", choices=["neural", "rules"], default="neural")
     p.add_argument("--no-cold-start", action="store_true",
                    help="skip the fresh-process time-until-ready measurement")
+    p.add_argument("--ann", type=int, default=0, metavar="N",
+                   help="also build the product's index over N synthetic vectors and report "
+                        "approximate-vs-exact recall@10 and search latency (e.g. 1000000)")
+    p.add_argument("--ann-nprobe", type=int, default=64, help="IVF lists probed per query")
     p.add_argument("--out", type=Path, default=Path("runs/bench/bench.json"), help="JSON output")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -69,6 +73,13 @@ def main(argv: list[str]) -> int:
     result = run_bench(workloads, base, cold=not args.no_cold_start, progress=not args.quiet,
                        command=command)
     print(format_table(result))
+    if args.ann:
+        from eval.ann import run_ann_benchmark
+
+        ann = run_ann_benchmark(n=args.ann, nprobe=args.ann_nprobe)
+        result["ann"] = ann
+        print("approximate search on synthetic vectors: " +
+              ", ".join(f"{k}={v}" for k, v in ann.items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(f"wrote {args.out}")

@@ -16,7 +16,9 @@ coqa FILE / quac FILE
     are abstentions (an abstention scores 1 against them, an answer 0). Reported: overall F1,
     F1 by turn number, and per turn the question, the standalone question searched, the answer,
     whether it is cited, and F1. `--independent` asks every question on its own instead (the
-    no-context baseline).
+    no-context baseline); `--gold-history` resolves follow-ups against the reference answers
+    of the earlier turns instead of the system's own (as CoQA and QuAC models are usually
+    evaluated), which separates resolution from the reader's earlier mistakes.
 """
 
 from __future__ import annotations
@@ -113,6 +115,8 @@ def _first_seen(items: Sequence[CanardItem]) -> dict[str, int]:
 _PRONOUNS = {"he", "she", "him", "his", "her", "hers", "it", "its", "they", "them", "their",
              "theirs"}
 _DEMONSTRATIVES = {"this", "that", "these", "those"}
+_FUNCTION_WORDS = {"the", "a", "an", "of", "and", "in", "'", "s", "?", ",", ".", "did", "do",
+                   "does"}
 
 
 def failure_category(item: CanardItem, rewrite: str) -> str | None:
@@ -134,9 +138,9 @@ def failure_category(item: CanardItem, rewrite: str) -> str | None:
         return "implicit context left out (no pronoun to resolve)"
     if q == gold:
         return "rewrote a question that was already standalone"
-    inserted = our_tokens - q_tokens
-    if inserted and len(inserted & gold_tokens) < 0.5 * len(inserted):
-        return "wrong referent (or wrong ellipsis filler)"
+    inserted = our_tokens - q_tokens - _FUNCTION_WORDS
+    if inserted - gold_tokens:
+        return "wrong or partly wrong referent (or ellipsis filler)"
     missing = gold_tokens - our_tokens - q_tokens
     if len(missing) >= 3:
         return "right referent, gold adds more context"
@@ -241,6 +245,7 @@ def cmd_canard(args: argparse.Namespace) -> int:
 class DialogTurn:
     question: str
     golds: tuple[str, ...]  # reference answers; "" = abstention
+    evidence: str = ""  # the reference rationale (CoQA span_text), for --gold-history
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,15 @@ def _gold(text: str) -> str:
     return "" if text.strip().lower().rstrip(".") in ABSTENTIONS else text.strip()
 
 
+def story_title(story: str) -> str:
+    """A title for a CoQA story (which has none, only a file name): its first line when that
+    is short (a news story's headline), else its first words."""
+    first = story.strip().split("\n", 1)[0].strip()
+    if 0 < len(first) <= 100:
+        return first
+    return " ".join(story.split()[:8]) + " …"
+
+
 def load_coqa(path: Path) -> list[Dialog]:
     """CoQA 1.0 JSON: answers are `input_text` plus any `additional_answers`."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -262,15 +276,18 @@ def load_coqa(path: Path) -> list[Dialog]:
     for d in data["data"]:
         extra = d.get("additional_answers", {}) or {}
         by_turn: dict[int, list[str]] = defaultdict(list)
+        rationale: dict[int, str] = {}
         for a in d["answers"]:
             by_turn[a["turn_id"]].append(a["input_text"])
+            rationale[a["turn_id"]] = a.get("span_text", "") if a.get("span_start", -1) >= 0 \
+                else ""
         for answers in extra.values():
             for a in answers:
                 by_turn[a["turn_id"]].append(a["input_text"])
         turns = tuple(DialogTurn(q["input_text"], tuple(dict.fromkeys(
-            _gold(t) for t in by_turn[q["turn_id"]]))) for q in d["questions"])
-        title = d.get("name") or d.get("filename") or d["id"]
-        dialogs.append(Dialog(d["id"], str(title), d["story"], turns))
+            _gold(t) for t in by_turn[q["turn_id"]])), rationale.get(q["turn_id"], ""))
+            for q in d["questions"])
+        dialogs.append(Dialog(d["id"], story_title(d["story"]), d["story"], turns))
     return dialogs
 
 
@@ -290,8 +307,8 @@ def load_quac(path: Path) -> list[Dialog]:
                 orig = qa.get("orig_answer", {}).get("text")
                 if orig:
                     answers.append(orig)
-                turns.append(DialogTurn(qa["question"], tuple(dict.fromkeys(
-                    _gold(a) for a in answers))))
+                golds = tuple(dict.fromkeys(_gold(a) for a in answers))
+                turns.append(DialogTurn(qa["question"], golds, golds[-1] if golds else ""))
             name = f"{title} — {section}" if section else title
             dialogs.append(Dialog(par.get("id", f"{title}-{n}"), name, text, tuple(turns)))
     return dialogs
@@ -316,11 +333,15 @@ def turn_f1(prediction: str, golds: Sequence[str]) -> float:
     return max_over_golds(f1, prediction, list(golds) or [""])
 
 
-def run_dialogs(dialogs: Sequence[Dialog], base: Any, independent: bool = False,
+MODES = ("conversation", "independent", "gold-history")
+
+
+def run_dialogs(dialogs: Sequence[Dialog], base: Any, mode: str = "conversation",
                 progress: bool = True) -> list[TurnResult]:
     """Ask every dialog turn by turn in a fresh data dir (each dialog limited to its story)."""
     from qa.chat import ChatService
     from qa.conversations import ConversationStore
+    from qa.followup import Exchange, resolve
     from qa.retriever import PassageFilter
     from qa.service import QAService
     from qa.types import NewDocument
@@ -337,10 +358,18 @@ def run_dialogs(dialogs: Sequence[Dialog], base: Any, independent: bool = False,
                                                          dialog.text)])[0].document
                 where = PassageFilter(document_ids=[doc.id])
                 conversation: str | None = None
+                history: list[Exchange] = []
                 for n, turn in enumerate(dialog.turns, start=1):
-                    if independent:
+                    if mode == "independent":
                         answer = service.ask(turn.question, where=where)
                         answer.standalone_question = turn.question
+                    elif mode == "gold-history":
+                        standalone = resolve(turn.question, history)
+                        answer = service.ask(turn.question, where=where, search_query=standalone)
+                        answer.standalone_question = standalone
+                        history.append(Exchange(
+                            turn.question, turn.golds[0] or None, standalone,
+                            (turn.evidence,) if turn.evidence else (), dialog.title))
                     else:
                         answer = chat.ask(turn.question, conversation, where=where)
                         conversation = answer.conversation_id
@@ -428,13 +457,15 @@ def cmd_dialogs(args: argparse.Namespace) -> int:
     base = get_settings()
     if args.reader:
         base = base.model_copy(update={"reader": args.reader})
-    results = run_dialogs(dialogs, base, independent=args.independent, progress=not args.quiet)
+    mode = "independent" if args.independent else (
+        "gold-history" if args.gold_history else "conversation")
+    results = run_dialogs(dialogs, base, mode, progress=not args.quiet)
     metrics = dialog_metrics(results)
     metrics["file"] = str(args.file)
-    metrics["mode"] = "independent" if args.independent else "conversation"
+    metrics["mode"] = mode
     print(format_dialogs(f"{args.dataset} {args.file.name} ({metrics['mode']})", metrics,
                          results))
-    suffix = "-independent" if args.independent else ""
+    suffix = "" if mode == "conversation" else f"-{mode}"
     out = args.out or Path("runs/eval") / f"{args.dataset}-{args.file.stem}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     metrics["results"] = [asdict(r) for r in results]
@@ -458,8 +489,11 @@ def add_parser(subparsers: Any) -> None:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("file", type=Path, help=what)
         p.add_argument("--limit", type=int, default=None, help="first N dialogs only")
-        p.add_argument("--independent", action="store_true",
-                       help="ask each question on its own (no conversation): the baseline")
+        how = p.add_mutually_exclusive_group()
+        how.add_argument("--independent", action="store_true",
+                         help="ask each question on its own (no conversation): the baseline")
+        how.add_argument("--gold-history", action="store_true",
+                         help="resolve follow-ups against the reference answers of earlier turns")
         p.add_argument("--reader", choices=["neural", "rules"], default=None,
                        help="default: QA_READER (neural, falling back to rules)")
         p.add_argument("--out", type=Path, default=None, help="JSON output file")

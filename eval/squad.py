@@ -41,6 +41,7 @@ from eval.metrics import (
     squad_scores,
 )
 from eval.report import stage_summary, summarize_ms, write_squad_report
+from eval.splits import dev_titles, split_articles
 from qa.service import QAService, QuestionError
 from qa.settings import Settings, get_settings
 from qa.types import Answer, NewDocument, RetrievedPassage
@@ -129,8 +130,26 @@ def parse_squad(data: dict[str, Any]) -> SquadDataset:
     return SquadDataset(str(data.get("version", "")), paragraphs, questions)
 
 
-def load_squad_file(path: Path) -> SquadDataset:
-    return parse_squad(json.loads(Path(path).read_text(encoding="utf-8")))
+def load_squad_file(path: Path, split: str | None = None) -> SquadDataset:
+    """A SQuAD file, optionally cut to one side of the reader split (`reader-dev` keeps the
+    articles of eval/splits.py's dev split, `reader-train` the others)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if split is not None:
+        titles = dev_titles(Path(path).with_name("dev-v1.1.json"))
+        data["data"] = split_articles(data["data"], titles, keep=split == "reader-dev")
+    return parse_squad(data)
+
+
+def anchor_scores(anchor_dir: Path, questions: Sequence[SquadQuestion]) -> dict[str, Any]:
+    """Scores of stored published predictions ({qid: text} files) on exactly `questions`."""
+    golds = {q.id: q.golds for q in questions}
+    out: dict[str, Any] = {}
+    for path in sorted(Path(anchor_dir).glob("*.json")):
+        predictions = json.loads(path.read_text(encoding="utf-8"))
+        scores = squad_scores(golds, {q: predictions.get(q, "") for q in golds})
+        out[path.stem] = {k: round(v, 2) if isinstance(v, float) else v
+                          for k, v in scores.items()}
+    return out
 
 
 def sample_questions(questions: Sequence[SquadQuestion], limit: int | None,
@@ -502,9 +521,10 @@ def write_outputs(out_dir: Path, run: SquadRun, metrics: dict[str, Any]) -> list
 
 def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: float,
              limit: int | None = None, seed: int = 0, progress: bool = False,
-             command: str = "") -> tuple[SquadRun, dict[str, Any]]:
+             command: str = "", split: str | None = None,
+             anchors: Path | None = None) -> tuple[SquadRun, dict[str, Any]]:
     """Load, run, score and write one mode; returns the run and its metrics."""
-    dataset = load_squad_file(path)
+    dataset = load_squad_file(path, split)
     questions = sample_questions(dataset.questions, limit, seed)
     run = run_mode(mode, dataset, questions, base, threshold, progress)
     metrics: dict[str, Any] = {
@@ -512,12 +532,14 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
         "fusion": base.fusion, "abstain_threshold": threshold, "questions": len(questions),
         "questions_in_file": len(dataset.questions), "sampled": len(questions) <
         len(dataset.questions), "seed": seed, "paragraphs": len(dataset.paragraphs),
-        "command": command,
+        "command": command, "split": split,
     }
     if run.index is not None:
         metrics["index"] = {k: v for k, v in asdict(run.index).items()
                             if k not in ("document_ids", "texts")}
     metrics.update(score_results(run.results, mode))
+    if anchors is not None:
+        metrics["anchors"] = anchor_scores(anchors, questions)
     write_outputs(out_dir, run, metrics)
     return run, metrics
 
@@ -557,8 +579,11 @@ def cmd_squad(args: argparse.Namespace) -> int:
     for mode in modes:
         out_dir = out / mode if len(modes) > 1 else out
         _, metrics = evaluate(Path(args.file), mode, out_dir, base, threshold, args.limit,
-                              args.seed, progress=not args.quiet, command=command)
+                              args.seed, progress=not args.quiet, command=command,
+                              split=args.split, anchors=args.anchors)
         print(summary_line(metrics))
+        for name, scores in metrics.get("anchors", {}).items():
+            print(f"  anchor {name}: EM {scores['exact']:.1f} F1 {scores['f1']:.1f}")
         print(f"  wrote {out_dir}/(predictions.json, na_probs.json, metrics.json, report.md)")
         bad = metrics["citations"]["offset_mismatches"]
         if bad:
@@ -588,5 +613,10 @@ def add_parser(subparsers: Any) -> None:
                    help="retrieval fusion in corpus mode (default: QA_FUSION / rrf)")
     p.add_argument("--abstain-threshold", type=float, default=None,
                    help="answer when confidence >= this (default: QA_ABSTAIN_THRESHOLD)")
+    p.add_argument("--split", choices=["reader-dev", "reader-train"], default=None,
+                   help="only the articles of this side of the reader split (eval/splits.py; "
+                        "titles from dev-v1.1.json next to FILE)")
+    p.add_argument("--anchors", type=Path, default=None,
+                   help="folder of stored published predictions to score on the same questions")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_squad)

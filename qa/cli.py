@@ -118,11 +118,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(module: str) -> int:
+def _delegate(module: str, argv: list[str]) -> int:
     """Hand the remaining arguments to an `eval` module's main (eval sits above qa)."""
     import importlib
 
-    return int(importlib.import_module(module).main(sys.argv[2:]) or 0)
+    return int(importlib.import_module(module).main(argv) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,8 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("eval", "bench"):
-        return _delegate(f"eval.{argv[0]}_cli")
+    # Global flags may come first: `qa -v eval squad ...`.
+    position = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if position is not None and argv[position] in ("eval", "bench"):
+        if "-v" in argv[:position] or "--verbose" in argv[:position]:
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        return _delegate(f"eval.{argv[position]}_cli", argv[position + 1 :])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

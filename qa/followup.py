@@ -100,7 +100,9 @@ _PERSON_NOUNS = {
     "man", "woman", "person", "leader", "commander", "chief", "head", "president", "minister",
     "official", "guy", "boy", "girl", "king", "queen", "prince", "general", "spokesman",
     "spokeswoman", "player", "singer", "actor", "actress", "author", "writer", "founder",
-    "candidate", "officer", "politician", "director", "ceo", "coach",
+    "candidate", "officer", "politician", "director", "ceo", "coach", "mother", "father",
+    "mommy", "daddy", "mom", "dad", "sister", "brother", "wife", "husband", "son", "daughter",
+    "friend", "farmer", "teacher", "doctor", "soldier", "journalist", "reporter", "lawyer",
 }
 _GROUP_NOUNS = {
     "group", "organization", "organisation", "party", "movement", "force", "unit", "militia",
@@ -175,8 +177,8 @@ def _nlp() -> Any:
     return load_spacy()
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse(text: str) -> Any:
+@functools.lru_cache(maxsize=256)  # parsed Docs are big; what is derived from them is cached
+def _parse(text: str) -> Any:  # longer (_mentions, _analyse)
     return _nlp()(text)
 
 
@@ -521,7 +523,8 @@ class _Discourse:
         cand = None
         for c in self.candidates:
             if key in c.keys or (kind in ("PERSON", "NAME", "GPE", "LOC", "ORG")
-                                 and _is_name(text) and _overlapping_name(tokens, c)
+                                 and (_is_name(text) or kind == "PERSON")
+                                 and _overlapping_name(tokens, c)
                                  and (kind != "ORG" or c.kind == "PERSON")):
                 cand = c
                 break
@@ -530,7 +533,8 @@ class _Discourse:
             self.candidates.append(cand)
         else:
             cand.keys.add(key)
-            if len(tokens) > len(_norm_tokens(cand.text)) and _is_name(text) == _is_name(cand.text):
+            if len(tokens) > len(_norm_tokens(cand.text)) and (
+                    _is_name(text) or not _is_name(cand.text)):
                 cand.text = _definite(text)
             cand.order = min(cand.order, order)
         cand.vote(kind, 0.3 if kind == "NAME" else float(len(tokens)))
@@ -547,6 +551,8 @@ class _Discourse:
         whole = [m for m in mentions if len(m.text) >= 0.8 * len(name) and m.kind in _NAMED | {
             "NAME"}]
         words = name.split()
+        if not any(c.isupper() for c in name):
+            return  # "mc160.test.41", a file name: no topic
         looks_like_name = _is_name(name) and ":" not in name and (
             2 <= len(words) <= 4 or (len(words) == 1 and name.isupper()))
         if whole or hint or looks_like_name:
@@ -565,12 +571,15 @@ class _Discourse:
         compat = _COMPAT[kind]
         options: list[tuple[float, int, _Candidate]] = []
         pool = list(self.candidates)
+        avoided = {k for c in pool if id(c) in avoid for k in c.keys}
         if kind == "group":
             pool += [p for p, _ in self.pairs]
         for cand in pool:
             if id(cand) in avoid or cand.keys & exclude or any(
                     k.split()[-1] in exclude for k in cand.keys):
                 continue
+            if cand.kind == "PAIR" and cand.keys & avoided:
+                continue  # "How did they target her email?": "they" does not include "her"
             fit = compat.get(cand.kind, 0.0)
             if kind == "group" and cand.kind == "NORP" and not cand.text.endswith("s"):
                 fit = 0.0  # "Russian" is no "they"; "Palestinians" is
@@ -612,7 +621,8 @@ _TRIGGER_WORDS = {"he", "she", "him", "his", "her", "hers", "it", "its", "they",
 
 def _overlapping_name(tokens: tuple[str, ...], cand: _Candidate) -> bool:
     """"Mashaal" and "Khaled Mashaal" (or "George" and "George Foreman") name one person."""
-    if cand.kind not in ("PERSON", "NAME", "GPE", "LOC") or not _is_name(cand.text):
+    if cand.kind not in ("PERSON", "NAME", "GPE", "LOC") or not (
+            _is_name(cand.text) or cand.kind == "PERSON"):
         return False
     # Compare with the fullest form only: "Salonga" joins "Lea Salonga", but "Feliciano
     # Genuino Salonga" (another Salonga) does not.
@@ -656,6 +666,8 @@ class _Anaphor:
 def _is_pleonastic(tok: Any) -> bool:
     if tok.dep_ == "expl":
         return True
+    if tok.doc[0].lower_ == "whose" and tok.head.lemma_ == "be":
+        return True  # "Whose paint was it?": "it" is the paint
     head = tok.head
     later = [c for c in head.children if c.i > tok.i]
     if any(c.dep_ in ("ccomp", "csubj") for c in later):
@@ -737,9 +749,11 @@ def _has_antecedent(doc: Any, a: _Anaphor, discourse: _Discourse) -> bool:
     the conversation has the kind the conversation gave it."""
     compat = _COMPAT[a.kind]
     for m in _mentions(doc.text):
-        if m.start >= a.start or m.kind == "NOUN":
+        if m.start >= a.start:
             continue
-        known = discourse.find(m.text)
+        known = discourse.find(m.text)  # "Did burlesque stay true to its origins?"
+        if known is None and m.kind == "NOUN":
+            continue
         kind = known.kind if known is not None else m.kind
         if compat.get(kind, 0.0) >= 0.5:
             return True
@@ -759,16 +773,15 @@ def _question_keys(doc: Any) -> set[str]:
     return keys
 
 
-def _substitute(question: str, doc: Any, discourse: _Discourse) -> str:
-    anaphors = _find_anaphors(doc)
-    if not anaphors:
-        return question
+def _substitute(question: str, doc: Any, anaphors: list[_Anaphor], discourse: _Discourse
+                ) -> str:
     exclude = _question_keys(doc)
     verbs = frozenset(t.lemma_.lower() for t in doc if t.pos_ == "VERB" and len(t.lemma_) >= 4)
     chosen: dict[str, _Candidate] = {}  # pronoun family -> referent
     subjects: dict[int, _Candidate] = {}  # clause head -> referent of its subject
     replacements: list[tuple[int, int, str]] = []
-    for a in anaphors:
+    # people first, so that "they" can leave out whoever "her" is
+    for a in sorted(anaphors, key=lambda a: a.kind == "group"):
         family = {"person": "female" if a.word in _FEMALE else "male"}.get(a.kind, a.kind)
         if a.kind in ("place", "org") or a.word in _PLACE_NOUNS | _GROUP_NOUNS:
             family = f"{a.kind}:{a.word}"
@@ -963,5 +976,7 @@ def _resolve(question: str, history: Sequence[Exchange], topic: str | None) -> s
         completed = _complete_ellipsis(question, doc, previous)
         if completed:
             return completed
-    discourse = _Discourse(history, topic)
-    return _substitute(question, doc, discourse)
+    anaphors = _find_anaphors(doc)
+    if not anaphors:
+        return question
+    return _substitute(question, doc, anaphors, _Discourse(history, topic))
