@@ -34,7 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from eval.report import stage_summary, summarize_ms
+from qa.chat import ChatService
+from qa.conversations import ConversationStore
 from qa.corpus import embedding_input
 from qa.service import QAService
 from qa.settings import Settings
@@ -198,6 +202,7 @@ def bench_workload(workload: Workload, base: Settings, cold: bool = True,
                 answer = service.ask(q)
                 totals.append((time.perf_counter() - t0) * 1000)
                 timings.append(answer.timings_ms)
+            chat_totals = chat_pass(service, workload.questions)
             reader = service.reader_name
         finally:
             service.close()
@@ -219,11 +224,29 @@ def bench_workload(workload: Workload, base: Settings, cold: bool = True,
         "encoder_passages_per_s": round(n / encode_s, 1) if encode_s else None,
         "questions": len(workload.questions),
         "ask_ms": {"total": summarize_ms(totals), "stages": stage_summary(timings)},
+        "chat_ask_ms": summarize_ms(chat_totals),
+        "chat_overhead_p50_ms": round(float(np.median(chat_totals) - np.median(totals)), 2)
+        if totals and chat_totals else None,
         "ready_warm_s": round(ready_warm_s, 3),
         "ready_cold": ready_cold,
         "rss_mb": rss_mb(),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def chat_pass(service: QAService, questions: Sequence[str]) -> list[float]:
+    """The same questions asked as turns of one conversation (history load, follow-up check,
+    turn storage included); total ms per question."""
+    chat = ChatService(service, ConversationStore(service.settings.db_path,
+                                                  service.settings.conversation_ttl_hours))
+    totals: list[float] = []
+    conversation_id = None
+    for q in questions:
+        t0 = time.perf_counter()
+        answer = chat.ask(q, conversation_id)
+        totals.append((time.perf_counter() - t0) * 1000)
+        conversation_id = answer.conversation_id
+    return totals
 
 
 def machine() -> dict[str, Any]:
@@ -260,7 +283,7 @@ def format_table(result: dict[str, Any]) -> str:
     """The results as a plain-text table."""
     head = (f"{'corpus':10s} {'docs':>6s} {'passages':>8s} {'ingest/s':>9s} {'encoder/s':>9s} "
             f"{'ask p50':>8s} {'ask p95':>8s} {'retr p50':>8s} {'read p50':>8s} "
-            f"{'ready s':>8s} {'cold s':>7s} {'peak MB':>8s}")
+            f"{'chat +ms':>8s} {'ready s':>8s} {'cold s':>7s} {'peak MB':>8s}")
     lines = [head, "-" * len(head)]
     for s in result["sizes"]:
         stages = s["ask_ms"]["stages"]
@@ -271,8 +294,10 @@ def format_table(result: dict[str, Any]) -> str:
             f"{_n(s['ask_ms']['total']['p50']):>8s} {_n(s['ask_ms']['total']['p95']):>8s} "
             f"{_n(stages.get('retrieve', {}).get('p50')):>8s} "
             f"{_n(stages.get('read', {}).get('p50')):>8s} "
+            f"{_n(s.get('chat_overhead_p50_ms')):>8s} "
             f"{_n(s['ready_warm_s'], 2):>8s} {_n(cold, 1):>7s} {_n(s['peak_rss_mb']):>8s}")
-    lines.append("ms for ask/retrieve/read; ready s = QAService + warm_up on the stored data "
+    lines.append("ms for ask/retrieve/read; chat +ms = p50 of the same questions asked as one "
+                 "conversation minus p50 without; ready s = QAService + warm_up on the stored data "
                  "in this process; cold s = the same in a fresh process")
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ _TYPE_RULES: list[tuple[re.Pattern[str], frozenset[str]]] = [
      frozenset({"GPE", "LOC", "FAC"})),
     (re.compile(r"\bwho(m|se)?\b|\bwhich (person|group|organization|paper|newspaper|site)\b"
                 r"|\bwhat (group|organization|paper|newspaper|site|daily)\b"),
-     frozenset({"PERSON", "ORG", "NORP"})),
+     frozenset({"PERSON", "ORG"})),
 ]
 _WHY_MARKERS = re.compile(r"\b(because|due to|in order to|as a form of|to)\b", re.I)
 

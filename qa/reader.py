@@ -88,6 +88,7 @@ class NeuralReader:
             return ReaderResult(None, 0.0, 1.0)
         enc, start_logits, end_logits = self.logits(question, [p.text for p in passages])
         best: tuple[float, float, int, int, int] | None = None  # score, null, passage, s, e
+        margins: dict[int, float] = {}
         for w in range(len(enc["input_ids"])):
             p = int(enc["overflow_to_sample_mapping"][w])
             seq = enc.sequence_ids(w)
@@ -95,7 +96,11 @@ class NeuralReader:
                        for o, s in zip(enc["offset_mapping"][w], seq, strict=False)]
             null = float(start_logits[w][0] + end_logits[w][0])
             cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens)
-            if cands and (best is None or cands[0].score > best[0]):
+            if not cands:
+                continue
+            pid = passages[p].passage_id
+            margins[pid] = max(margins.get(pid, -np.inf), cands[0].score - null)
+            if best is None or cands[0].score > best[0]:
                 best = (cands[0].score, null, p, cands[0].start_char, cands[0].end_char)
         if best is None:
             return ReaderResult(None, 0.0, 1.0)
@@ -106,7 +111,8 @@ class NeuralReader:
         ev_start, ev_end = evidence_span(passage, a_start, a_end)
         span = AnswerSpan(passage.document_id, passage.passage_id, a_start, a_end, ev_start,
                           ev_end, score)
-        return ReaderResult(span, confidence=1.0 - na_prob, no_answer_probability=na_prob)
+        return ReaderResult(span, confidence=1.0 - na_prob, no_answer_probability=na_prob,
+                            passage_scores=margins)
 
 
 @functools.cache

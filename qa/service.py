@@ -23,6 +23,14 @@ class QuestionError(ValueError):
     """A question that cannot be asked (empty, too long)."""
 
 
+def rerank_by_reader(passages: list[RetrievedPassage],
+                     scores: dict[int, float]) -> list[RetrievedPassage]:
+    """Passages the reader scored first (most answer-bearing first), then the rest in order."""
+    read = sorted((p for p in passages if p.passage_id in scores),
+                  key=lambda p: -scores[p.passage_id])
+    return read + [p for p in passages if p.passage_id not in scores]
+
+
 class QAService:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -96,6 +104,8 @@ class QAService:
         notify("reading")
         with timer.stage("read"):
             result = self.reader.read(query, passages[: self.settings.read_passages])
+        if self.settings.rerank == "reader" and result.passage_scores:
+            passages = rerank_by_reader(passages, result.passage_scores)
         return self.compose(question, result, passages[:top_k], timer.ms, query)
 
     def compose(self, question: str, result: ReaderResult, passages: list[RetrievedPassage],

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     lexical_weight: float = 1.0
     ivf_threshold: int = 200_000
     read_passages: int = Field(3, description="top passages the reader reads")
+    rerank: Literal["reader", "none"] = Field(
+        "reader", description="re-order the passages read by how well the reader finds an answer")
 
     # answering
     abstain_threshold: float = Field(0.5, description="abstain when confidence is below this")

@@ -49,6 +49,9 @@ class ReaderResult:
     best: AnswerSpan | None
     confidence: float
     no_answer_probability: float
+    # How strongly each read passage answers (passage id -> best span score minus its null
+    # score); used to re-rank the passages that were read. Empty when a reader has no scores.
+    passage_scores: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,13 @@ def test_concurrent_asks_during_ingest(service: QAService) -> None:
     assert set(answers) <= {"Turkey", "in Turkey"}
     for r in added:
         service.delete_document(r.document.id)
+
+
+def test_rerank_by_reader_puts_answer_bearing_passages_first() -> None:
+    from qa.service import rerank_by_reader
+    from qa.types import RetrievedPassage
+
+    passages = [RetrievedPassage(i, "d", "t", 0, 1, "x", 1.0 / (i + 1)) for i in range(5)]
+    reordered = rerank_by_reader(passages, {0: -2.0, 1: 3.5, 2: 0.1})
+    assert [p.passage_id for p in reordered] == [1, 2, 0, 3, 4]
+    assert rerank_by_reader(passages, {}) == passages
