@@ -92,7 +92,8 @@ class NeuralReader:
         for w in range(len(enc["input_ids"])):
             p = int(enc["overflow_to_sample_mapping"][w])
             seq = enc.sequence_ids(w)
-            offsets = [tuple(o) if s == 1 else None
+            # Plain ints: numpy offsets would leak into answers and JSON.
+            offsets = [(int(o[0]), int(o[1])) if s == 1 else None
                        for o, s in zip(enc["offset_mapping"][w], seq, strict=False)]
             null = float(start_logits[w][0] + end_logits[w][0])
             cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens)

@@ -42,12 +42,11 @@ SHARED = Path(os.environ.get("QA_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 # Regression gate: official F1 (abstention applied as the product does) on the 61 sample
 # questions, per reader actually used (service.reader_name) and mode.
-# rules: measured reading 27.7 / corpus 27.7 F1 (eval/RESULTS.md), minus a margin of ~5.
-# neural: PLACEHOLDER (F1 >= 60) until the trained reader exists -- lead: raise it to the
-# measured value minus a margin once qa/models/reader/model.onnx is in place.
+# Measured (eval/RESULTS.md): rules reading 28.5 / corpus 28.5, neural reading 50.7 /
+# corpus 48.3; the floors leave a margin of ~5 points.
 MIN_F1: dict[str, dict[str, float]] = {
     "rules": {"reading": 22.0, "corpus": 22.0},
-    "neural": {"reading": 60.0, "corpus": 60.0},
+    "neural": {"reading": 45.0, "corpus": 43.0},
 }
 MIN_RECALL_AT_5 = 90.0  # corpus mode, passage holding a gold span; measured 97.9
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Every evaluation quoted in eval/RESULTS.md, in order. Needs ../shared/data (or DATA=...).
+# Usage: scripts/run_evals.sh [reader|corpus|dialog|bench|all]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+QA=.venv/bin/qa
+what=${1:-all}
+
+if [[ $what == reader || $what == all ]]; then
+  # The reader's dev split (eval/splits.py), reading mode, next to published systems.
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --split reader-dev --mode reading \
+      --anchors "$DATA/squad/predictions/1.1" --out runs/eval/reader-dev-v1.1 -q
+  $QA eval squad "$DATA/squad/dev-v2.0.json" --split reader-dev --mode reading \
+      --anchors "$DATA/squad/predictions/v2.0" --out runs/eval/reader-dev-v2.0 -q
+  $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval/sample -q
+  $QA eval squad eval/gold/sample-squad-v2.json --mode both --reader rules --out runs/eval/sample-rules -q
+fi
+if [[ $what == corpus || $what == all ]]; then
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --out runs/eval/v1.1-corpus -q
+  $QA eval beir "$DATA/beir_scifact" --fusion rrf dense lexical --out runs/eval/beir-scifact -q
+fi
+if [[ $what == dialog || $what == all ]]; then
+  $QA eval coqa eval/gold/sample-coqa.json
+  $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json"
+  $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json"
+  $QA eval canard "$DATA/canard/dev.json"
+fi
+if [[ $what == bench || $what == all ]]; then
+  $QA bench --ann 1000000 --out runs/bench/bench.json -q
+fi
