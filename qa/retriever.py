@@ -76,12 +76,14 @@ class HybridRetriever:
                 )
             ranked = ranked[:top_k]
             records = self.corpus.store.passages([pid for pid, _ in ranked])
+        cosine = dict(dense)
         # A passage deleted between search and lookup is simply skipped.
         return [
             RetrievedPassage(
                 passage_id=pid, document_id=r.document_id, title=r.title, start=r.start,
                 end=r.end, text=r.text, score=score,
                 sentences=tuple((x.start, x.end) for x in r.sentences),
+                similarity=cosine.get(pid),
             )
             for pid, score in ranked
             if (r := records.get(pid)) is not None

@@ -23,6 +23,12 @@ class QuestionError(ValueError):
     """A question that cannot be asked (empty, too long)."""
 
 
+def off_topic(passages: list[RetrievedPassage], min_similarity: float) -> bool:
+    """True when dense search scored the passages and none reaches `min_similarity`."""
+    scored = [p.similarity for p in passages if p.similarity is not None]
+    return bool(scored) and max(scored) < min_similarity
+
+
 def rerank_by_reader(passages: list[RetrievedPassage],
                      scores: dict[int, float]) -> list[RetrievedPassage]:
     """Passages the reader scored first (most answer-bearing first), then the rest in order."""
@@ -103,7 +109,11 @@ class QAService:
                                                where, timer)
         notify("reading")
         with timer.stage("read"):
-            result = self.reader.read(query, passages[: self.settings.read_passages])
+            read = passages[: self.settings.read_passages]
+            result = self.reader.read(query, read)
+        if result.best is not None and off_topic(read, self.settings.min_similarity):
+            # Nothing read is about the question: whatever span the reader found is a guess.
+            result = ReaderResult(None, 0.0, 1.0, result.passage_scores)
         if self.settings.rerank == "reader" and result.passage_scores:
             passages = rerank_by_reader(passages, result.passage_scores)
         return self.compose(question, result, passages[:top_k], timer.ms, query)

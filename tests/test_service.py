@@ -200,3 +200,18 @@ def test_rerank_by_reader_puts_answer_bearing_passages_first() -> None:
     reordered = rerank_by_reader(passages, {0: -2.0, 1: 3.5, 2: 0.1})
     assert [p.passage_id for p in reordered] == [1, 2, 0, 3, 4]
     assert rerank_by_reader(passages, {}) == passages
+
+
+def test_off_topic_question_abstains(service: QAService) -> None:
+    """Nothing in the sample is about Brazil: the reader's best span must not be offered."""
+    answer = service.ask("What is the population of Brazil?")
+    assert answer.answer is None and answer.confidence == 0.0
+    from qa.service import off_topic
+    from qa.types import RetrievedPassage
+
+    def passage(similarity: float | None) -> RetrievedPassage:
+        return RetrievedPassage(1, "d", "t", 0, 1, "x", 1.0, similarity=similarity)
+
+    assert off_topic([passage(0.05), passage(0.02)], 0.1)
+    assert not off_topic([passage(0.05), passage(0.3)], 0.1)
+    assert not off_topic([passage(None)], 0.1)  # reading mode: nothing to judge by
