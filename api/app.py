@@ -31,7 +31,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     app = FastAPI(
-        title="News QA",
+        title="Pressroom",
         version="0.1.0",
         description="Ask questions about news articles; answers cite the exact text.",
         lifespan=lifespan,

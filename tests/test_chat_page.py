@@ -511,9 +511,9 @@ def test_update_readme_screenshot(app_page: Page) -> None:
     """docs/screenshot.png: a real answer and a follow-up, the first citation open."""
     page = app_page.page
     page.set_viewport_size({"width": 1280, "height": 960})
-    first = app_page.ask("where did they meet?")
-    app_page.ask("When?")
-    first.locator("[data-citation]").first.click()
+    app_page.ask("Who did Mashaal meet?")
+    second = app_page.ask("Where?")
+    second.locator("[data-citation]").first.click()
     page.locator("#article-body mark").wait_for()
     page.wait_for_timeout(1000)
     page.evaluate("document.activeElement.blur()")
