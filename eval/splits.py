@@ -30,17 +30,3 @@ def split_articles(
     """Articles whose title is (keep=True) or is not (keep=False) in `titles`."""
     wanted = set(titles)
     return [a for a in articles if (a["title"] in wanted) == keep]
-
-
-def write_dev_split(data_dir: Path, out_dir: Path) -> dict[str, Path]:
-    """Write the dev-split SQuAD files (v1.1 and v2.0) for `qa eval squad`; return their paths."""
-    squad = Path(data_dir) / "squad"
-    titles = dev_titles(squad / "dev-v1.1.json")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, version in (("dev-v1.1.json", "1.1"), ("dev-v2.0.json", "v2.0")):
-        articles = split_articles(load_squad(squad / name), titles, keep=True)
-        path = out_dir / f"reader-dev-{name}"
-        path.write_text(json.dumps({"version": version, "data": articles}), encoding="utf-8")
-        paths[name] = path
-    return paths
