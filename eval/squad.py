@@ -3,6 +3,8 @@
 * reading: each question is read from its own paragraph only (the reader's own accuracy).
 * corpus: every paragraph of the file goes into one fresh, empty index and each question is asked
   against the whole corpus through `QAService.ask`, as a user would ask.
+* retrieval: the corpus mode's index, but only the first retrieval stage runs (no reader, so no
+  reader re-ranking): recall and latency of search alone, cheap enough to sweep passage designs.
 
 Both modes run the service with `abstain_threshold = 0` so that the reader's best span is always
 visible, and apply the configured threshold afterwards exactly as `QAService.compose` does
@@ -44,11 +46,13 @@ from eval.report import stage_summary, summarize_ms, write_squad_report
 from eval.splits import dev_titles, split_articles
 from qa.service import QAService, QuestionError
 from qa.settings import Settings, get_settings
+from qa.timing import StageTimer
 from qa.types import Answer, NewDocument, RetrievedPassage
 
 log = logging.getLogger(__name__)
 
-MODES = ("reading", "corpus")
+MODES = ("reading", "corpus")  # what "both" runs
+RETRIEVAL_MODE = "retrieval"
 RETRIEVAL_KS = (1, 5, 10)
 QUESTION_TYPES = ("what", "who", "when", "where", "why", "how", "how many/much", "which", "other")
 _WH = {"what": "what", "who": "who", "whom": "who", "whose": "who", "when": "when",
@@ -359,7 +363,37 @@ def run_corpus(service: QAService, dataset: SquadDataset, questions: Sequence[Sq
     return results
 
 
+def run_retrieval(service: QAService, questions: Sequence[SquadQuestion], index: CorpusIndex,
+                  progress: bool = False) -> list[QuestionResult]:
+    """Only the first retrieval stage (dense + lexical + fusion) for each answerable question."""
+    top_k = max(RETRIEVAL_KS)
+    results = []
+    for q in tqdm([q for q in questions if q.answers], desc="searching", unit="q",
+                  disable=not progress):
+        doc_id = index.document_ids[q.paragraph]
+        timer = StageTimer()
+        t0 = time.perf_counter()
+        passages = service.retriever.retrieve(q.question.strip(), top_k, timer=timer)
+        total_ms = (time.perf_counter() - t0) * 1000
+        rank = next((rank for rank, p in enumerate(passages, start=1)
+                     if contains_gold(p, doc_id, q.answers)), None)
+        results.append(QuestionResult(
+            q.id, q.question, question_type(q.question), q.golds, "", "", 0.0, 1.0, None, None,
+            None, retrieval_rank=rank, latency_ms=round(total_ms, 2), timings_ms=timer.ms))
+    return results
+
+
 # --------------------------------------------------------------------------- scoring
+
+
+def retrieval_scores(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Recall@k and MRR@10 of the first passage holding a whole gold span (answerable only)."""
+    hasans = [r for r in results if r.golds]
+    flags = [[r.retrieval_rank == k for k in range(1, max(RETRIEVAL_KS) + 1)] for r in hasans]
+    out: dict[str, Any] = {f"recall@{k}": 100 * hit_rate_at_k(flags, k) for k in RETRIEVAL_KS}
+    out["mrr@10"] = mrr_at_k(flags, 10)
+    out["questions"] = len(hasans)
+    return out
 
 
 def _scores(golds: dict[str, list[str]], results: Sequence[QuestionResult]
@@ -430,14 +464,7 @@ def score_results(results: Sequence[QuestionResult], mode: str) -> dict[str, Any
     na = {r.id: r.no_answer_probability for r in results}
     out: dict[str, Any] = {"answer": squad_scores(golds, preds, na),
                            "calibration": calibration(results)}
-    if mode == "corpus":
-        hasans = [r for r in results if r.golds]
-        flags = [[r.retrieval_rank == k for k in range(1, max(RETRIEVAL_KS) + 1)] for r in hasans]
-        out["retrieval"] = {f"recall@{k}": 100 * hit_rate_at_k(flags, k) for k in RETRIEVAL_KS}
-        out["retrieval"]["mrr@10"] = mrr_at_k(flags, 10)
-        out["retrieval"]["questions"] = len(hasans)
-    else:
-        out["retrieval"] = None
+    out["retrieval"] = retrieval_scores(results) if mode == "corpus" else None
     answered = [r for r in results if r.answered]
     answered_has = [r for r in answered if r.golds]
     checked = [r for r in results if r.offsets_ok is not None]
@@ -478,7 +505,7 @@ class SquadRun:
 def run_mode(mode: str, dataset: SquadDataset, questions: Sequence[SquadQuestion],
              base: Settings, threshold: float, progress: bool = False) -> SquadRun:
     """One mode end to end on a fresh service in a temporary data dir."""
-    if mode not in MODES:
+    if mode not in (*MODES, RETRIEVAL_MODE):
         raise ValueError(f"unknown mode {mode!r}")
     with tempfile.TemporaryDirectory(prefix=f"qa-eval-{mode}-") as tmp:
         service = QAService(eval_settings(base, Path(tmp)))
@@ -488,7 +515,11 @@ def run_mode(mode: str, dataset: SquadDataset, questions: Sequence[SquadQuestion
                 results = run_reading(service, dataset, questions, threshold, progress)
             else:
                 index = index_paragraphs(service, dataset, progress)
-                results = run_corpus(service, dataset, questions, threshold, index, progress)
+                if mode == RETRIEVAL_MODE:
+                    results = run_retrieval(service, questions, index, progress)
+                else:
+                    results = run_corpus(service, dataset, questions, threshold, index,
+                                         progress)
             return SquadRun(mode, service.reader_name, results, index)
         finally:
             service.close()
@@ -537,6 +568,17 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
     if run.index is not None:
         metrics["index"] = {k: v for k, v in asdict(run.index).items()
                             if k not in ("document_ids", "texts")}
+    if mode == RETRIEVAL_MODE:
+        metrics["passage_design"] = base.model_dump(include={
+            "sentences_per_passage", "passage_overlap", "passage_max_chars", "embed_title",
+            "candidates", "rrf_k", "dense_weight", "lexical_weight"})
+        metrics["retrieval"] = retrieval_scores(run.results)
+        metrics["latency_ms"] = {
+            "total": summarize_ms([r.latency_ms for r in run.results]),
+            "stages": stage_summary([r.timings_ms for r in run.results])}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+        return run, metrics
     metrics.update(score_results(run.results, mode))
     if anchors is not None:
         metrics["anchors"] = anchor_scores(anchors, questions)
@@ -544,7 +586,18 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
     return run, metrics
 
 
+def retrieval_line(metrics: dict[str, Any]) -> str:
+    r, lat = metrics["retrieval"], metrics["latency_ms"]
+    stages = " ".join(f"{k} {v['p50']:.1f}" for k, v in lat["stages"].items())
+    return (f"retrieval fusion={metrics['fusion']} passages={metrics['index']['passages']} "
+            f"n={r['questions']} | R@1/5/10 {r['recall@1']:.1f}/{r['recall@5']:.1f}/"
+            f"{r['recall@10']:.1f} MRR@10 {r['mrr@10']:.3f} | p50 {lat['total']['p50']:.1f} ms "
+            f"p95 {lat['total']['p95']:.1f} ms ({stages})")
+
+
 def summary_line(metrics: dict[str, Any]) -> str:
+    if metrics["mode"] == RETRIEVAL_MODE:
+        return retrieval_line(metrics)
     a, c, ct = metrics["answer"], metrics["calibration"], metrics["citations"]
     parts = [f"{metrics['mode']:8s} reader={metrics['reader']} n={metrics['questions']}",
              f"EM {a['exact']:.1f} F1 {a['f1']:.1f}"]
@@ -582,6 +635,9 @@ def cmd_squad(args: argparse.Namespace) -> int:
                               args.seed, progress=not args.quiet, command=command,
                               split=args.split, anchors=args.anchors)
         print(summary_line(metrics))
+        if mode == RETRIEVAL_MODE:
+            print(f"  wrote {out_dir}/metrics.json")
+            continue
         for name, scores in metrics.get("anchors", {}).items():
             print(f"  anchor {name}: EM {scores['exact']:.1f} F1 {scores['f1']:.1f}")
         print(f"  wrote {out_dir}/(predictions.json, na_probs.json, metrics.json, report.md)")
@@ -599,8 +655,9 @@ def add_parser(subparsers: Any) -> None:
         "squad", help="SQuAD v1.1/v2.0 file: answers, abstention, retrieval, citations, latency",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", type=Path, help="SQuAD-format JSON file")
-    p.add_argument("--mode", choices=[*MODES, "both"], default="reading",
-                   help="reading: own paragraph only; corpus: all paragraphs in one fresh index")
+    p.add_argument("--mode", choices=[*MODES, "both", RETRIEVAL_MODE], default="reading",
+                   help="reading: own paragraph only; corpus: all paragraphs in one fresh index; "
+                        "retrieval: corpus-mode search only, no reader")
     p.add_argument("--limit", type=int, default=None,
                    help="evaluate N sampled questions (corpus mode still indexes every paragraph)")
     p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")

@@ -34,9 +34,9 @@ class IngestResult:
     created: bool  # False when the same text was already stored
 
 
-def embedding_input(title: str, passage_text: str) -> str:
+def embedding_input(title: str, passage_text: str, with_title: bool = True) -> str:
     """What the encoder sees for a passage: the headline gives pronouns and topics context."""
-    return f"{title}\n{passage_text}" if title else passage_text
+    return f"{title}\n{passage_text}" if title and with_title else passage_text
 
 
 class Corpus:
@@ -69,7 +69,9 @@ class Corpus:
             if missing:
                 log.info("re-embedding %d passages without a %s vector", len(missing), model)
                 records = self.store.passages(missing)
-                texts = [embedding_input(records[i].title, records[i].text) for i in missing]
+                with_title = self.settings.embed_title
+                texts = [embedding_input(records[i].title, records[i].text, with_title)
+                         for i in missing]
                 self.store.set_vectors(missing, self.encoder.encode(texts, progress=True), model)
                 ids, vectors, _ = self.store.stored_vectors(model)
             path = self.settings.index_path
@@ -123,7 +125,7 @@ class Corpus:
                 seen[digest] = i
                 pending.append((i, doc, self.splitter.split(doc.text)))
         inputs = [
-            embedding_input(doc.title, doc.text[p.start : p.end])
+            embedding_input(doc.title, doc.text[p.start : p.end], self.settings.embed_title)
             for _, doc, spans in pending
             for p in spans
         ]

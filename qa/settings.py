@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     sentences_per_passage: int = 4
     passage_overlap: int = 1
     passage_max_chars: int = 1000
+    embed_title: bool = Field(
+        True, description="prefix each passage with its title when embedding (applies to "
+        "passages embedded from now on; a fresh data dir re-embeds everything)")
 
     # models
     encoder_path: str | None = Field(None, description="sentence-transformers model folder")

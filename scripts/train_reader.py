@@ -166,6 +166,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--checkpoint-minutes", type=float, default=10.0)
     ap.add_argument("--eval-questions", type=int, default=300)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this trained reader (a second phase) instead of the base model")
+    ap.add_argument("--oversample-unanswerable", type=int, default=1,
+                    help="repeat each unanswerable question's windows this many times per pass")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -175,6 +179,8 @@ def main() -> None:
 
     tok = AutoTokenizer.from_pretrained(base_model_path())
     rows = training_rows(args.data)
+    # Unanswerable questions are 12% of the data; repeating them teaches the no-answer score more.
+    rows += [r for r in rows if not r["answers"]] * (args.oversample_unanswerable - 1)
     feats = featurize(tok, rows, args.max_len, args.stride)
     log.info("training questions %d, windows %d", len(rows), len(feats))
     dev = flatten(split_articles(load_squad(args.data / "squad/dev-v1.1.json"),
@@ -182,7 +188,8 @@ def main() -> None:
     dev_sample = random.Random(0).sample(dev, args.eval_questions)
 
     ckpt = args.out / "checkpoint"
-    model_src = str(ckpt / "model") if (ckpt / "state.pt").exists() else base_model_path()
+    start = str(args.init) if args.init else base_model_path()
+    model_src = str(ckpt / "model") if (ckpt / "state.pt").exists() else start
     model = AutoModelForQuestionAnswering.from_pretrained(model_src, attention_probs_dropout_prob=0.0)
     model.train()
     no_decay = ("bias", "LayerNorm.weight")

@@ -229,6 +229,27 @@ def test_corpus_mode_maps_duplicate_paragraphs_to_one_document(tiny_service: QAS
         index_paragraphs(tiny_service, ds)
 
 
+def test_retrieval_mode_scores_search_alone(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(tiny_squad()), encoding="utf-8")
+    base = get_settings().model_copy(update={"reader": "rules", "sentences_per_passage": 1,
+                                             "passage_overlap": 0})
+    run, metrics = evaluate(path, "retrieval", tmp_path / "out", base, 0.5)
+    ranks = {r.id: r.retrieval_rank for r in run.results}
+    assert set(ranks) == {"q1", "q3", "q4"}  # answerable questions only
+    # one-sentence passages: q1's answer is in the first sentence of the Quarnex text
+    assert ranks["q1"] == 1 and ranks["q3"] == 1
+    r = metrics["retrieval"]
+    assert r["questions"] == 3 and r["recall@1"] == pytest.approx(100 * sum(
+        v == 1 for v in ranks.values()) / 3)
+    assert metrics["index"]["passages"] == 4  # 2 documents x 2 sentences
+    assert metrics["passage_design"]["sentences_per_passage"] == 1
+    assert set(metrics["latency_ms"]["stages"]) >= {"embed_query", "dense_search",
+                                                   "lexical_search"}
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["retrieval"] == pytest.approx(r)
+
+
 def test_runners_refuse_a_service_that_abstains(tmp_path: Path) -> None:
     service = QAService(get_settings().model_copy(
         update={"data_dir": tmp_path, "reader": "rules", "abstain_threshold": 0.5}))
