@@ -571,7 +571,8 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
     if mode == RETRIEVAL_MODE:
         metrics["passage_design"] = base.model_dump(include={
             "sentences_per_passage", "passage_overlap", "passage_max_chars", "embed_title",
-            "candidates", "rrf_k", "dense_weight", "lexical_weight"})
+            "candidates", "rrf_k", "dense_weight", "lexical_weight",
+            "lexical_title_weight"})
         metrics["retrieval"] = retrieval_scores(run.results)
         metrics["latency_ms"] = {
             "total": summarize_ms([r.latency_ms for r in run.results]),

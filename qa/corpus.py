@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tqdm import tqdm
@@ -15,7 +15,7 @@ from embeddings.index import VectorIndex
 from embeddings.splitter import PassageSpan, PassageSplitter
 from embeddings.store import DocumentRecord, DocumentStore, content_hash
 from qa.settings import Settings
-from qa.types import NewDocument
+from qa.types import NewDocument, RetrievedPassage
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,24 @@ class Corpus:
         return True
 
     # reads -----------------------------------------------------------------------------------
+    def expand(self, passage: RetrievedPassage, sentences: int) -> RetrievedPassage:
+        """`passage` widened by up to `sentences` whole sentences on each side, within its
+        document: more context for the reader (pronouns, a sentence cut off by a passage
+        boundary). Offsets stay document offsets, so citations are unaffected."""
+        if sentences <= 0 or not passage.sentences:
+            return passage
+        records = self.store.document_passages(passage.document_id)
+        document = self.store.get_document(passage.document_id)
+        if not records or document is None:  # deleted meanwhile: read what was found
+            return passage
+        spans = sorted({(s.start, s.end) for r in records for s in r.sentences})
+        first = next(i for i, sp in enumerate(spans) if sp[0] >= passage.start)
+        last = max(i for i, sp in enumerate(spans) if sp[1] <= passage.end)
+        lo, hi = max(0, first - sentences), min(len(spans) - 1, last + sentences)
+        start, end = min(spans[lo][0], passage.start), max(spans[hi][1], passage.end)
+        return replace(passage, start=start, end=end, text=document.text[start:end],
+                       sentences=tuple(spans[lo : hi + 1]))
+
     def dense_search(self, vector: np.ndarray, k: int,
                      allowed: list[int] | None = None) -> list[tuple[int, float]]:
         with self._lock:

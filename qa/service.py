@@ -109,20 +109,23 @@ class QAService:
                                                where, timer)
         notify("reading")
         with timer.stage("read"):
-            read = passages[: self.settings.read_passages]
+            read = [self.corpus.expand(p, self.settings.read_expand_sentences)
+                    for p in passages[: self.settings.read_passages]]
             result = self.reader.read(query, read)
         if result.best is not None and off_topic(read, self.settings.min_similarity):
             # Nothing read is about the question: whatever span the reader found is a guess.
             result = ReaderResult(None, 0.0, 1.0, result.passage_scores)
         if self.settings.rerank == "reader" and result.passage_scores:
             passages = rerank_by_reader(passages, result.passage_scores)
-        return self.compose(question, result, passages[:top_k], timer.ms, query)
+        return self.compose(question, result, passages[:top_k], timer.ms, query, read)
 
     def compose(self, question: str, result: ReaderResult, passages: list[RetrievedPassage],
-                timings_ms: dict[str, float], search_query: str | None = None) -> Answer:
+                timings_ms: dict[str, float], search_query: str | None = None,
+                read: list[RetrievedPassage] | None = None) -> Answer:
         """Turn a reader's result into an answer with citations (or an abstention, which cites
-        the sentences closest to what was searched)."""
-        by_id = {p.passage_id: p for p in passages}
+        the sentences closest to what was searched). `read` are the passages as the reader saw
+        them (widened, see Corpus.expand), when they differ from `passages`."""
+        by_id = {p.passage_id: p for p in passages} | {p.passage_id: p for p in read or []}
         citations: list[Citation] = []
         answer_text = None
         span = result.best

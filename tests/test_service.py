@@ -215,3 +215,36 @@ def test_off_topic_question_abstains(service: QAService) -> None:
     assert off_topic([passage(0.05), passage(0.02)], 0.1)
     assert not off_topic([passage(0.05), passage(0.3)], 0.1)
     assert not off_topic([passage(None)], 0.1)  # reading mode: nothing to judge by
+
+
+def test_passages_are_widened_to_whole_neighbour_sentences(service: QAService) -> None:
+    found = service.retriever.retrieve("Who reported the meeting?", 5)
+    middle = next(p for p in found if 0 < p.start and p.end < len(
+        service.corpus.store.get_document(p.document_id).text.rstrip()))  # type: ignore[union-attr]
+    doc = service.corpus.store.get_document(middle.document_id)
+    assert doc is not None
+    assert service.corpus.expand(middle, 0) == middle
+    wide = service.corpus.expand(middle, 1)
+    assert wide.start < middle.start and wide.end > middle.end
+    assert wide.text == doc.text[wide.start : wide.end]
+    assert len(wide.sentences) == len(middle.sentences) + 2  # one whole sentence each side
+    assert wide.sentences[1:-1] == middle.sentences
+    assert (wide.passage_id, wide.document_id) == (middle.passage_id, middle.document_id)
+    whole = service.corpus.expand(middle, 1000)
+    every = sorted({(x.start, x.end) for r in service.corpus.store.document_passages(
+        middle.document_id) for x in r.sentences})
+    assert whole.sentences == tuple(every)  # capped at the document's first and last sentence
+
+
+def test_asking_with_widened_passages_keeps_exact_citations(service: QAService) -> None:
+    wide = QAService(service.settings.model_copy(update={"read_expand_sentences": 1}))
+    try:
+        answer = wide.ask("where did they meet?")
+        assert answer.answer in ("Turkey", "in Turkey")
+        check_offsets(wide, answer)
+        # the passages returned are the ones retrieved, not the widened ones read
+        assert [p.passage_id for p in answer.passages][:1] == [answer.citations[0].passage_id]
+        assert all(p.text == service.corpus.store.passages([p.passage_id])[p.passage_id].text
+                   for p in answer.passages)
+    finally:
+        wide.close()
