@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every evaluation quoted in eval/RESULTS.md, in order. Needs ../shared/data (or DATA=...).
-# Usage: scripts/run_evals.sh [reader|corpus|dialog|bench|all]
+# Usage: scripts/run_evals.sh [reader|retrieval|corpus|dialog|bench|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -15,6 +15,24 @@ if [[ $what == reader || $what == all ]]; then
       --anchors "$DATA/squad/predictions/v2.0" --out runs/eval/reader-dev-v2.0 -q
   $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval/sample -q
   $QA eval squad eval/gold/sample-squad-v2.json --mode both --reader rules --out runs/eval/sample-rules -q
+fi
+if [[ $what == retrieval || $what == all ]]; then
+  # Passage design and component ablations: first-stage search alone on SQuAD v1.1 dev
+  # (all 2,067 paragraphs in one index). Each line: settings, then R@1/5/10, MRR, latency.
+  sweep() {  # name, then QA_* assignments
+    local name=$1; shift
+    env "$@" $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval \
+        --out "runs/eval/retrieval/$name" -q | sed "s/^/$name: /" | grep -v wrote
+  }
+  sweep default
+  sweep dense-only QA_FUSION=dense
+  sweep lexical-only QA_FUSION=lexical
+  sweep no-title-embedding QA_EMBED_TITLE=false
+  sweep lexical-title-0.5 QA_LEXICAL_TITLE_WEIGHT=0.5
+  sweep sentences-2 QA_SENTENCES_PER_PASSAGE=2 QA_PASSAGE_OVERLAP=0
+  sweep sentences-3 QA_SENTENCES_PER_PASSAGE=3 QA_PASSAGE_OVERLAP=1
+  sweep sentences-6 QA_SENTENCES_PER_PASSAGE=6 QA_PASSAGE_OVERLAP=1 QA_PASSAGE_MAX_CHARS=2000
+  sweep sentences-8 QA_SENTENCES_PER_PASSAGE=8 QA_PASSAGE_OVERLAP=2 QA_PASSAGE_MAX_CHARS=2000
 fi
 if [[ $what == corpus || $what == all ]]; then
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --out runs/eval/v1.1-corpus -q
