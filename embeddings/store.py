@@ -48,14 +48,6 @@ MIGRATIONS = [
     CREATE INDEX documents_published ON documents (published);
     CREATE VIRTUAL TABLE passages_fts USING fts5 (text, tokenize = 'porter unicode61');
     """,
-    # 2: the document title becomes a lexical column too (weighted at query time)
-    """
-    DROP TABLE passages_fts;
-    CREATE VIRTUAL TABLE passages_fts USING fts5 (title, text, tokenize = 'porter unicode61');
-    INSERT INTO passages_fts (rowid, title, text)
-        SELECT p.id, d.title, substr(d.text, p.start + 1, p."end" - p.start)
-        FROM passages p JOIN documents d ON d.id = p.document_id;
-    """,
 ]
 
 
@@ -188,8 +180,7 @@ class DocumentStore:
                 pid = int(cur.lastrowid or 0)
                 ids.append(pid)
                 conn.execute(
-                    "INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)",
-                    (pid, title, passage_text),
+                    "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pid, passage_text)
                 )
         record = self.get_document(doc_id)
         assert record is not None
@@ -286,18 +277,15 @@ class DocumentStore:
             sql += " WHERE " + " AND ".join(where)
         return [r[0] for r in self._query(sql, params)]
 
-    def lexical_search(self, query: str, k: int, allowed: list[int] | None = None,
-                       title_weight: float = 0.0) -> list[tuple[int, float]]:
-        """Top-k (passage id, BM25 score, higher is better) from FTS5. Title matches count
-        `title_weight` times as much as passage-text matches (0: text only)."""
+    def lexical_search(self, query: str, k: int,
+                       allowed: list[int] | None = None) -> list[tuple[int, float]]:
+        """Top-k (passage id, BM25 score, higher is better) from FTS5."""
         match = fts_query(query)
         if not match or (allowed is not None and not allowed):
             return []
-        if title_weight <= 0:
-            match = "text : (" + match + ")"  # title-only matches would only add noise
-        sql = ("SELECT rowid, bm25(passages_fts, ?, 1.0) AS score FROM passages_fts"
+        sql = ("SELECT rowid, bm25(passages_fts) AS score FROM passages_fts"
                " WHERE passages_fts MATCH ?")
-        params: list[Any] = [max(0.0, title_weight), match]
+        params: list[Any] = [match]
         if allowed is not None:
             sql += f" AND rowid IN ({','.join('?' * len(allowed))})"
             params += allowed

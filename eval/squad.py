@@ -1,4 +1,4 @@
-"""`qa eval squad`: the service on SQuAD v1.1/v2.0 files, in two modes.
+"""`qa eval squad`: the service on SQuAD v1.1/v2.0 files, in three modes.
 
 * reading: each question is read from its own paragraph only (the reader's own accuracy).
 * corpus: every paragraph of the file goes into one fresh, empty index and each question is asked
@@ -6,10 +6,11 @@
 * retrieval: the corpus mode's index, but only the first retrieval stage runs (no reader, so no
   reader re-ranking): recall and latency of search alone, cheap enough to sweep passage designs.
 
-Both modes run the service with `abstain_threshold = 0` so that the reader's best span is always
-visible, and apply the configured threshold afterwards exactly as `QAService.compose` does
+Reading and corpus modes run the service with `abstain_threshold = 0` so that the reader's best
+span is always visible, and apply the configured threshold afterwards exactly as `QAService.compose` does
 (answer when `confidence >= threshold`). That gives the product's predictions and, from the same
-run, the raw spans that calibrate the threshold.
+run, the raw spans that calibrate the threshold. Corpus-mode retrieval ranks are those of the
+passages `ask` returns (widened when QA_READ_EXPAND_SENTENCES > 0).
 """
 
 from __future__ import annotations
@@ -371,9 +372,14 @@ def run_retrieval(service: QAService, questions: Sequence[SquadQuestion], index:
     for q in tqdm([q for q in questions if q.answers], desc="searching", unit="q",
                   disable=not progress):
         doc_id = index.document_ids[q.paragraph]
+        try:
+            question = service.validate_question(q.question)
+        except QuestionError as exc:  # as corpus mode: counted, never searched
+            results.append(_abstention(q, str(exc)))
+            continue
         timer = StageTimer()
         t0 = time.perf_counter()
-        passages = service.retriever.retrieve(q.question.strip(), top_k, timer=timer)
+        passages = service.retriever.retrieve(question, top_k, timer=timer)
         total_ms = (time.perf_counter() - t0) * 1000
         rank = next((rank for rank, p in enumerate(passages, start=1)
                      if contains_gold(p, doc_id, q.answers)), None)
@@ -571,8 +577,7 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
     if mode == RETRIEVAL_MODE:
         metrics["passage_design"] = base.model_dump(include={
             "sentences_per_passage", "passage_overlap", "passage_max_chars", "embed_title",
-            "candidates", "rrf_k", "dense_weight", "lexical_weight",
-            "lexical_title_weight"})
+            "candidates", "rrf_k", "dense_weight", "lexical_weight"})
         metrics["retrieval"] = retrieval_scores(run.results)
         metrics["latency_ms"] = {
             "total": summarize_ms([r.latency_ms for r in run.results]),

@@ -62,8 +62,7 @@ class HybridRetriever:
                 dense = self.corpus.dense_search(vector, depth, allowed)
         if s.fusion in ("rrf", "lexical"):
             with timer.stage("lexical_search"):
-                lexical = self.corpus.store.lexical_search(query, depth, allowed,
-                                                            s.lexical_title_weight)
+                lexical = self.corpus.store.lexical_search(query, depth, allowed)
         with timer.stage("fuse"):
             if s.fusion == "dense":
                 ranked = dense

@@ -115,17 +115,19 @@ class QAService:
         if result.best is not None and off_topic(read, self.settings.min_similarity):
             # Nothing read is about the question: whatever span the reader found is a guess.
             result = ReaderResult(None, 0.0, 1.0, result.passage_scores)
+        # The passages returned are those the reader saw (widened ones included), so that a
+        # citation always lies inside the passage it names.
+        as_read = {p.passage_id: p for p in read}
+        passages = [as_read.get(p.passage_id, p) for p in passages]
         if self.settings.rerank == "reader" and result.passage_scores:
             passages = rerank_by_reader(passages, result.passage_scores)
-        return self.compose(question, result, passages[:top_k], timer.ms, query, read)
+        return self.compose(question, result, passages[:top_k], timer.ms, query)
 
     def compose(self, question: str, result: ReaderResult, passages: list[RetrievedPassage],
-                timings_ms: dict[str, float], search_query: str | None = None,
-                read: list[RetrievedPassage] | None = None) -> Answer:
+                timings_ms: dict[str, float], search_query: str | None = None) -> Answer:
         """Turn a reader's result into an answer with citations (or an abstention, which cites
-        the sentences closest to what was searched). `read` are the passages as the reader saw
-        them (widened, see Corpus.expand), when they differ from `passages`."""
-        by_id = {p.passage_id: p for p in passages} | {p.passage_id: p for p in read or []}
+        the sentences closest to what was searched)."""
+        by_id = {p.passage_id: p for p in passages}
         citations: list[Citation] = []
         answer_text = None
         span = result.best

@@ -44,9 +44,6 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    lexical_title_weight: float = Field(
-        0.0, description="BM25 weight of a title match relative to a passage-text match "
-        "(0: titles are not searched lexically)")
     ivf_threshold: int = 200_000
     read_passages: int = Field(3, description="top passages the reader reads")
     read_expand_sentences: int = Field(

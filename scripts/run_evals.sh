@@ -28,7 +28,6 @@ if [[ $what == retrieval || $what == all ]]; then
   sweep dense-only QA_FUSION=dense
   sweep lexical-only QA_FUSION=lexical
   sweep no-title-embedding QA_EMBED_TITLE=false
-  sweep lexical-title-0.5 QA_LEXICAL_TITLE_WEIGHT=0.5
   sweep sentences-2 QA_SENTENCES_PER_PASSAGE=2 QA_PASSAGE_OVERLAP=0
   sweep sentences-3 QA_SENTENCES_PER_PASSAGE=3 QA_PASSAGE_OVERLAP=1
   sweep sentences-6 QA_SENTENCES_PER_PASSAGE=6 QA_PASSAGE_OVERLAP=1 QA_PASSAGE_MAX_CHARS=2000
