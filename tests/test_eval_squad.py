@@ -42,12 +42,15 @@ SHARED = Path(os.environ.get("QA_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 # Regression gate: official F1 (abstention applied as the product does) on the 61 sample
 # questions, per reader actually used (service.reader_name) and mode.
-# Measured (eval/RESULTS.md): rules reading 28.5 / corpus 28.5, neural reading 50.7 /
-# corpus 48.3; the floors leave a margin of ~5 points.
+# Measured (eval/RESULTS.md): rules reading 28.5 / corpus 28.5, neural reading 60.2 /
+# corpus 58.8; the floors leave a margin of ~5 points.
 MIN_F1: dict[str, dict[str, float]] = {
     "rules": {"reading": 22.0, "corpus": 22.0},
-    "neural": {"reading": 45.0, "corpus": 43.0},
+    "neural": {"reading": 55.0, "corpus": 53.0},
 }
+# Share of the 14 unanswerable questions the neural reader abstains on (measured 85.7 reading,
+# 64.3 corpus).
+MIN_NOANS_NEURAL = {"reading": 70.0, "corpus": 50.0}
 MIN_RECALL_AT_5 = 90.0  # corpus mode, passage holding a gold span; measured 97.9
 
 
@@ -283,6 +286,8 @@ def test_gate_f1(gate: dict[str, tuple[Path, SquadRun, Any]], mode: str) -> None
     assert metrics["questions"] == 61
     floor = MIN_F1[run.reader][mode]
     assert metrics["answer"]["f1"] >= floor, (run.reader, mode, metrics["answer"])
+    if run.reader == "neural":
+        assert metrics["answer"]["NoAns_exact"] >= MIN_NOANS_NEURAL[mode], metrics["answer"]
 
 
 def test_gate_retrieval(gate: dict[str, tuple[Path, SquadRun, Any]]) -> None:
