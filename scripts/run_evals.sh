@@ -19,19 +19,21 @@ fi
 if [[ $what == retrieval || $what == all ]]; then
   # Passage design and component ablations: first-stage search alone on SQuAD v1.1 dev
   # (all 2,067 paragraphs in one index). Each line: settings, then R@1/5/10, MRR, latency.
-  sweep() {  # name, then QA_* assignments
+  sweep() {  # name, then QA_* assignments; 3,000 sampled questions, every paragraph indexed
     local name=$1; shift
-    env "$@" $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval \
+    env "$@" $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --limit 3000 \
         --out "runs/eval/retrieval/$name" -q | sed "s/^/$name: /" | grep -v wrote
   }
+  sweep sentences-2 QA_SENTENCES_PER_PASSAGE=2 QA_PASSAGE_OVERLAP=0
+  sweep sentences-6 QA_SENTENCES_PER_PASSAGE=6 QA_PASSAGE_OVERLAP=1 QA_PASSAGE_MAX_CHARS=2000
   sweep default
+  sweep no-title-embedding QA_EMBED_TITLE=false
   sweep dense-only QA_FUSION=dense
   sweep lexical-only QA_FUSION=lexical
-  sweep no-title-embedding QA_EMBED_TITLE=false
-  sweep sentences-2 QA_SENTENCES_PER_PASSAGE=2 QA_PASSAGE_OVERLAP=0
   sweep sentences-3 QA_SENTENCES_PER_PASSAGE=3 QA_PASSAGE_OVERLAP=1
-  sweep sentences-6 QA_SENTENCES_PER_PASSAGE=6 QA_PASSAGE_OVERLAP=1 QA_PASSAGE_MAX_CHARS=2000
   sweep sentences-8 QA_SENTENCES_PER_PASSAGE=8 QA_PASSAGE_OVERLAP=2 QA_PASSAGE_MAX_CHARS=2000
+  # all questions, default design (the number quoted against the targets)
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --out runs/eval/retrieval/full -q
 fi
 if [[ $what == corpus || $what == all ]]; then
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --out runs/eval/v1.1-corpus -q
