@@ -584,6 +584,10 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
             "stages": stage_summary([r.timings_ms for r in run.results])}
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+        with (out_dir / "ranks.jsonl").open("w", encoding="utf-8") as fh:
+            for r in run.results:
+                fh.write(json.dumps({"id": r.id, "retrieval_rank": r.retrieval_rank,
+                                     "latency_ms": r.latency_ms}) + "\n")
         return run, metrics
     metrics.update(score_results(run.results, mode))
     if anchors is not None:
@@ -642,7 +646,7 @@ def cmd_squad(args: argparse.Namespace) -> int:
                               split=args.split, anchors=args.anchors)
         print(summary_line(metrics))
         if mode == RETRIEVAL_MODE:
-            print(f"  wrote {out_dir}/metrics.json")
+            print(f"  wrote {out_dir}/(metrics.json, ranks.jsonl)")
             continue
         for name, scores in metrics.get("anchors", {}).items():
             print(f"  anchor {name}: EM {scores['exact']:.1f} F1 {scores['f1']:.1f}")

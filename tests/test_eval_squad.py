@@ -251,6 +251,8 @@ def test_retrieval_mode_scores_search_alone(tmp_path: Path) -> None:
                                                    "lexical_search"}
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert saved["retrieval"] == pytest.approx(r)
+    lines = (tmp_path / "out" / "ranks.jsonl").read_text().splitlines()
+    assert {json.loads(line)["id"]: json.loads(line)["retrieval_rank"] for line in lines} == ranks
 
 
 def test_runners_refuse_a_service_that_abstains(tmp_path: Path) -> None:
