@@ -10,10 +10,11 @@ what=${1:-all}
 if [[ $what == reader || $what == all ]]; then
   # The reader's dev split (eval/splits.py), reading mode, next to published systems.
   $QA eval squad "$DATA/squad/dev-v1.1.json" --split reader-dev --mode reading \
-      --anchors "$DATA/squad/predictions/1.1" --out runs/eval/reader-dev-v1.1 -q
+      --anchors "$DATA/squad/predictions/1.1" --out runs/eval2/reader-dev-v1.1 -q
   $QA eval squad "$DATA/squad/dev-v2.0.json" --split reader-dev --mode reading \
-      --anchors "$DATA/squad/predictions/v2.0" --out runs/eval/reader-dev-v2.0 -q
-  $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval/sample -q
+      --anchors "$DATA/squad/predictions/v2.0" --out runs/eval2/reader-dev-v2.0 -q
+  .venv/bin/python scripts/abstention_table.py runs/eval2/reader-dev-v1.1 runs/eval2/reader-dev-v2.0
+  $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval2/sample -q
   $QA eval squad eval/gold/sample-squad-v2.json --mode both --reader rules --out runs/eval/sample-rules -q
 fi
 if [[ $what == retrieval || $what == all ]]; then
@@ -36,7 +37,9 @@ if [[ $what == retrieval || $what == all ]]; then
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --out runs/eval/retrieval/full -q
 fi
 if [[ $what == corpus || $what == all ]]; then
-  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --out runs/eval/v1.1-corpus -q
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 --out runs/eval2/v1.1-corpus-3000 -q
+  QA_READ_EXPAND_SENTENCES=1 $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 \
+      --out runs/eval2/v1.1-corpus-3000-expand1 -q
   $QA eval beir "$DATA/beir_scifact" --fusion rrf dense lexical --out runs/eval/beir-scifact -q
 fi
 if [[ $what == dialog || $what == all ]]; then
