@@ -63,6 +63,9 @@ class NeuralReader:
         from transformers import AutoTokenizer
 
         options = ort.SessionOptions()
+        # Idle ONNX Runtime threads otherwise spin after each run and slow the next query
+        # embedding (torch) on the same cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self.threads:
             options.intra_op_num_threads = self.threads
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
