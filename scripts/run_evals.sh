@@ -49,5 +49,6 @@ if [[ $what == dialog || $what == all ]]; then
   $QA eval canard "$DATA/canard/dev.json"
 fi
 if [[ $what == bench || $what == all ]]; then
-  $QA bench --ann 1000000 --out runs/bench/bench.json -q
+  $QA bench --sizes sample,squad --questions 50 --out runs/bench/bench3.json -q
+  $QA bench --sizes sample --ann 1000000 --out runs/bench/bench-ann.json -q
 fi
