@@ -232,6 +232,13 @@ def contains_gold(passage: RetrievedPassage, document_id: str, spans: Sequence[G
     )
 
 
+def first_gold_rank(passages: Sequence[RetrievedPassage], document_id: str,
+                    spans: Sequence[GoldSpan]) -> int | None:
+    """1-based rank of the first passage holding a whole gold span, or None."""
+    return next((rank for rank, p in enumerate(passages, start=1)
+                 if contains_gold(p, document_id, spans)), None)
+
+
 def _result(q: SquadQuestion, answer: Answer, threshold: float, doc_id: str,
             text_of: Callable[[str], str], latency_ms: float) -> QuestionResult:
     """Score-ready result of one answer; `text_of` gives a stored document's text by id."""
@@ -357,9 +364,7 @@ def run_corpus(service: QAService, dataset: SquadDataset, questions: Sequence[Sq
         total_ms = (time.perf_counter() - t0) * 1000
         r = _result(q, answer, threshold, doc_id, text_of, total_ms)
         if q.answers:
-            r.retrieval_rank = next(
-                (rank for rank, p in enumerate(answer.passages, start=1)
-                 if contains_gold(p, doc_id, q.answers)), None)
+            r.retrieval_rank = first_gold_rank(answer.passages, doc_id, q.answers)
         results.append(r)
     return results
 
@@ -381,8 +386,7 @@ def run_retrieval(service: QAService, questions: Sequence[SquadQuestion], index:
         t0 = time.perf_counter()
         passages = service.retriever.retrieve(question, top_k, timer=timer)
         total_ms = (time.perf_counter() - t0) * 1000
-        rank = next((rank for rank, p in enumerate(passages, start=1)
-                     if contains_gold(p, doc_id, q.answers)), None)
+        rank = first_gold_rank(passages, doc_id, q.answers)
         results.append(QuestionResult(
             q.id, q.question, question_type(q.question), q.golds, "", "", 0.0, 1.0, None, None,
             None, retrieval_rank=rank, latency_ms=round(total_ms, 2), timings_ms=timer.ms))
@@ -463,6 +467,13 @@ def calibration(results: Sequence[QuestionResult]) -> dict[str, Any]:
     }
 
 
+def latency_summary(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Total and per-stage latency percentiles of the questions that ran (no error)."""
+    ran = [r for r in results if not r.error]
+    return {"total": summarize_ms([r.latency_ms for r in ran]),
+            "stages": stage_summary([r.timings_ms for r in ran])}
+
+
 def score_results(results: Sequence[QuestionResult], mode: str) -> dict[str, Any]:
     """Every metric of one run (see the module docstring of eval.report for the layout)."""
     golds = {r.id: r.golds for r in results}
@@ -483,8 +494,7 @@ def score_results(results: Sequence[QuestionResult], mode: str) -> dict[str, Any
         "offset_mismatches": sum(1 for r in checked if not r.offsets_ok),
         "mismatched_ids": [r.id for r in checked if not r.offsets_ok][:20],
     }
-    out["latency_ms"] = {"total": summarize_ms([r.latency_ms for r in results if not r.error]),
-                         "stages": stage_summary([r.timings_ms for r in results if not r.error])}
+    out["latency_ms"] = latency_summary(results)
     em, f = _scores(golds, results)
     by_type: dict[str, dict[str, float]] = {}
     for t in QUESTION_TYPES:
@@ -579,9 +589,7 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
             "sentences_per_passage", "passage_overlap", "passage_max_chars", "embed_title",
             "candidates", "rrf_k", "dense_weight", "lexical_weight"})
         metrics["retrieval"] = retrieval_scores(run.results)
-        metrics["latency_ms"] = {
-            "total": summarize_ms([r.latency_ms for r in run.results]),
-            "stages": stage_summary([r.timings_ms for r in run.results])}
+        metrics["latency_ms"] = latency_summary(run.results)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
         with (out_dir / "ranks.jsonl").open("w", encoding="utf-8") as fh:

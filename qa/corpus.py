@@ -178,23 +178,35 @@ class Corpus:
         return True
 
     # reads -----------------------------------------------------------------------------------
-    def expand(self, passage: RetrievedPassage, sentences: int) -> RetrievedPassage:
-        """`passage` widened by up to `sentences` whole sentences on each side, within its
+    def expand(self, passages: list[RetrievedPassage], sentences: int) -> list[RetrievedPassage]:
+        """Each passage widened by up to `sentences` whole sentences on each side, within its
         document: more context for the reader (pronouns, a sentence cut off by a passage
-        boundary). Offsets stay document offsets, so citations are unaffected."""
-        if sentences <= 0 or not passage.sentences:
-            return passage
-        records = self.store.document_passages(passage.document_id)
-        document = self.store.get_document(passage.document_id)
-        if not records or document is None:  # deleted meanwhile: read what was found
-            return passage
-        spans = sorted({(s.start, s.end) for r in records for s in r.sentences})
-        first = next(i for i, sp in enumerate(spans) if sp[0] >= passage.start)
-        last = max(i for i, sp in enumerate(spans) if sp[1] <= passage.end)
-        lo, hi = max(0, first - sentences), min(len(spans) - 1, last + sentences)
-        start, end = min(spans[lo][0], passage.start), max(spans[hi][1], passage.end)
-        return replace(passage, start=start, end=end, text=document.text[start:end],
-                       sentences=tuple(spans[lo : hi + 1]))
+        boundary). Offsets stay document offsets, so citations are unaffected. Each document
+        is read from the store once, however many of its passages are widened."""
+        if sentences <= 0:
+            return passages
+        documents: dict[str, tuple[list[tuple[int, int]], str] | None] = {}
+        out = []
+        for passage in passages:
+            doc_id = passage.document_id
+            if doc_id not in documents:
+                records = self.store.document_passages(doc_id)
+                document = self.store.get_document(doc_id)
+                documents[doc_id] = (
+                    sorted({(s.start, s.end) for r in records for s in r.sentences}),
+                    document.text) if records and document else None
+            found = documents[doc_id]
+            if found is None or not passage.sentences:  # deleted meanwhile: read what was found
+                out.append(passage)
+                continue
+            spans, text = found
+            first = next(i for i, sp in enumerate(spans) if sp[0] >= passage.start)
+            last = max(i for i, sp in enumerate(spans) if sp[1] <= passage.end)
+            lo, hi = max(0, first - sentences), min(len(spans) - 1, last + sentences)
+            start, end = min(spans[lo][0], passage.start), max(spans[hi][1], passage.end)
+            out.append(replace(passage, start=start, end=end, text=text[start:end],
+                               sentences=tuple(spans[lo : hi + 1])))
+        return out
 
     def dense_search(self, vector: np.ndarray, k: int,
                      allowed: list[int] | None = None) -> list[tuple[int, float]]:

@@ -109,8 +109,8 @@ class QAService:
                                                where, timer)
         notify("reading")
         with timer.stage("read"):
-            read = [self.corpus.expand(p, self.settings.read_expand_sentences)
-                    for p in passages[: self.settings.read_passages]]
+            read = self.corpus.expand(passages[: self.settings.read_passages],
+                                      self.settings.read_expand_sentences)
             result = self.reader.read(query, read)
         if result.best is not None and off_topic(read, self.settings.min_similarity):
             # Nothing read is about the question: whatever span the reader found is a guess.

@@ -223,14 +223,14 @@ def test_passages_are_widened_to_whole_neighbour_sentences(service: QAService) -
         service.corpus.store.get_document(p.document_id).text.rstrip()))  # type: ignore[union-attr]
     doc = service.corpus.store.get_document(middle.document_id)
     assert doc is not None
-    assert service.corpus.expand(middle, 0) == middle
-    wide = service.corpus.expand(middle, 1)
+    assert service.corpus.expand([middle], 0) == [middle]
+    wide = service.corpus.expand([middle], 1)[0]
     assert wide.start < middle.start and wide.end > middle.end
     assert wide.text == doc.text[wide.start : wide.end]
     assert len(wide.sentences) == len(middle.sentences) + 2  # one whole sentence each side
     assert wide.sentences[1:-1] == middle.sentences
     assert (wide.passage_id, wide.document_id) == (middle.passage_id, middle.document_id)
-    whole = service.corpus.expand(middle, 1000)
+    whole = service.corpus.expand([middle], 1000)[0]
     every = sorted({(x.start, x.end) for r in service.corpus.store.document_passages(
         middle.document_id) for x in r.sentences})
     assert whole.sentences == tuple(every)  # capped at the document's first and last sentence
