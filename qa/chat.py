@@ -17,7 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from qa.conversations import ConversationNotFound, ConversationStore, Turn, new_conversation_id
 from qa.followup import HISTORY_TURNS, Exchange, analyse_turn, resolve
@@ -51,6 +51,7 @@ class ChatService:
         self.history_turns = history_turns
         # Analyses a new turn in the background, so the next follow-up finds it ready.
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="followup")
+        self._pending: Future[float] | None = None
 
     def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None,
             where: PassageFilter | None = None,
@@ -85,16 +86,25 @@ class ChatService:
         return answer
 
     def _analyse_later(self, turn: Turn) -> None:
-        def work() -> None:
+        def work() -> float:
+            started = time.perf_counter()
             try:
                 analyse_turn(exchange_of(turn))
             except Exception:  # only a cache warm-up: resolution redoes it when needed
                 log.exception("background analysis of a turn failed")
+            return (time.perf_counter() - started) * 1000
 
         try:
-            self._background.submit(work)
+            self._pending = self._background.submit(work)
         except RuntimeError:  # shutting down
             pass
+
+    def wait_idle(self, timeout: float | None = None) -> float | None:
+        """Wait for the background analysis of the last turn; its wall-clock ms, or None when
+        there was none. It runs after the answer is returned, while a person reads and types;
+        a question asked back-to-back shares the CPU with it."""
+        pending, self._pending = self._pending, None
+        return pending.result(timeout) if pending is not None else None
 
     def conversation_exists(self, conversation_id: str) -> bool:
         return self.store.exists(conversation_id)
