@@ -48,6 +48,19 @@ MIGRATIONS = [
     CREATE INDEX documents_published ON documents (published);
     CREATE VIRTUAL TABLE passages_fts USING fts5 (text, tokenize = 'porter unicode61');
     """,
+    # 2: one vector per sentence of a document (the sentence re-scorer); a sentence shared by
+    # two overlapping passages is stored once
+    """
+    CREATE TABLE sentence_vectors (
+        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        start INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        input_hash TEXT NOT NULL,
+        embedding BLOB NOT NULL,
+        PRIMARY KEY (document_id, start, model)
+    );
+    CREATE INDEX sentence_vectors_input_hash ON sentence_vectors (input_hash);
+    """,
 ]
 
 
@@ -195,6 +208,7 @@ class DocumentStore:
                 "SELECT id FROM passages WHERE document_id = ?", (document_id,))]
             conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
             conn.execute("DELETE FROM passages WHERE document_id = ?", (document_id,))
+            conn.execute("DELETE FROM sentence_vectors WHERE document_id = ?", (document_id,))
             conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
         return ids
 
@@ -256,6 +270,52 @@ class DocumentStore:
                 [(np.asarray(v, dtype=np.float32).tobytes(), model, i)
                  for i, v in zip(ids, vectors, strict=True)],
             )
+
+    # sentence vectors ------------------------------------------------------------------------
+    def set_sentence_vectors(self, document_id: str, starts: list[int], input_hashes: list[str],
+                             vectors: np.ndarray, model: str) -> None:
+        """Store the vectors of a document's sentences, by their start offsets; `input_hashes`
+        identify what was embedded, so identical input is never embedded twice."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO sentence_vectors"
+                " (document_id, start, model, input_hash, embedding) VALUES (?, ?, ?, ?, ?)",
+                [(document_id, start, model, digest, np.asarray(v, dtype=np.float32).tobytes())
+                 for start, digest, v in zip(starts, input_hashes, vectors, strict=True)],
+            )
+
+    def cached_sentence_vectors(self, input_hashes: list[str], model: str
+                                ) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by input hash (any document's)."""
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(input_hashes), 500):
+            chunk = input_hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(
+                "SELECT input_hash, embedding FROM sentence_vectors"
+                f" WHERE input_hash IN ({marks}) AND model = ?", [*chunk, model]):
+                out[row[0]] = np.frombuffer(row[1], dtype=np.float32)
+        return out
+
+    def sentence_vectors(self, sentences: list[tuple[str, int]], model: str
+                         ) -> dict[tuple[str, int], np.ndarray]:
+        """Stored vectors of (document id, sentence start) pairs; pairs without one are absent."""
+        out: dict[tuple[str, int], np.ndarray] = {}
+        for i in range(0, len(sentences), 400):
+            chunk = sentences[i : i + 400]
+            pairs = ",".join("(?, ?)" for _ in chunk)
+            for row in self._query(
+                "SELECT document_id, start, embedding FROM sentence_vectors WHERE model = ?"
+                f" AND (document_id, start) IN (VALUES {pairs})",
+                [model, *(x for pair in chunk for x in pair)],
+            ):
+                out[(row[0], row[1])] = np.frombuffer(row[2], dtype=np.float32)
+        return out
+
+    def documents_without_sentence_vectors(self, model: str) -> list[str]:
+        return [r[0] for r in self._query(
+            "SELECT id FROM documents WHERE id NOT IN"
+            " (SELECT DISTINCT document_id FROM sentence_vectors WHERE model = ?)", (model,))]
 
     def passage_ids(self, document_ids: list[str] | None = None,
                     published_from: str | None = None,

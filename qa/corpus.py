@@ -4,6 +4,7 @@ agreement. Adding unchanged text is a no-op; vectors of unchanged passages are r
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from dataclasses import dataclass, replace
 
@@ -88,8 +89,56 @@ class Corpus:
                 index = VectorIndex(dim, ivf_threshold=self.settings.ivf_threshold)
                 index.rebuild(ids, vectors if len(ids) else np.zeros((0, dim), np.float32))
                 index.save(path)
+            if self.settings.sentence_weight > 0:
+                self._backfill_sentence_vectors()
             self._index = index
             log.info("index ready: %d passages (%s)", len(index), index.kind)
+
+    def _backfill_sentence_vectors(self) -> None:
+        """Embed the sentences of documents stored before sentence re-scoring was on (or with
+        another encoder)."""
+        missing = self.store.documents_without_sentence_vectors(self.encoder.name)
+        if not missing:
+            return
+        log.info("embedding the sentences of %d documents", len(missing))
+        items = []
+        for doc_id in missing:
+            document = self.store.get_document(doc_id)
+            if document is not None:
+                spans = [(s.start, s.end) for r in self.store.document_passages(doc_id)
+                         for s in r.sentences]
+                items.append((doc_id, document.title, document.text, spans))
+        self._store_sentence_vectors(items, progress=True)
+
+    def _store_sentence_vectors(self, items: list[tuple[str, str, str, list[tuple[int, int]]]],
+                                progress: bool = False) -> None:
+        """Embed and store the sentences of each (document id, title, text, sentence spans):
+        each distinct input once, in one encoder call, reusing vectors stored for the same
+        input before (an edited article re-embeds only its changed sentences)."""
+        with_title = self.settings.embed_title
+        model = self.encoder.name
+        per_doc: list[tuple[str, list[int], list[str]]] = []
+        inputs: dict[str, str] = {}  # hash -> input
+        for doc_id, title, text, spans in items:
+            unique = sorted(set(spans))
+            texts = [embedding_input(title, text[a:b], with_title) for a, b in unique]
+            hashes = [content_hash(t) for t in texts]
+            inputs.update(zip(hashes, texts, strict=True))
+            per_doc.append((doc_id, [a for a, _ in unique], hashes))
+        vectors = self.store.cached_sentence_vectors(list(inputs), model)
+        todo = [h for h in inputs if h not in vectors]
+        if todo:
+            vectors.update(zip(todo, self.encoder.encode([inputs[h] for h in todo],
+                                                         progress=progress), strict=True))
+        log.info("embedded %d sentences (%d reused)", len(todo), len(inputs) - len(todo))
+        for doc_id, starts, hashes in per_doc:
+            if not hashes:
+                continue
+            try:
+                self.store.set_sentence_vectors(doc_id, starts, hashes,
+                                                np.vstack([vectors[h] for h in hashes]), model)
+            except sqlite3.IntegrityError:  # the document was deleted meanwhile
+                log.info("document %s deleted before its sentences were stored", doc_id)
 
     def close(self) -> None:
         self.store.close()
@@ -133,6 +182,7 @@ class Corpus:
         vectors = self._embed(inputs, hashes, progress)
         model = self.encoder.name
         offset = 0
+        sentence_items: list[tuple[str, str, str, list[tuple[int, int]]]] = []
         with self._lock:
             for i, doc, spans in pending:
                 doc_vectors = vectors[offset : offset + len(spans)]
@@ -144,8 +194,15 @@ class Corpus:
                 )
                 index.add(np.asarray(ids, dtype=np.int64), doc_vectors)
                 results[i] = IngestResult(record, created=True)
+                if self.settings.sentence_weight > 0:
+                    sentence_items.append((record.id, doc.title, doc.text,
+                                           [(x.start, x.end) for p in spans for x in p.sentences]))
             if pending:
                 index.save(self.settings.index_path)
+        # Outside the lock, so searches go on meanwhile; until they are stored, the new
+        # passages are simply not re-scored.
+        if sentence_items:
+            self._store_sentence_vectors(sentence_items, progress)
         for i, doc in enumerate(docs):
             if results[i] is None:  # duplicate inside the batch
                 stored = self.store.find_by_hash(content_hash(doc.text))
@@ -206,6 +263,19 @@ class Corpus:
             start, end = min(spans[lo][0], passage.start), max(spans[hi][1], passage.end)
             out.append(replace(passage, start=start, end=end, text=text[start:end],
                                sentences=tuple(spans[lo : hi + 1])))
+        return out
+
+    def sentence_similarity(self, passages: list[RetrievedPassage], vector: np.ndarray
+                            ) -> dict[int, float]:
+        """Each passage's best cosine between `vector` (a query) and one of its sentences;
+        passages whose sentences have no stored vector are absent."""
+        keys = list({(p.document_id, start) for p in passages for start, _ in p.sentences})
+        stored = self.store.sentence_vectors(keys, self.encoder.name)
+        out: dict[int, float] = {}
+        for p in passages:
+            found = [stored[k] for start, _ in p.sentences if (k := (p.document_id, start)) in stored]
+            if found:
+                out[p.passage_id] = float(np.max(np.vstack(found) @ vector))
         return out
 
     def dense_search(self, vector: np.ndarray, k: int,

@@ -1,9 +1,10 @@
 """Hybrid retrieval: dense (FAISS) and lexical (SQLite FTS5 BM25) rankings fused by reciprocal
-rank fusion, with optional document and date filters."""
+rank fusion, the fused top re-scored by their best sentence's similarity to the question, with
+optional document and date filters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.corpus import Corpus
 from qa.settings import Settings
@@ -31,6 +32,16 @@ def reciprocal_rank_fusion(
         for rank, pid in enumerate(ranking, start=1):
             scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def rescore_by_sentence(passages: list[RetrievedPassage], best_sentence: dict[int, float],
+                        weight: float) -> list[RetrievedPassage]:
+    """Fused passages re-ordered by score + weight * their best sentence's cosine to the
+    question: a passage with one sentence that matches the question closely rises above one
+    that matches loosely throughout (a question is usually answered by one sentence)."""
+    rescored = [replace(p, score=p.score + weight * best_sentence.get(p.passage_id, 0.0))
+                for p in passages]
+    return sorted(rescored, key=lambda p: -p.score)
 
 
 class HybridRetriever:
@@ -74,11 +85,12 @@ class HybridRetriever:
                     [s.dense_weight, s.lexical_weight],
                     s.rrf_k,
                 )
-            ranked = ranked[:top_k]
+            rescore = s.fusion == "rrf" and s.sentence_weight > 0
+            ranked = ranked[: max(top_k, s.rescore_candidates) if rescore else top_k]
             records = self.corpus.store.passages([pid for pid, _ in ranked])
         cosine = dict(dense)
         # A passage deleted between search and lookup is simply skipped.
-        return [
+        passages = [
             RetrievedPassage(
                 passage_id=pid, document_id=r.document_id, title=r.title, start=r.start,
                 end=r.end, text=r.text, score=score,
@@ -88,3 +100,9 @@ class HybridRetriever:
             for pid, score in ranked
             if (r := records.get(pid)) is not None
         ]
+        if rescore:
+            with timer.stage("rescore"):
+                passages = rescore_by_sentence(
+                    passages, self.corpus.sentence_similarity(passages, vector),
+                    s.sentence_weight)
+        return passages[:top_k]

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     ivf_threshold: int = 200_000
+    sentence_weight: float = Field(
+        0.02, description="sentence re-scoring of fused results: add this weight times the "
+        "passage's best sentence cosine to its RRF score (0 switches it off; when on, every "
+        "sentence is embedded at ingest)")
+    rescore_candidates: int = Field(20, description="fused passages the sentence re-scorer "
+                                    "re-orders")
     read_passages: int = Field(3, description="top passages the reader reads")
     read_expand_sentences: int = Field(
         0, description="widen each passage read by this many sentences on each side")

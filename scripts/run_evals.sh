@@ -29,6 +29,7 @@ if [[ $what == retrieval || $what == all ]]; then
   sweep sentences-6 QA_SENTENCES_PER_PASSAGE=6 QA_PASSAGE_OVERLAP=1 QA_PASSAGE_MAX_CHARS=2000
   sweep default
   sweep no-title-embedding QA_EMBED_TITLE=false
+  sweep no-sentence-rescoring QA_SENTENCE_WEIGHT=0
   sweep dense-only QA_FUSION=dense
   sweep lexical-only QA_FUSION=lexical
   sweep sentences-3 QA_SENTENCES_PER_PASSAGE=3 QA_PASSAGE_OVERLAP=1

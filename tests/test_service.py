@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.corpus import DocumentError, DocumentTooLarge
+from qa.corpus import DocumentError, DocumentTooLarge, embedding_input
 from qa.loaders import load_paths
+from qa.retriever import rescore_by_sentence
 from qa.service import QAService, QuestionError
 from qa.settings import Settings
-from qa.types import Answer, NewDocument
+from qa.types import Answer, NewDocument, RetrievedPassage
 
 OTHER = NewDocument(
     title="Storm hits northern coast",
@@ -95,16 +96,80 @@ def test_reingest_is_idempotent_and_embeds_nothing(service: QAService, sample_pa
 def test_changed_article_reembeds_only_changed_passages(service: QAService,
                                                         sample_text: str) -> None:
     edited = sample_text + "\nread more: an extra line was added at the end.\n"
+    sentences = len(distinct_sentences(service, service.corpus.store.document_ids()[0]))
     with counting_encoder(service) as calls:
         first = service.add_documents([NewDocument("Report (updated)", edited)])[0]
+    # Calls: the passages, then the sentences (sentence re-scoring is on by default).
     # The title is part of what is embedded, so under a new title every passage is new...
-    assert first.created and sum(calls) == first.document.passage_count
+    assert first.created and calls[0] == first.document.passage_count
+    # (each distinct sentence text once: the article repeats a few lines)
+    text = first.document.text
+    assert calls[1] == len({text[a:b] for a, b in distinct_sentences(service, first.document.id)})
+    assert calls[1] > sentences / 2
     with counting_encoder(service) as calls:
         again = service.add_documents([NewDocument("Report (updated)", edited + " More.")])[0]
-    # ...but with the same title only the changed last passage is embedded again.
-    assert again.created and 0 < sum(calls) < again.document.passage_count
+    # ...but with the same title only the changed last passage and sentence are embedded again.
+    assert again.created and 0 < calls[0] < again.document.passage_count
+    assert calls[1] == 1
     assert service.delete_document(first.document.id)
     assert service.delete_document(again.document.id)
+
+
+def distinct_sentences(service: QAService, document_id: str) -> set[tuple[int, int]]:
+    return {(x.start, x.end) for r in service.corpus.store.document_passages(document_id)
+            for x in r.sentences}
+
+
+def test_every_sentence_has_a_vector_and_rescoring_uses_the_best(service: QAService) -> None:
+    corpus = service.corpus
+    doc_id = corpus.store.document_ids()[0]
+    sentences = distinct_sentences(service, doc_id)
+    stored = corpus.store.sentence_vectors([(doc_id, a) for a, _ in sentences],
+                                           corpus.encoder.name)
+    assert len(stored) == len(sentences)
+    question = "Where did Mashaal and Soleimani meet?"
+    passages = service.retriever.retrieve(question, 3)
+    query = corpus.encoder.encode([question])[0]
+    best = corpus.sentence_similarity(passages, query)
+    document = corpus.store.get_document(doc_id)
+    assert document is not None and set(best) == {p.passage_id for p in passages}
+    for p in passages:
+        texts = [embedding_input(p.title, document.text[a:b]) for a, b in p.sentences]
+        direct = corpus.encoder.encode(texts) @ query
+        assert best[p.passage_id] == pytest.approx(float(direct.max()), abs=1e-5)
+
+
+def test_rescore_by_sentence_reorders_by_the_best_sentence() -> None:
+    def passage(pid: int, score: float) -> RetrievedPassage:
+        return RetrievedPassage(pid, "d", "t", 0, 1, "x", score)
+
+    fused = [passage(1, 0.0330), passage(2, 0.0325), passage(3, 0.0320)]
+    out = rescore_by_sentence(fused, {1: 0.2, 2: 0.9}, weight=0.02)
+    assert [p.passage_id for p in out] == [2, 1, 3]
+    assert out[0].score == pytest.approx(0.0325 + 0.018)
+    # weight 0 keeps the fused order
+    assert [p.passage_id for p in rescore_by_sentence(fused, {3: 1.0}, 0.0)] == [1, 2, 3]
+
+
+def test_sentence_rescoring_switches_off_and_backfills_when_switched_on(
+        tmp_path: Path, sample_path: Path) -> None:
+    off = QAService(Settings(data_dir=tmp_path, sentence_weight=0))
+    off.add_documents(load_paths([sample_path]))
+    doc_id = off.corpus.store.document_ids()[0]
+    model = off.corpus.encoder.name
+    assert off.corpus.store.documents_without_sentence_vectors(model) == [doc_id]
+    assert "rescore" not in off.ask("where did they meet?").timings_ms
+    off.close()
+    on = QAService(Settings(data_dir=tmp_path))
+    on.warm_up()  # opening the corpus embeds the sentences it lacks
+    assert on.corpus.store.documents_without_sentence_vectors(model) == []
+    answer = on.ask("where did they meet?")
+    assert "rescore" in answer.timings_ms and answer.answer in ("Turkey", "in Turkey")
+    keys = [(doc_id, a) for a, _ in distinct_sentences(on, doc_id)]
+    assert len(on.corpus.store.sentence_vectors(keys, model)) == len(keys)
+    assert on.delete_document(doc_id)
+    assert on.corpus.store.sentence_vectors(keys, model) == {}
+    on.close()
 
 
 def test_filters_and_delete(service: QAService) -> None:
