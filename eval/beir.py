@@ -35,7 +35,14 @@ from qa.types import NewDocument, RetrievedPassage
 
 log = logging.getLogger(__name__)
 
-FUSIONS = ("rrf", "dense", "lexical")
+FUSIONS = ("rrf", "rrf-no-rescore", "dense", "lexical")
+# the retrieval settings of each row (the same index serves them all)
+ROW_SETTINGS: dict[str, dict[str, Any]] = {
+    "rrf": {"fusion": "rrf"},  # with the sentence re-scorer, when QA_SENTENCE_WEIGHT > 0
+    "rrf-no-rescore": {"fusion": "rrf", "sentence_weight": 0.0},
+    "dense": {"fusion": "dense"},
+    "lexical": {"fusion": "lexical"},
+}
 
 
 @dataclass(frozen=True)
@@ -187,8 +194,8 @@ def evaluate(path: Path, base: Settings, fusions: Sequence[str], split: str = "t
             ingest_s = time.perf_counter() - t0
             passages = service.corpus.store.passage_count()
             for fusion in fusions:
-                retriever = HybridRetriever(service.corpus,
-                                            service.settings.model_copy(update={"fusion": fusion}))
+                retriever = HybridRetriever(
+                    service.corpus, service.settings.model_copy(update=ROW_SETTINGS[fusion]))
                 rankings, latencies = run_queries(retriever, data, qids, stored, depth,
                                                   progress, fusion)
                 rows[fusion] = {**retrieval_metrics(rankings, data.qrels),

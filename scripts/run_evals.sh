@@ -41,7 +41,7 @@ if [[ $what == corpus || $what == all ]]; then
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 --out runs/eval2/v1.1-corpus-3000 -q
   QA_READ_EXPAND_SENTENCES=1 $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 \
       --out runs/eval2/v1.1-corpus-3000-expand1 -q
-  $QA eval beir "$DATA/beir_scifact" --fusion rrf dense lexical --out runs/eval/beir-scifact -q
+  $QA eval beir "$DATA/beir_scifact" --fusion rrf rrf-no-rescore dense lexical --out runs/eval3/beir-scifact -q
 fi
 if [[ $what == dialog || $what == all ]]; then
   $QA eval coqa eval/gold/sample-coqa.json

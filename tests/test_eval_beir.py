@@ -98,14 +98,14 @@ def test_retrieval_metrics_by_hand() -> None:
 
 def test_evaluate_end_to_end_with_ablation_rows(beir_dir: Path) -> None:
     base = get_settings().model_copy(update={"reader": "rules"})
-    metrics, runs = evaluate(beir_dir, base, ["rrf", "dense", "lexical"])
+    metrics, runs = evaluate(beir_dir, base, ["rrf", "rrf-no-rescore", "dense", "lexical"])
     assert metrics["queries"] == 3 and metrics["documents_indexed"] == 6
-    assert set(metrics["rows"]) == {"rrf", "dense", "lexical"}
+    assert set(metrics["rows"]) == {"rrf", "rrf-no-rescore", "dense", "lexical"}
     for row in metrics["rows"].values():
         for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
             assert 0.0 <= row[key] <= 1.0
         assert row["latency_ms"]["count"] == 3
-    for fusion in ("rrf", "lexical"):
+    for fusion in ("rrf", "rrf-no-rescore", "lexical"):
         assert runs[fusion]["q1"][0] == "d2"  # the one document with these words
         assert set(runs[fusion]["q2"][:2]) == {"d1", "d3"}  # same text, both ranked
     assert "d5" not in {d for r in runs["rrf"].values() for d in r}  # empty, left out
