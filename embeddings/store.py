@@ -300,16 +300,18 @@ class DocumentStore:
     def sentence_vectors(self, sentences: list[tuple[str, int]], model: str
                          ) -> dict[tuple[str, int], np.ndarray]:
         """Stored vectors of (document id, sentence start) pairs; pairs without one are absent."""
+        wanted = set(sentences)
+        documents = sorted({doc_id for doc_id, _ in wanted})
         out: dict[tuple[str, int], np.ndarray] = {}
-        for i in range(0, len(sentences), 400):
-            chunk = sentences[i : i + 400]
-            pairs = ",".join("(?, ?)" for _ in chunk)
+        # By document (the primary key's prefix, an index search); a row-value IN would scan.
+        for i in range(0, len(documents), 500):
+            chunk = documents[i : i + 500]
+            marks = ",".join("?" * len(chunk))
             for row in self._query(
-                "SELECT document_id, start, embedding FROM sentence_vectors WHERE model = ?"
-                f" AND (document_id, start) IN (VALUES {pairs})",
-                [model, *(x for pair in chunk for x in pair)],
-            ):
-                out[(row[0], row[1])] = np.frombuffer(row[2], dtype=np.float32)
+                "SELECT document_id, start, embedding FROM sentence_vectors"
+                f" WHERE document_id IN ({marks}) AND model = ?", [*chunk, model]):
+                if (key := (row[0], row[1])) in wanted:
+                    out[key] = np.frombuffer(row[2], dtype=np.float32)
         return out
 
     def documents_without_sentence_vectors(self, model: str) -> list[str]:
