@@ -43,7 +43,9 @@ def embedding_input(title: str, passage_text: str, with_title: bool = True) -> s
 class Corpus:
     def __init__(self, settings: Settings, encoder: Encoder | None = None):
         self.settings = settings
-        self.encoder = encoder or shared_encoder(settings.encoder_path, settings.encoder_batch_size)
+        self.encoder = encoder or shared_encoder(
+            settings.encoder_path, settings.encoder_batch_size, settings.encoder_runtime,
+            settings.model_cache_dir, settings.torch_threads)
         self.splitter = PassageSplitter(
             settings.sentences_per_passage, settings.passage_overlap, settings.passage_max_chars
         )

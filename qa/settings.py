@@ -33,9 +33,16 @@ class Settings(BaseSettings):
     # models
     encoder_path: str | None = Field(None, description="sentence-transformers model folder")
     encoder_batch_size: int = 32
+    encoder_runtime: Literal["onnx", "torch"] = Field(
+        "onnx", description="run the encoder in ONNX Runtime (exported once, same vectors) or "
+        "in torch")
+    model_cache_dir: Path | None = Field(
+        None, description="where the encoder's ONNX export is kept (default "
+        "~/.cache/pressroom)")
     reader: Literal["neural", "rules"] = "neural"
     reader_path: Path | None = Field(None, description="folder with model.onnx and tokenizer")
-    torch_threads: int | None = None
+    torch_threads: int | None = Field(None, description="threads for torch and the encoder's "
+                                      "ONNX Runtime session (default: all cores)")
 
     # retrieval
     top_k: int = Field(5, description="passages returned with an answer")
