@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Literal
@@ -56,20 +57,21 @@ class Encoder:
         self.threads = threads
         self._model: Any = None
         self._onnx: _OnnxEncoder | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # models load once, even when two threads ask first
 
     @property
     def model(self) -> Any:
         """The sentence-transformers model (the torch runtime, and the source of the export)."""
-        if self._model is None:
-            # Never reach for a model hub: these machines are offline.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
+        with self._lock:
+            if self._model is None:
+                # Never reach for a model hub: these machines are offline.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(self.model_path, device="cpu")
-            log.info("loaded encoder %s", self.model_path)
-        return self._model
+                self._model = SentenceTransformer(self.model_path, device="cpu")
+                log.info("loaded encoder %s", self.model_path)
+            return self._model
 
     @property
     def name(self) -> str:
@@ -156,6 +158,7 @@ class _OnnxEncoder:
             path.unlink(missing_ok=True)
             raise RuntimeError(f"ONNX export differs from torch by {error:.1e}")
         log.info("exported the encoder to %s (max difference from torch %.1e)", path, error)
+        encoder._model = None  # the torch model is not needed any more: free its memory
         return onnx
 
     def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
@@ -189,15 +192,20 @@ def _pipeline_config(model_dir: Path) -> dict[str, int]:
                                      "pooling_mode_mean_sqrt_len_tokens")):
         raise RuntimeError(f"not a mean-pooled, normalized model: {modules}")
     bert = json.loads((model_dir / "sentence_bert_config.json").read_text())
+    if bert.get("do_lower_case"):
+        raise RuntimeError("the model lower-cases its input before tokenizing")
     return {"max_seq_length": int(bert["max_seq_length"]),
             "dimension": int(pooling["word_embedding_dimension"])}
 
 
 def _fingerprint(model_dir: Path) -> str:
-    """Names the export after the weights it came from (config and weight file sizes)."""
+    """Names the export after the model files it came from: the config's bytes and each weight
+    file's path, size and modification time (hashing 90 MB of weights at every start would
+    cost more than it saves)."""
     digest = hashlib.sha256((model_dir / "config.json").read_bytes())
     for weights in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
-        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+        stat = weights.stat()
+        digest.update(f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:12]
 
 
@@ -218,14 +226,18 @@ def _export(model: Any, path: Path) -> None:
     sample = model.tokenizer(["an example"], return_tensors="pt")
     names = ["input_ids", "attention_mask", "token_type_ids"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with torch.no_grad():
-        torch.onnx.export(
-            Body(bert), tuple(sample[n] for n in names), str(tmp), input_names=names,
-            output_names=["hidden"],
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
-            opset_version=17, dynamo=False)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                Body(bert), tuple(sample[n] for n in names), tmp, input_names=names,
+                output_names=["hidden"],
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]},
+                opset_version=17, dynamo=False)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 @functools.cache

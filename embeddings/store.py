@@ -93,6 +93,16 @@ class PassageRecord:
     sentences: tuple[TextSpan, ...]
 
 
+@dataclass(frozen=True)
+class SentenceVectors:
+    """The vectors of a document's distinct sentences, by start offset; `input_hashes` identify
+    what was embedded, so identical input is never embedded twice."""
+
+    starts: list[int]
+    input_hashes: list[str]
+    vectors: np.ndarray
+
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -161,9 +171,11 @@ class DocumentStore:
         vectors: np.ndarray,
         input_hashes: list[str],
         model: str,
+        sentences: SentenceVectors | None = None,
     ) -> tuple[DocumentRecord, list[int]]:
-        """Insert a document with its passages and vectors in one transaction.
-        `input_hashes` identify what was embedded, so identical input is never embedded twice."""
+        """Insert a document with its passages and vectors (and its sentence vectors, when
+        given) in one transaction. `input_hashes` identify what was embedded, so identical
+        input is never embedded twice."""
         digest = content_hash(text)
         doc_id = digest[:16]
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -195,6 +207,8 @@ class DocumentStore:
                 conn.execute(
                     "INSERT INTO passages_fts (rowid, text) VALUES (?, ?)", (pid, passage_text)
                 )
+            if sentences is not None:
+                _insert_sentence_vectors(conn, doc_id, sentences, model)
         record = self.get_document(doc_id)
         assert record is not None
         return record, ids
@@ -272,17 +286,11 @@ class DocumentStore:
             )
 
     # sentence vectors ------------------------------------------------------------------------
-    def set_sentence_vectors(self, document_id: str, starts: list[int], input_hashes: list[str],
-                             vectors: np.ndarray, model: str) -> None:
-        """Store the vectors of a document's sentences, by their start offsets; `input_hashes`
-        identify what was embedded, so identical input is never embedded twice."""
+    def set_sentence_vectors(self, document_id: str, sentences: SentenceVectors,
+                             model: str) -> None:
+        """Store (or replace) the vectors of a stored document's sentences."""
         with self.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO sentence_vectors"
-                " (document_id, start, model, input_hash, embedding) VALUES (?, ?, ?, ?, ?)",
-                [(document_id, start, model, digest, np.asarray(v, dtype=np.float32).tobytes())
-                 for start, digest, v in zip(starts, input_hashes, vectors, strict=True)],
-            )
+            _insert_sentence_vectors(conn, document_id, sentences, model)
 
     def cached_sentence_vectors(self, input_hashes: list[str], model: str
                                 ) -> dict[str, np.ndarray]:
@@ -299,19 +307,20 @@ class DocumentStore:
 
     def sentence_vectors(self, sentences: list[tuple[str, int]], model: str
                          ) -> dict[tuple[str, int], np.ndarray]:
-        """Stored vectors of (document id, sentence start) pairs; pairs without one are absent."""
-        wanted = set(sentences)
-        documents = sorted({doc_id for doc_id, _ in wanted})
+        """Stored vectors of (document id, sentence start) pairs; pairs without one are absent.
+        One primary-key search per document (a row-value IN over all pairs would scan)."""
+        starts: dict[str, list[int]] = {}
+        for doc_id, start in dict.fromkeys(sentences):
+            starts.setdefault(doc_id, []).append(start)
         out: dict[tuple[str, int], np.ndarray] = {}
-        # By document (the primary key's prefix, an index search); a row-value IN would scan.
-        for i in range(0, len(documents), 500):
-            chunk = documents[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._query(
-                "SELECT document_id, start, embedding FROM sentence_vectors"
-                f" WHERE document_id IN ({marks}) AND model = ?", [*chunk, model]):
-                if (key := (row[0], row[1])) in wanted:
-                    out[key] = np.frombuffer(row[2], dtype=np.float32)
+        for doc_id, doc_starts in starts.items():
+            for i in range(0, len(doc_starts), 500):
+                chunk = doc_starts[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._query(
+                    "SELECT start, embedding FROM sentence_vectors WHERE document_id = ?"
+                    f" AND start IN ({marks}) AND model = ?", [doc_id, *chunk, model]):
+                    out[(doc_id, row[0])] = np.frombuffer(row[1], dtype=np.float32)
         return out
 
     def documents_without_sentence_vectors(self, model: str) -> list[str]:
@@ -368,4 +377,15 @@ def _passage(row: sqlite3.Row) -> PassageRecord:
         id=row["id"], document_id=row["document_id"], title=row["title"],
         published=row["published"], ordinal=row["ordinal"], start=row["start"], end=row["end"],
         text=row["text"], sentences=tuple(TextSpan(s, e) for s, e in json.loads(row["sentences"])),
+    )
+
+
+def _insert_sentence_vectors(conn: sqlite3.Connection, document_id: str,
+                             sentences: SentenceVectors, model: str) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO sentence_vectors"
+        " (document_id, start, model, input_hash, embedding) VALUES (?, ?, ?, ?, ?)",
+        [(document_id, start, model, digest, np.asarray(v, dtype=np.float32).tobytes())
+         for start, digest, v in zip(sentences.starts, sentences.input_hashes,
+                                     sentences.vectors, strict=True)],
     )

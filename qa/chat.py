@@ -103,8 +103,12 @@ class ChatService:
         """Wait for the background analysis of the last turn; its wall-clock ms, or None when
         there was none. It runs after the answer is returned, while a person reads and types;
         a question asked back-to-back shares the CPU with it."""
-        pending, self._pending = self._pending, None
-        return pending.result(timeout) if pending is not None else None
+        pending = self._pending
+        if pending is None:
+            return None
+        result = pending.result(timeout)  # a timeout raises and keeps it pending
+        self._pending = None
+        return result
 
     def conversation_exists(self, conversation_id: str) -> bool:
         return self.store.exists(conversation_id)

@@ -4,7 +4,6 @@ agreement. Adding unchanged text is a no-op; vectors of unchanged passages are r
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass, replace
 
@@ -14,7 +13,7 @@ from tqdm import tqdm
 from embeddings.encoder import Encoder, shared_encoder
 from embeddings.index import VectorIndex
 from embeddings.splitter import PassageSpan, PassageSplitter
-from embeddings.store import DocumentRecord, DocumentStore, content_hash
+from embeddings.store import DocumentRecord, DocumentStore, SentenceVectors, content_hash
 from qa.settings import Settings
 from qa.types import NewDocument, RetrievedPassage
 
@@ -96,51 +95,55 @@ class Corpus:
             self._index = index
             log.info("index ready: %d passages (%s)", len(index), index.kind)
 
-    def _backfill_sentence_vectors(self) -> None:
+    def _backfill_sentence_vectors(self, chunk: int = 200) -> None:
         """Embed the sentences of documents stored before sentence re-scoring was on (or with
-        another encoder)."""
+        another encoder), a chunk of documents at a time. Re-scoring is optional, so a
+        failure is logged and the service starts; those passages are re-scored by their
+        passage cosine instead (see qa/retriever.py)."""
         missing = self.store.documents_without_sentence_vectors(self.encoder.name)
         if not missing:
             return
         log.info("embedding the sentences of %d documents", len(missing))
-        items = []
-        for doc_id in missing:
-            document = self.store.get_document(doc_id)
-            if document is not None:
-                spans = [(s.start, s.end) for r in self.store.document_passages(doc_id)
-                         for s in r.sentences]
-                items.append((doc_id, document.title, document.text, spans))
-        self._store_sentence_vectors(items, progress=True)
+        try:
+            for i in tqdm(range(0, len(missing), chunk), desc="sentences", unit="chunk"):
+                ids, items = [], []
+                for doc_id in missing[i : i + chunk]:
+                    document = self.store.get_document(doc_id)
+                    if document is not None:
+                        spans = [(s.start, s.end) for r in self.store.document_passages(doc_id)
+                                 for s in r.sentences]
+                        ids.append(doc_id)
+                        items.append((document.title, document.text, spans))
+                for doc_id, sentences in zip(ids, self._embed_sentences(items), strict=True):
+                    self.store.set_sentence_vectors(doc_id, sentences, self.encoder.name)
+        except Exception:
+            log.exception("embedding stored sentences failed; re-scoring falls back to passages")
 
-    def _store_sentence_vectors(self, items: list[tuple[str, str, str, list[tuple[int, int]]]],
-                                progress: bool = False) -> None:
-        """Embed and store the sentences of each (document id, title, text, sentence spans):
-        each distinct input once, in one encoder call, reusing vectors stored for the same
+    def _embed_sentences(self, items: list[tuple[str, str, list[tuple[int, int]]]],
+                         progress: bool = False) -> list[SentenceVectors]:
+        """The vectors of each (title, text, sentence spans)'s distinct sentences: each
+        distinct input embedded once, in one encoder call, reusing vectors stored for the same
         input before (an edited article re-embeds only its changed sentences)."""
         with_title = self.settings.embed_title
-        model = self.encoder.name
-        per_doc: list[tuple[str, list[int], list[str]]] = []
+        per_doc: list[tuple[list[int], list[str]]] = []
         inputs: dict[str, str] = {}  # hash -> input
-        for doc_id, title, text, spans in items:
+        for title, text, spans in items:
             unique = sorted(set(spans))
             texts = [embedding_input(title, text[a:b], with_title) for a, b in unique]
             hashes = [content_hash(t) for t in texts]
             inputs.update(zip(hashes, texts, strict=True))
-            per_doc.append((doc_id, [a for a, _ in unique], hashes))
-        vectors = self.store.cached_sentence_vectors(list(inputs), model)
+            per_doc.append(([a for a, _ in unique], hashes))
+        vectors = self.store.cached_sentence_vectors(list(inputs), self.encoder.name)
         todo = [h for h in inputs if h not in vectors]
         if todo:
             vectors.update(zip(todo, self.encoder.encode([inputs[h] for h in todo],
                                                          progress=progress), strict=True))
         log.info("embedded %d sentences (%d reused)", len(todo), len(inputs) - len(todo))
-        for doc_id, starts, hashes in per_doc:
-            if not hashes:
-                continue
-            try:
-                self.store.set_sentence_vectors(doc_id, starts, hashes,
-                                                np.vstack([vectors[h] for h in hashes]), model)
-            except sqlite3.IntegrityError:  # the document was deleted meanwhile
-                log.info("document %s deleted before its sentences were stored", doc_id)
+        dim = self.encoder.dimension
+        return [SentenceVectors(starts, hashes,
+                                np.vstack([vectors[h] for h in hashes]) if hashes
+                                else np.zeros((0, dim), np.float32))
+                for starts, hashes in per_doc]
 
     def close(self) -> None:
         self.store.close()
@@ -182,29 +185,27 @@ class Corpus:
         ]
         hashes = [content_hash(t) for t in inputs]
         vectors = self._embed(inputs, hashes, progress)
+        sentences: list[SentenceVectors | None] = [None] * len(pending)
+        if self.settings.sentence_weight > 0:  # embedded before the lock, stored with the passages
+            sentences = list(self._embed_sentences(
+                [(doc.title, doc.text, [(x.start, x.end) for p in spans for x in p.sentences])
+                 for _, doc, spans in pending], progress))
         model = self.encoder.name
         offset = 0
-        sentence_items: list[tuple[str, str, str, list[tuple[int, int]]]] = []
         with self._lock:
-            for i, doc, spans in pending:
+            for (i, doc, spans), doc_sentences in zip(pending, sentences, strict=True):
                 doc_vectors = vectors[offset : offset + len(spans)]
                 doc_hashes = hashes[offset : offset + len(spans)]
                 offset += len(spans)
                 record, ids = self.store.add_document(
                     title=doc.title, text=doc.text, url=doc.url, published=doc.published,
                     passages=spans, vectors=doc_vectors, input_hashes=doc_hashes, model=model,
+                    sentences=doc_sentences,
                 )
                 index.add(np.asarray(ids, dtype=np.int64), doc_vectors)
                 results[i] = IngestResult(record, created=True)
-                if self.settings.sentence_weight > 0:
-                    sentence_items.append((record.id, doc.title, doc.text,
-                                           [(x.start, x.end) for p in spans for x in p.sentences]))
             if pending:
                 index.save(self.settings.index_path)
-        # Outside the lock, so searches go on meanwhile; until they are stored, the new
-        # passages are simply not re-scored.
-        if sentence_items:
-            self._store_sentence_vectors(sentence_items, progress)
         for i, doc in enumerate(docs):
             if results[i] is None:  # duplicate inside the batch
                 stored = self.store.find_by_hash(content_hash(doc.text))

@@ -38,9 +38,14 @@ def rescore_by_sentence(passages: list[RetrievedPassage], best_sentence: dict[in
                         weight: float) -> list[RetrievedPassage]:
     """Fused passages re-ordered by score + weight * their best sentence's cosine to the
     question: a passage with one sentence that matches the question closely rises above one
-    that matches loosely throughout (a question is usually answered by one sentence)."""
-    rescored = [replace(p, score=p.score + weight * best_sentence.get(p.passage_id, 0.0))
-                for p in passages]
+    that matches loosely throughout (a question is usually answered by one sentence). A
+    passage without sentence vectors (stored before re-scoring was on, until they are
+    embedded) uses its passage cosine, so it is not pushed down for lack of them."""
+    def bonus(p: RetrievedPassage) -> float:
+        found = best_sentence.get(p.passage_id, p.similarity)
+        return weight * (found if found is not None else 0.0)
+
+    rescored = [replace(p, score=p.score + bonus(p)) for p in passages]
     return sorted(rescored, key=lambda p: -p.score)
 
 
@@ -102,7 +107,9 @@ class HybridRetriever:
         ]
         if rescore:
             with timer.stage("rescore"):
+                # Only the top `rescore_candidates` are re-ordered; deeper ones keep fused order.
+                top = passages[: s.rescore_candidates]
                 passages = rescore_by_sentence(
-                    passages, self.corpus.sentence_similarity(passages, vector),
-                    s.sentence_weight)
+                    top, self.corpus.sentence_similarity(top, vector), s.sentence_weight
+                ) + passages[s.rescore_candidates :]
         return passages[:top_k]

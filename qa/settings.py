@@ -53,10 +53,10 @@ class Settings(BaseSettings):
     lexical_weight: float = 1.0
     ivf_threshold: int = 200_000
     sentence_weight: float = Field(
-        0.02, description="sentence re-scoring of fused results: add this weight times the "
+        0.02, ge=0, description="sentence re-scoring of fused results: add this weight times the "
         "passage's best sentence cosine to its RRF score (0 switches it off; when on, every "
         "sentence is embedded at ingest)")
-    rescore_candidates: int = Field(20, description="fused passages the sentence re-scorer "
+    rescore_candidates: int = Field(20, ge=1, description="fused passages the sentence re-scorer "
                                     "re-orders")
     read_passages: int = Field(3, description="top passages the reader reads")
     read_expand_sentences: int = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The encoder's ONNX export goes to a folder of this test run, not the user's cache.
+os.environ.setdefault("QA_MODEL_CACHE_DIR", tempfile.mkdtemp(prefix="qa-test-models-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample" / "hamas-leader-met-iran-commander.txt"

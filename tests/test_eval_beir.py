@@ -8,6 +8,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eval.beir import (
@@ -22,6 +23,7 @@ from eval.beir import (
     select_queries,
 )
 from eval.eval_cli import main as eval_main
+from qa.corpus import Corpus
 from qa.settings import get_settings
 from qa.types import RetrievedPassage
 
@@ -96,9 +98,21 @@ def test_retrieval_metrics_by_hand() -> None:
     assert m["mrr@10"] == pytest.approx(0.5)
 
 
-def test_evaluate_end_to_end_with_ablation_rows(beir_dir: Path) -> None:
+def test_evaluate_end_to_end_with_ablation_rows(beir_dir: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     base = get_settings().model_copy(update={"reader": "rules"})
+    calls: list[int] = []
+    original = Corpus.sentence_similarity
+
+    def counted(self: Corpus, passages: list, vector: np.ndarray) -> dict[int, float]:
+        calls.append(len(passages))
+        return original(self, passages, vector)
+
+    monkeypatch.setattr(Corpus, "sentence_similarity", counted)
+    evaluate(beir_dir, base, ["rrf-no-rescore"])
+    assert calls == []  # the ablation row really switches the re-scorer off
     metrics, runs = evaluate(beir_dir, base, ["rrf", "rrf-no-rescore", "dense", "lexical"])
+    assert len(calls) == 3  # one per query, "rrf" row only
     assert metrics["queries"] == 3 and metrics["documents_indexed"] == 6
     assert set(metrics["rows"]) == {"rrf", "rrf-no-rescore", "dense", "lexical"}
     for row in metrics["rows"].values():

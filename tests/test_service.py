@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,11 @@ def test_rescore_by_sentence_reorders_by_the_best_sentence() -> None:
     assert out[0].score == pytest.approx(0.0325 + 0.018)
     # weight 0 keeps the fused order
     assert [p.passage_id for p in rescore_by_sentence(fused, {3: 1.0}, 0.0)] == [1, 2, 3]
+    # a passage without sentence vectors is scored by its passage cosine, not pushed down
+    unscored = [passage(1, 0.0330), replace(passage(2, 0.0329), similarity=0.8)]
+    out = rescore_by_sentence(unscored, {1: 0.5}, weight=0.02)
+    assert [p.passage_id for p in out] == [2, 1]
+    assert out[0].score == pytest.approx(0.0329 + 0.016)
 
 
 def test_sentence_rescoring_switches_off_and_backfills_when_switched_on(
