@@ -228,10 +228,10 @@ def cmd_beir(args: argparse.Namespace) -> int:
     print(f"{metrics['dataset']}: {metrics['queries']} queries, {metrics['documents_indexed']} "
           f"documents, {metrics['passages']} passages" + (" (SMOKE: corpus cut down)" if smoke
                                                            else ""))
-    print(f"{'fusion':8s} {'nDCG@10':>8s} {'R@10':>7s} {'R@100':>7s} {'MRR@10':>7s} "
+    print(f"{'fusion':14s} {'nDCG@10':>8s} {'R@10':>7s} {'R@100':>7s} {'MRR@10':>7s} "
           f"{'p50 ms':>7s}")
     for fusion, r in metrics["rows"].items():
-        print(f"{fusion:8s} {r['ndcg@10']:8.4f} {r['recall@10']:7.4f} {r['recall@100']:7.4f} "
+        print(f"{fusion:14s} {r['ndcg@10']:8.4f} {r['recall@10']:7.4f} {r['recall@100']:7.4f} "
               f"{r['mrr@10']:7.4f} {r['latency_ms']['p50']:7.1f}")
     print(f"  wrote {out}/(metrics.json, rankings.json, report.md)")
     return 0
