@@ -324,9 +324,10 @@ class DocumentStore:
         return out
 
     def documents_without_sentence_vectors(self, model: str) -> list[str]:
+        # One primary-key probe per document, not a scan of every sentence vector at start-up.
         return [r[0] for r in self._query(
-            "SELECT id FROM documents WHERE id NOT IN"
-            " (SELECT DISTINCT document_id FROM sentence_vectors WHERE model = ?)", (model,))]
+            "SELECT id FROM documents d WHERE NOT EXISTS (SELECT 1 FROM sentence_vectors v"
+            " WHERE v.document_id = d.id AND v.model = ?)", (model,))]
 
     def passage_ids(self, document_ids: list[str] | None = None,
                     published_from: str | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,7 +14,13 @@ from tqdm import tqdm
 from embeddings.encoder import Encoder, shared_encoder
 from embeddings.index import VectorIndex
 from embeddings.splitter import PassageSpan, PassageSplitter
-from embeddings.store import DocumentRecord, DocumentStore, SentenceVectors, content_hash
+from embeddings.store import (
+    DocumentRecord,
+    DocumentStore,
+    PassageRecord,
+    SentenceVectors,
+    content_hash,
+)
 from qa.settings import Settings
 from qa.types import NewDocument, RetrievedPassage
 
@@ -37,6 +44,12 @@ class IngestResult:
 def embedding_input(title: str, passage_text: str, with_title: bool = True) -> str:
     """What the encoder sees for a passage: the headline gives pronouns and topics context."""
     return f"{title}\n{passage_text}" if title and with_title else passage_text
+
+
+def sentence_spans(passages: Iterable[PassageSpan | PassageRecord]) -> list[tuple[int, int]]:
+    """A document's distinct sentences (shared by overlapping passages, counted once) as
+    (start, end) offsets, in order."""
+    return sorted({(x.start, x.end) for p in passages for x in p.sentences})
 
 
 class Corpus:
@@ -110,10 +123,9 @@ class Corpus:
                 for doc_id in missing[i : i + chunk]:
                     document = self.store.get_document(doc_id)
                     if document is not None:
-                        spans = [(s.start, s.end) for r in self.store.document_passages(doc_id)
-                                 for s in r.sentences]
                         ids.append(doc_id)
-                        items.append((document.title, document.text, spans))
+                        items.append((document.title, document.text,
+                                      sentence_spans(self.store.document_passages(doc_id))))
                 for doc_id, sentences in zip(ids, self._embed_sentences(items), strict=True):
                     self.store.set_sentence_vectors(doc_id, sentences, self.encoder.name)
         except Exception:
@@ -121,24 +133,20 @@ class Corpus:
 
     def _embed_sentences(self, items: list[tuple[str, str, list[tuple[int, int]]]],
                          progress: bool = False) -> list[SentenceVectors]:
-        """The vectors of each (title, text, sentence spans)'s distinct sentences: each
+        """The vectors of each (title, text, distinct sentence spans)'s sentences: each
         distinct input embedded once, in one encoder call, reusing vectors stored for the same
         input before (an edited article re-embeds only its changed sentences)."""
         with_title = self.settings.embed_title
         per_doc: list[tuple[list[int], list[str]]] = []
         inputs: dict[str, str] = {}  # hash -> input
-        for title, text, spans in items:
-            unique = sorted(set(spans))
+        for title, text, unique in items:
             texts = [embedding_input(title, text[a:b], with_title) for a, b in unique]
             hashes = [content_hash(t) for t in texts]
             inputs.update(zip(hashes, texts, strict=True))
             per_doc.append(([a for a, _ in unique], hashes))
-        vectors = self.store.cached_sentence_vectors(list(inputs), self.encoder.name)
-        todo = [h for h in inputs if h not in vectors]
-        if todo:
-            vectors.update(zip(todo, self.encoder.encode([inputs[h] for h in todo],
-                                                         progress=progress), strict=True))
-        log.info("embedded %d sentences (%d reused)", len(todo), len(inputs) - len(todo))
+        vectors = self._complete(
+            inputs, self.store.cached_sentence_vectors(list(inputs), self.encoder.name),
+            "sentences", progress)
         dim = self.encoder.dimension
         return [SentenceVectors(starts, hashes,
                                 np.vstack([vectors[h] for h in hashes]) if hashes
@@ -188,8 +196,8 @@ class Corpus:
         sentences: list[SentenceVectors | None] = [None] * len(pending)
         if self.settings.sentence_weight > 0:  # embedded before the lock, stored with the passages
             sentences = list(self._embed_sentences(
-                [(doc.title, doc.text, [(x.start, x.end) for p in spans for x in p.sentences])
-                 for _, doc, spans in pending], progress))
+                [(doc.title, doc.text, sentence_spans(spans)) for _, doc, spans in pending],
+                progress))
         model = self.encoder.name
         offset = 0
         with self._lock:
@@ -215,18 +223,24 @@ class Corpus:
 
     def _embed(self, inputs: list[str], hashes: list[str], progress: bool) -> np.ndarray:
         """Vectors for `inputs`, reusing stored ones for input seen before."""
-        model = self.encoder.name
-        cached = self.store.cached_vectors(list(set(hashes)), model)
-        todo = [i for i, h in enumerate(hashes) if h not in cached]
-        fresh = self.encoder.encode([inputs[i] for i in todo], progress=progress)
-        out = np.zeros((len(inputs), self.encoder.dimension), dtype=np.float32)
-        for i, h in enumerate(hashes):
-            if h in cached:
-                out[i] = cached[h]
+        unique = dict(zip(hashes, inputs, strict=True))
+        vectors = self._complete(
+            unique, self.store.cached_vectors(list(unique), self.encoder.name), "passages",
+            progress)
+        if not hashes:
+            return np.zeros((0, self.encoder.dimension), dtype=np.float32)
+        return np.vstack([vectors[h] for h in hashes])
+
+    def _complete(self, inputs: dict[str, str], cached: dict[str, np.ndarray], what: str,
+                  progress: bool) -> dict[str, np.ndarray]:
+        """`cached` (vectors by input hash) completed by embedding the `inputs` it lacks, each
+        distinct input once: the one place where unchanged text is kept from the encoder."""
+        todo = [h for h in inputs if h not in cached]
         if todo:
-            out[todo] = fresh
-        log.info("embedded %d passages (%d reused)", len(todo), len(inputs) - len(todo))
-        return out
+            cached.update(zip(todo, self.encoder.encode([inputs[h] for h in todo],
+                                                        progress=progress), strict=True))
+        log.info("embedded %d %s (%d reused)", len(todo), what, len(inputs) - len(todo))
+        return cached
 
     def delete(self, document_id: str) -> bool:
         with self._lock:
@@ -252,9 +266,8 @@ class Corpus:
             if doc_id not in documents:
                 records = self.store.document_passages(doc_id)
                 document = self.store.get_document(doc_id)
-                documents[doc_id] = (
-                    sorted({(s.start, s.end) for r in records for s in r.sentences}),
-                    document.text) if records and document else None
+                documents[doc_id] = (sentence_spans(records), document.text) \
+                    if records and document else None
             found = documents[doc_id]
             if found is None or not passage.sentences:  # deleted meanwhile: read what was found
                 out.append(passage)
