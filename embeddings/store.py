@@ -61,6 +61,10 @@ MIGRATIONS = [
     );
     CREATE INDEX sentence_vectors_input_hash ON sentence_vectors (input_hash);
     """,
+    # 3: per-term document counts of the lexical index (the learned re-scorer's IDF)
+    """
+    CREATE VIRTUAL TABLE passages_vocab USING fts5vocab (passages_fts, 'row');
+    """,
 ]
 
 
@@ -250,6 +254,16 @@ class DocumentStore:
 
     def passage_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM passages")[0][0])
+
+    def term_passage_counts(self, terms: list[str]) -> dict[str, int]:
+        """How many passages hold each (porter-stemmed, lower-case) term; absent terms are
+        left out. A read of the FTS5 index's own term list, no table scan."""
+        if not terms:
+            return {}
+        rows = self._query(
+            f"SELECT term, doc FROM passages_vocab WHERE term IN ({','.join('?' * len(terms))})",
+            terms)
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def cached_vectors(self, text_hashes: list[str], model: str) -> dict[str, np.ndarray]:
         """Stored vectors of passages with these text hashes (so unchanged text is not re-embedded)."""

@@ -35,11 +35,12 @@ from qa.types import NewDocument, RetrievedPassage
 
 log = logging.getLogger(__name__)
 
-FUSIONS = ("rrf", "rrf-no-rescore", "dense", "lexical")
+FUSIONS = ("rrf", "rrf-sentence", "rrf-no-rescore", "dense", "lexical")
 # the retrieval settings of each row (the same index serves them all)
 ROW_SETTINGS: dict[str, dict[str, Any]] = {
-    "rrf": {"fusion": "rrf"},  # with the sentence re-scorer, when QA_SENTENCE_WEIGHT > 0
-    "rrf-no-rescore": {"fusion": "rrf", "sentence_weight": 0.0},
+    "rrf": {"fusion": "rrf"},  # with the configured re-scorer (QA_RESCORER, learned by default)
+    "rrf-sentence": {"fusion": "rrf", "rescorer": "sentence"},
+    "rrf-no-rescore": {"fusion": "rrf", "rescorer": "off"},
     "dense": {"fusion": "dense"},
     "lexical": {"fusion": "lexical"},
 }

@@ -587,7 +587,8 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
     if mode == RETRIEVAL_MODE:
         metrics["passage_design"] = base.model_dump(include={
             "sentences_per_passage", "passage_overlap", "passage_max_chars", "embed_title",
-            "candidates", "rrf_k", "dense_weight", "lexical_weight"})
+            "candidates", "rrf_k", "dense_weight", "lexical_weight", "rescorer", "sentence_weight",
+            "rescore_candidates"})
         metrics["retrieval"] = retrieval_scores(run.results)
         metrics["latency_ms"] = latency_summary(run.results)
         out_dir.mkdir(parents=True, exist_ok=True)

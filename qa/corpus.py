@@ -103,7 +103,7 @@ class Corpus:
                 index = VectorIndex(dim, ivf_threshold=self.settings.ivf_threshold)
                 index.rebuild(ids, vectors if len(ids) else np.zeros((0, dim), np.float32))
                 index.save(path)
-            if self.settings.sentence_weight > 0:
+            if self.settings.rescores:
                 self._backfill_sentence_vectors()
             self._index = index
             log.info("index ready: %d passages (%s)", len(index), index.kind)
@@ -194,7 +194,7 @@ class Corpus:
         hashes = [content_hash(t) for t in inputs]
         vectors = self._embed(inputs, hashes, progress)
         sentences: list[SentenceVectors | None] = [None] * len(pending)
-        if self.settings.sentence_weight > 0:  # embedded before the lock, stored with the passages
+        if self.settings.rescores:  # embedded before the lock, stored with the passages
             sentences = list(self._embed_sentences(
                 [(doc.title, doc.text, sentence_spans(spans)) for _, doc, spans in pending],
                 progress))
@@ -281,17 +281,28 @@ class Corpus:
                                sentences=tuple(spans[lo : hi + 1])))
         return out
 
+    def sentence_cosines(self, passages: list[RetrievedPassage], vector: np.ndarray
+                         ) -> dict[tuple[str, int], float]:
+        """Cosine between `vector` (a query) and each sentence of these passages, by (document
+        id, sentence start); sentences without a stored vector are absent."""
+        keys = list({(p.document_id, start) for p in passages for start, _ in p.sentences})
+        stored = self.store.sentence_vectors(keys, self.encoder.name)
+        if not stored:
+            return {}
+        found = list(stored)
+        cosines = np.vstack([stored[k] for k in found]) @ vector
+        return dict(zip(found, cosines.tolist(), strict=True))
+
     def sentence_similarity(self, passages: list[RetrievedPassage], vector: np.ndarray
                             ) -> dict[int, float]:
         """Each passage's best cosine between `vector` (a query) and one of its sentences;
         passages whose sentences have no stored vector are absent."""
-        keys = list({(p.document_id, start) for p in passages for start, _ in p.sentences})
-        stored = self.store.sentence_vectors(keys, self.encoder.name)
+        cosines = self.sentence_cosines(passages, vector)
         out: dict[int, float] = {}
         for p in passages:
-            found = [stored[k] for start, _ in p.sentences if (k := (p.document_id, start)) in stored]
+            found = [cosines[k] for start, _ in p.sentences if (k := (p.document_id, start)) in cosines]
             if found:
-                out[p.passage_id] = float(np.max(np.vstack(found) @ vector))
+                out[p.passage_id] = max(found)
         return out
 
     def dense_search(self, vector: np.ndarray, k: int,

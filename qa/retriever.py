@@ -1,12 +1,16 @@
 """Hybrid retrieval: dense (FAISS) and lexical (SQLite FTS5 BM25) rankings fused by reciprocal
-rank fusion, the fused top re-scored by their best sentence's similarity to the question, with
-optional document and date filters."""
+rank fusion, the fused top re-scored (by a learned model, or by the best sentence's similarity
+to the question), with optional document and date filters."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from qa.corpus import Corpus
+from qa.ranker import QueryTerms, candidate_features, shared_ranker
 from qa.settings import Settings
 from qa.timing import StageTimer
 from qa.types import RetrievedPassage
@@ -49,6 +53,25 @@ def rescore_by_sentence(passages: list[RetrievedPassage], best_sentence: dict[in
     return sorted(rescored, key=lambda p: -p.score)
 
 
+def rescore_learned(passages: list[RetrievedPassage], log_odds: np.ndarray
+                    ) -> list[RetrievedPassage]:
+    """Passages ordered by the learned re-scorer; each score becomes its probability that the
+    passage holds the answer."""
+    rescored = [replace(p, score=1 / (1 + math.exp(-float(z)))) for p, z in zip(passages, log_odds,
+                                                                                 strict=True)]
+    return sorted(rescored, key=lambda p: -p.score)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The first stage's result: fused passages, the query vector (None when dense search was
+    off) and the BM25 score of each passage found lexically."""
+
+    passages: list[RetrievedPassage]
+    vector: np.ndarray | None
+    bm25: dict[int, float]
+
+
 class HybridRetriever:
     def __init__(self, corpus: Corpus, settings: Settings):
         self.corpus = corpus
@@ -63,12 +86,33 @@ class HybridRetriever:
     ) -> list[RetrievedPassage]:
         timer = timer or StageTimer()
         s = self.settings
+        if not s.rescores:
+            return self.search(query, top_k, where, timer).passages
+        found = self.search(query, max(top_k, s.rescore_candidates), where, timer)
+        with timer.stage("rescore"):
+            # Only the top `rescore_candidates` are re-ordered; deeper ones keep fused order.
+            top = found.passages[: s.rescore_candidates]
+            assert found.vector is not None  # rescores implies rrf, which embeds the query
+            passages = self._rescore(query, top, found.vector, found.bm25)
+        return (passages + found.passages[s.rescore_candidates :])[:top_k]
+
+    def search(
+        self,
+        query: str,
+        top_k: int,
+        where: PassageFilter | None = None,
+        timer: StageTimer | None = None,
+    ) -> Candidates:
+        """The first stage: dense and lexical search, fused; no re-scoring."""
+        timer = timer or StageTimer()
+        s = self.settings
         allowed = None
         if where is not None and where.active:
             allowed = self.corpus.store.passage_ids(
                 where.document_ids, where.published_from, where.published_to
             )
         depth = max(s.candidates, top_k)
+        vector = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
         if s.fusion in ("rrf", "dense"):
@@ -90,8 +134,7 @@ class HybridRetriever:
                     [s.dense_weight, s.lexical_weight],
                     s.rrf_k,
                 )
-            rescore = s.fusion == "rrf" and s.sentence_weight > 0
-            ranked = ranked[: max(top_k, s.rescore_candidates) if rescore else top_k]
+            ranked = ranked[:top_k]
             records = self.corpus.store.passages([pid for pid, _ in ranked])
         cosine = dict(dense)
         # A passage deleted between search and lookup is simply skipped.
@@ -105,11 +148,21 @@ class HybridRetriever:
             for pid, score in ranked
             if (r := records.get(pid)) is not None
         ]
-        if rescore:
-            with timer.stage("rescore"):
-                # Only the top `rescore_candidates` are re-ordered; deeper ones keep fused order.
-                top = passages[: s.rescore_candidates]
-                passages = rescore_by_sentence(
-                    top, self.corpus.sentence_similarity(top, vector), s.sentence_weight
-                ) + passages[s.rescore_candidates :]
-        return passages[:top_k]
+        return Candidates(passages, vector, dict(lexical))
+
+    def features(self, query: str, passages: list[RetrievedPassage], vector: np.ndarray,
+                 bm25: dict[int, float]) -> np.ndarray:
+        """The learned re-scorer's inputs for fused candidates (see qa/ranker.py)."""
+        store = self.corpus.store
+        query_terms = QueryTerms.build(query, store.term_passage_counts, store.passage_count())
+        return candidate_features(query_terms, passages, bm25,
+                                  self.corpus.sentence_cosines(passages, vector),
+                                  self.settings.rrf_k)
+
+    def _rescore(self, query: str, passages: list[RetrievedPassage], vector: np.ndarray,
+                 bm25: dict[int, float]) -> list[RetrievedPassage]:
+        if self.settings.rescorer == "sentence":
+            return rescore_by_sentence(passages, self.corpus.sentence_similarity(passages, vector),
+                                       self.settings.sentence_weight)
+        ranker = shared_ranker(self.settings.ranker_path)
+        return rescore_learned(passages, ranker.score(self.features(query, passages, vector, bm25)))

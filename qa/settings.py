@@ -54,11 +54,17 @@ class Settings(BaseSettings):
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
     ivf_threshold: int = 200_000
+    rescorer: Literal["learned", "sentence", "off"] = Field(
+        "learned", description="re-score the fused top: `learned` (a logistic model over "
+        "passage, sentence and lexical signals, qa/models/ranker), `sentence` (RRF score + "
+        "sentence_weight x best sentence cosine) or `off`; both need every sentence embedded at "
+        "ingest")
+    ranker_path: Path | None = Field(None, description="the learned re-scorer's JSON (default: "
+                                     "the shipped qa/models/ranker/ranker.json)")
     sentence_weight: float = Field(
-        0.02, ge=0, description="sentence re-scoring of fused results: add this weight times the "
-        "passage's best sentence cosine to its RRF score (0 switches it off; when on, every "
-        "sentence is embedded at ingest)")
-    rescore_candidates: int = Field(20, ge=1, description="fused passages the sentence re-scorer "
+        0.02, ge=0, description="the `sentence` re-scorer's weight on the best sentence cosine "
+        "(0 switches that re-scorer off)")
+    rescore_candidates: int = Field(20, ge=1, description="fused passages the re-scorer "
                                     "re-orders")
     read_passages: int = Field(3, description="top passages the reader reads")
     read_expand_sentences: int = Field(
@@ -74,6 +80,13 @@ class Settings(BaseSettings):
 
     # conversations
     conversation_ttl_hours: float = 24 * 30
+
+    @property
+    def rescores(self) -> bool:
+        """Whether fused results are re-scored (and so whether sentences are embedded)."""
+        if self.fusion != "rrf" or self.rescorer == "off":
+            return False
+        return self.rescorer == "learned" or self.sentence_weight > 0
 
     @property
     def db_path(self) -> Path:

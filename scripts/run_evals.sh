@@ -23,31 +23,32 @@ if [[ $what == retrieval || $what == all ]]; then
   sweep() {  # name, then QA_* assignments; 3,000 sampled questions, every paragraph indexed
     local name=$1; shift
     env "$@" $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --limit 3000 \
-        --out "runs/eval3/retrieval/$name" -q | sed "s/^/$name: /" | grep -v wrote
+        --out "runs/eval4/retrieval/$name" -q | sed "s/^/$name: /" | grep -v wrote
   }
-  # session-2 rows (before sentence re-scoring), as RESULTS.md quotes them
-  sweep sentences-2 QA_SENTENCE_WEIGHT=0 QA_SENTENCES_PER_PASSAGE=2 QA_PASSAGE_OVERLAP=0
-  sweep sentences-6 QA_SENTENCE_WEIGHT=0 QA_SENTENCES_PER_PASSAGE=6 QA_PASSAGE_OVERLAP=1 QA_PASSAGE_MAX_CHARS=2000
+  # passage-design rows, first stage only (no re-scoring), as RESULTS.md quotes them
+  sweep sentences-2 QA_RESCORER=off QA_SENTENCES_PER_PASSAGE=2 QA_PASSAGE_OVERLAP=0
+  sweep sentences-6 QA_RESCORER=off QA_SENTENCES_PER_PASSAGE=6 QA_PASSAGE_OVERLAP=1 QA_PASSAGE_MAX_CHARS=2000
   sweep default
-  sweep no-title-embedding QA_SENTENCE_WEIGHT=0 QA_EMBED_TITLE=false
-  sweep no-sentence-rescoring QA_SENTENCE_WEIGHT=0
+  sweep no-title-embedding QA_RESCORER=off QA_EMBED_TITLE=false
+  sweep no-rescoring QA_RESCORER=off
+  sweep sentence-rescoring QA_RESCORER=sentence
   sweep dense-only QA_FUSION=dense
   sweep lexical-only QA_FUSION=lexical
   sweep sentences-3 QA_SENTENCES_PER_PASSAGE=3 QA_PASSAGE_OVERLAP=1
   sweep sentences-8 QA_SENTENCES_PER_PASSAGE=8 QA_PASSAGE_OVERLAP=2 QA_PASSAGE_MAX_CHARS=2000
   # all questions, default design (the number quoted against the targets)
-  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --out runs/eval3/retrieval/full -q
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --out runs/eval4/retrieval/full -q
 fi
 if [[ $what == corpus || $what == all ]]; then
-  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 --out runs/eval3/v1.1-corpus-3000 -q
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 --out runs/eval4/v1.1-corpus-3000 -q
   QA_READ_EXPAND_SENTENCES=1 $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 \
       --out runs/eval2/v1.1-corpus-3000-expand1 -q
-  $QA eval beir "$DATA/beir_scifact" --fusion rrf rrf-no-rescore dense lexical --out runs/eval3/beir-scifact -q
+  $QA eval beir "$DATA/beir_scifact" --fusion rrf rrf-sentence rrf-no-rescore dense lexical --out runs/eval4/beir-scifact -q
 fi
 if [[ $what == dialog || $what == all ]]; then
-  $QA eval coqa eval/gold/sample-coqa.json --out runs/eval3/dialog-gold
-  $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" --out runs/eval3/dialog-coqa
-  $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval3/dialog-quac
+  $QA eval coqa eval/gold/sample-coqa.json --out runs/eval4/dialog-gold
+  $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" --out runs/eval4/dialog-coqa
+  $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval4/dialog-quac
   $QA eval canard "$DATA/canard/dev.json"
 fi
 if [[ $what == bench || $what == all ]]; then

@@ -102,24 +102,25 @@ def test_evaluate_end_to_end_with_ablation_rows(beir_dir: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     base = get_settings().model_copy(update={"reader": "rules"})
     calls: list[int] = []
-    original = Corpus.sentence_similarity
+    original = Corpus.sentence_cosines
 
-    def counted(self: Corpus, passages: list, vector: np.ndarray) -> dict[int, float]:
+    def counted(self: Corpus, passages: list, vector: np.ndarray) -> dict[tuple[str, int], float]:
         calls.append(len(passages))
         return original(self, passages, vector)
 
-    monkeypatch.setattr(Corpus, "sentence_similarity", counted)
+    monkeypatch.setattr(Corpus, "sentence_cosines", counted)  # both re-scorers read sentences
     evaluate(beir_dir, base, ["rrf-no-rescore"])
     assert calls == []  # the ablation row really switches the re-scorer off
-    metrics, runs = evaluate(beir_dir, base, ["rrf", "rrf-no-rescore", "dense", "lexical"])
-    assert len(calls) == 3  # one per query, "rrf" row only
+    rows = ["rrf", "rrf-sentence", "rrf-no-rescore", "dense", "lexical"]
+    metrics, runs = evaluate(beir_dir, base, rows)
+    assert len(calls) == 6  # one per query, in the "rrf" (learned) and "rrf-sentence" rows only
     assert metrics["queries"] == 3 and metrics["documents_indexed"] == 6
-    assert set(metrics["rows"]) == {"rrf", "rrf-no-rescore", "dense", "lexical"}
+    assert set(metrics["rows"]) == set(rows)
     for row in metrics["rows"].values():
         for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
             assert 0.0 <= row[key] <= 1.0
         assert row["latency_ms"]["count"] == 3
-    for fusion in ("rrf", "rrf-no-rescore", "lexical"):
+    for fusion in ("rrf", "rrf-sentence", "rrf-no-rescore", "lexical"):
         assert runs[fusion]["q1"][0] == "d2"  # the one document with these words
         assert set(runs[fusion]["q2"][:2]) == {"d1", "d3"}  # same text, both ranked
     assert "d5" not in {d for r in runs["rrf"].values() for d in r}  # empty, left out

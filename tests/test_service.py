@@ -157,9 +157,9 @@ def test_rescore_by_sentence_reorders_by_the_best_sentence() -> None:
     assert out[0].score == pytest.approx(0.0329 + 0.016)
 
 
-def test_sentence_rescoring_switches_off_and_backfills_when_switched_on(
+def test_rescoring_switches_off_and_backfills_when_switched_on(
         tmp_path: Path, sample_path: Path) -> None:
-    off = QAService(Settings(data_dir=tmp_path, sentence_weight=0))
+    off = QAService(Settings(data_dir=tmp_path, rescorer="off"))
     off.add_documents(load_paths([sample_path]))
     doc_id = off.corpus.store.document_ids()[0]
     model = off.corpus.encoder.name

@@ -1,0 +1,123 @@
+"""The learned re-scorer: its lexical signals agree with the FTS5 index, its features mean what
+they say, the shipped model loads, and the service ranks with it by default."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.splitter import PassageSpan, TextSpan
+from embeddings.store import DocumentStore
+from qa.loaders import load_paths
+from qa.ranker import (
+    DEFAULT_RANKER,
+    FEATURES,
+    LinearRanker,
+    QueryTerms,
+    candidate_features,
+    terms,
+)
+from qa.retriever import rescore_learned
+from qa.service import QAService
+from qa.settings import Settings
+from qa.types import NewDocument, RetrievedPassage
+
+
+def stored(tmp_path: Path, texts: list[str]) -> DocumentStore:
+    store = DocumentStore(tmp_path / "store.sqlite3")
+    for i, text in enumerate(texts):
+        span = PassageSpan(0, 0, len(text), (TextSpan(0, len(text)),))
+        store.add_document(title=f"t{i}", text=text, url=None, published=None, passages=[span],
+                           vectors=np.zeros((1, 4), np.float32), input_hashes=[f"h{i}"],
+                           model="m")
+    return store
+
+
+def test_terms_are_stemmed_as_the_lexical_index_stores_them(tmp_path: Path) -> None:
+    store = stored(tmp_path, ["The dogs were running in Turkey's hills.", "A dog ran home."])
+    counts = store.term_passage_counts(terms("Running dogs, Turkey hills"))
+    # every word of the question is found under the stem FTS5 gave it
+    assert counts == {"run": 1, "dog": 2, "turkei": 1, "hill": 1}
+    assert store.term_passage_counts(terms("zeppelin")) == {}
+    store.close()
+
+
+def test_overlap_weighs_rare_words_over_common_ones() -> None:
+    query = QueryTerms.build("where did the summit meet", lambda ts: {"the": 99, "did": 90,
+                                                                      "where": 50, "summit": 1,
+                                                                      "meet": 10}, 100)
+    rare = query.overlap(set(terms("The summit was held")))
+    common = query.overlap(set(terms("Where did the others go")))
+    assert 0 < common < rare < 1
+    assert query.overlap(set(terms("where did the summit meet"))) == pytest.approx(1.0)
+    # "the summit" and "summit meet(s)": 2 of the 4 bigrams
+    assert query.bigram_overlap(terms("the summit meets today")) == pytest.approx(2 / 4)
+
+
+def passage(pid: int, text: str, score: float, similarity: float | None,
+            sentences: tuple[tuple[int, int], ...]) -> RetrievedPassage:
+    return RetrievedPassage(pid, f"d{pid}", "t", 0, len(text), text, score, sentences, similarity)
+
+
+def test_features_describe_each_candidate() -> None:
+    query = QueryTerms.build("where did Mashaal and Soleimani meet", lambda ts: {}, 100)
+    first = "Talks went on. Nothing was said."
+    second = "Mashaal and Soleimani met in Turkey. It rained."
+    fused = [passage(1, first, 1 / 61, 0.5, ((0, 14), (15, 32))),
+             passage(2, second, 1 / 62, None, ((0, 36), (37, 47)))]
+    x = candidate_features(query, fused, bm25={2: 8.0}, rrf_k=60,
+                           sentence_cosines={("d1", 0): 0.3, ("d2", 0): 0.7})
+    f = {name: x[:, i] for i, name in enumerate(FEATURES)}
+    assert x.shape == (2, len(FEATURES))
+    assert f["fused_score"] == pytest.approx([60 / 61, 60 / 62])
+    assert f["log_fused_rank"] == pytest.approx([0.0, np.log(2)])
+    # found only lexically: the dense floor (lowest cosine found) and a flag
+    assert f["passage_cosine"].tolist() == [0.5, 0.5] and f["no_passage_cosine"].tolist() == [0, 1]
+    assert f["bm25"].tolist() == [0.0, 1.0] and f["no_bm25"].tolist() == [1, 0]
+    # a sentence without a stored vector counts as the passage cosine
+    assert f["best_sentence_cosine"].tolist() == [0.5, 0.7]
+    # equal IDF here: 3 of the 6 question words ("met" is not "meet"), 2 of its 5 bigrams
+    assert f["best_sentence_overlap"].tolist() == pytest.approx([0.0, 0.5])
+    assert f["best_sentence_bigrams"].tolist() == pytest.approx([0.0, 0.4])
+    assert f["passage_overlap"].tolist() == pytest.approx([0.0, 0.5])
+    assert f["best_cosine_plus_overlap"][1] == pytest.approx(0.7 + f["best_sentence_overlap"][1])
+
+
+def test_rescore_learned_orders_by_log_odds_and_reports_probabilities() -> None:
+    fused = [passage(i, "x", 0.1, None, ()) for i in (1, 2, 3)]
+    out = rescore_learned(fused, np.array([-1.0, 2.0, 0.0]))
+    assert [p.passage_id for p in out] == [2, 3, 1]
+    assert [p.score for p in out] == pytest.approx([1 / (1 + np.exp(-2)), 0.5, 1 / (1 + np.e)])
+
+
+def test_shipped_ranker_loads_and_rejects_other_features(tmp_path: Path) -> None:
+    ranker = LinearRanker.load(DEFAULT_RANKER)
+    assert ranker.coef.shape == (len(FEATURES),) and np.isfinite(ranker.coef).all()
+    data = json.loads(DEFAULT_RANKER.read_text(encoding="utf-8"))
+    data["features"] = data["features"][:-1]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="other features"):
+        LinearRanker.load(other)
+
+
+def test_service_ranks_with_the_learned_rescorer(tmp_path: Path, sample_path: Path) -> None:
+    service = QAService(Settings(data_dir=tmp_path))
+    assert service.settings.rescorer == "learned"
+    service.add_documents(load_paths([sample_path]))
+    service.add_documents([NewDocument(title="Weather", text="Rain fell in Ankara, Turkey, on "
+                                       "Monday. The meeting of farmers was cancelled.")])
+    answer = service.ask("where did they meet?")
+    assert "rescore" in answer.timings_ms and answer.answer in ("Turkey", "in Turkey")
+    passages = service.retriever.retrieve("Where did Mashaal and Soleimani meet?", 5)
+    assert "held a meeting in Turkey" in passages[0].text
+    # scores are the model's probabilities, best first
+    assert all(0 < p.score < 1 for p in passages)
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    # switched off: the fused order, RRF scores
+    service.retriever.settings = service.settings.model_copy(update={"rescorer": "off"})
+    assert all(p.score < 0.05 for p in service.retriever.retrieve("where did they meet?", 5))
+    service.close()
