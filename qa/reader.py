@@ -31,14 +31,19 @@ def sigmoid(x: float) -> float:
 
 
 class NeuralReader:
-    """Scores every window of question + passage; the best span over all passages wins.
+    """Scores every window of question + passage; the best span over all passages wins, by span
+    score + `retrieval_weight` x the log-odds of its passage's retrieval probability (when the
+    learned re-scorer gave one): a span in a passage retrieval trusts beats a slightly higher
+    span score in one it doubts.
 
-    no-answer probability = sigmoid(null score - best span score) of the winning window, where
+    no-answer probability = sigmoid(null score - span score) of the winning window, where
     the null score is the [CLS] start+end logit (SQuAD v2 style)."""
 
     def __init__(self, model_dir: Path | None = None, max_length: int = 384, stride: int = 128,
-                 max_answer_tokens: int = 30, threads: int | None = None):
+                 max_answer_tokens: int = 30, threads: int | None = None,
+                 retrieval_weight: float = 0.0):
         self.model_dir = Path(model_dir or DEFAULT_READER_DIR)
+        self.retrieval_weight = retrieval_weight
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
@@ -90,7 +95,8 @@ class NeuralReader:
         if not passages:
             return ReaderResult(None, 0.0, 1.0)
         enc, start_logits, end_logits = self.logits(question, [p.text for p in passages])
-        best: tuple[float, float, int, int, int] | None = None  # score, null, passage, s, e
+        # combined score, span score, null, passage, span start, span end
+        best: tuple[float, float, float, int, int, int] | None = None
         margins: dict[int, float] = {}
         for w in range(len(enc["input_ids"])):
             p = int(enc["overflow_to_sample_mapping"][w])
@@ -103,12 +109,14 @@ class NeuralReader:
             if not cands:
                 continue
             pid = passages[p].passage_id
-            margins[pid] = max(margins.get(pid, -np.inf), cands[0].score - null)
-            if best is None or cands[0].score > best[0]:
-                best = (cands[0].score, null, p, cands[0].start_char, cands[0].end_char)
+            prior = self._prior(passages[p])
+            margins[pid] = max(margins.get(pid, -np.inf), cands[0].score - null + prior)
+            if best is None or cands[0].score + prior > best[0]:
+                best = (cands[0].score + prior, cands[0].score, null, p, cands[0].start_char,
+                        cands[0].end_char)
         if best is None:
             return ReaderResult(None, 0.0, 1.0)
-        score, null, p, s, e = best
+        _, score, null, p, s, e = best
         passage = passages[p]
         na_prob = sigmoid(null - score)
         a_start, a_end = passage.start + s, passage.start + e
@@ -119,6 +127,15 @@ class NeuralReader:
                             passage_scores=margins)
 
 
+    def _prior(self, passage: RetrievedPassage) -> float:
+        """retrieval_weight x log-odds of the passage's retrieval probability (0 without one)."""
+        if passage.probability is None or not self.retrieval_weight:
+            return 0.0
+        p = min(max(passage.probability, 1e-6), 1 - 1e-6)
+        return self.retrieval_weight * math.log(p / (1 - p))
+
+
 @functools.cache
-def shared_neural_reader(model_dir: Path | None = None, threads: int | None = None) -> NeuralReader:
-    return NeuralReader(model_dir, threads=threads)
+def shared_neural_reader(model_dir: Path | None = None, threads: int | None = None,
+                         retrieval_weight: float = 0.0) -> NeuralReader:
+    return NeuralReader(model_dir, threads=threads, retrieval_weight=retrieval_weight)

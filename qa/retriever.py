@@ -57,8 +57,9 @@ def rescore_learned(passages: list[RetrievedPassage], log_odds: np.ndarray
                     ) -> list[RetrievedPassage]:
     """Passages ordered by the learned re-scorer; each score becomes its probability that the
     passage holds the answer."""
-    rescored = [replace(p, score=1 / (1 + math.exp(-float(z)))) for p, z in zip(passages, log_odds,
-                                                                                 strict=True)]
+    probabilities = [1 / (1 + math.exp(-float(z))) for z in log_odds]
+    rescored = [replace(p, score=prob, probability=prob)
+                for p, prob in zip(passages, probabilities, strict=True)]
     return sorted(rescored, key=lambda p: -p.score)
 
 

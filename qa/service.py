@@ -52,7 +52,8 @@ class QAService:
     def reader(self) -> Reader:
         if self._reader is None:
             if self.settings.reader == "neural" and NeuralReader.available(self.settings.reader_path):
-                self._reader = shared_neural_reader(self.settings.reader_path)
+                self._reader = shared_neural_reader(
+                    self.settings.reader_path, retrieval_weight=self.settings.reader_retrieval_weight)
             else:
                 if self.settings.reader == "neural":
                     log.warning("no trained reader found; using the rule-based extractor")

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     rescore_candidates: int = Field(20, ge=1, description="fused passages the re-scorer "
                                     "re-orders")
     read_passages: int = Field(3, description="top passages the reader reads")
+    reader_retrieval_weight: float = Field(
+        1.0, ge=0, description="the neural reader picks its answer by span score + this weight x "
+        "the log-odds of the passage's retrieval probability (from the learned re-scorer; 0 = "
+        "span score alone)")
     read_expand_sentences: int = Field(
         0, description="widen each passage read by this many sentences on each side")
     rerank: Literal["reader", "none"] = Field(

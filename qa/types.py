@@ -28,6 +28,8 @@ class RetrievedPassage:
     score: float
     sentences: tuple[tuple[int, int], ...] = ()  # document offsets of its sentences
     similarity: float | None = None  # cosine to the question, when dense search found it
+    # the learned re-scorer's probability that the passage holds the answer, when it ran
+    probability: float | None = None
 
 
 @dataclass(frozen=True)

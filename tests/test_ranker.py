@@ -4,6 +4,7 @@ they say, the shipped model loads, and the service ranks with it by default."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,24 @@ def test_service_ranks_with_the_learned_rescorer(tmp_path: Path, sample_path: Pa
     service.retriever.settings = service.settings.model_copy(update={"rescorer": "off"})
     assert all(p.score < 0.05 for p in service.retriever.retrieve("where did they meet?", 5))
     service.close()
+
+
+def test_reader_weighs_the_retrieval_probability_of_each_passage() -> None:
+    from qa.reader import NeuralReader
+
+    turkey = "Mashaal and Soleimani held a meeting in Turkey after the war."
+    qatar = "The two leaders held a meeting in Qatar after the war."
+
+    def read(weight: float, p_turkey: float, p_qatar: float) -> str:
+        passages = [replace(passage(1, turkey, 0.5, None, ()), probability=p_turkey),
+                    replace(passage(2, qatar, 0.5, None, ()), probability=p_qatar)]
+        best = NeuralReader(retrieval_weight=weight).read("Where did they meet?", passages).best
+        assert best is not None
+        return (turkey, qatar)[best.passage_id - 1][best.answer_start : best.answer_end]
+
+    # without the prior, the span scores alone decide, whatever retrieval thought
+    alone = read(0.0, 0.99, 0.01)
+    assert alone in ("Turkey", "Qatar") and read(0.0, 0.01, 0.99) == alone
+    # with it, a passage retrieval trusts wins over one it doubts
+    assert read(1.0, 0.99, 0.01) == "Turkey"
+    assert read(1.0, 0.01, 0.99) == "Qatar"
