@@ -42,12 +42,13 @@ def main() -> int:
     args = ap.parse_args()
     path = args.data / "squad" / "dev-v1.1.json"
     dataset = load_squad_file(path)
-    dev = set(dev_titles(path))
+    dev = {t.replace("_", " ") for t in dev_titles(path)}  # file titles; paragraphs use spaces
     service = QAService(Settings(data_dir=args.work))
     if not service.corpus.store.passage_count():
         index_paragraphs(service, dataset, progress=True)
     questions = [q for q in dataset.questions if q.answers
-                 and (dataset.paragraphs[q.paragraph].title in dev) == (args.side == "dev")]
+                 and (dataset.paragraphs[q.paragraph].title.replace("_", " ") in dev)
+                 == (args.side == "dev")]
     random.Random(args.seed).shuffle(questions)
     reader = service.reader
     if not isinstance(reader, NeuralReader):
