@@ -154,8 +154,9 @@ class HybridRetriever:
     def features(self, query: str, passages: list[RetrievedPassage], vector: np.ndarray,
                  bm25: dict[int, float]) -> np.ndarray:
         """The learned re-scorer's inputs for fused candidates (see qa/ranker.py)."""
-        store = self.corpus.store
-        query_terms = QueryTerms.build(query, store.term_passage_counts, store.passage_count())
+        # The index holds every passage: its size is the IDF's N without a COUNT(*) scan.
+        query_terms = QueryTerms.build(query, self.corpus.store.term_passage_counts,
+                                       len(self.corpus.index))
         return candidate_features(query_terms, passages, bm25,
                                   self.corpus.sentence_cosines(passages, vector),
                                   self.settings.rrf_k)
