@@ -10,6 +10,9 @@ import functools
 import json
 import math
 import re
+import sqlite3
+import threading
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,52 +37,89 @@ FEATURES = (
     "best_cosine_plus_overlap",  # both in the same sentence
 )
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# FTS5's unicode61 tokenizer: runs of letters and digits (underscore separates), lower-cased,
+# Latin diacritics removed. The porter stems come from SQLite's own FTS5 (see _Stemmer), so
+# a question's terms are exactly the terms the lexical index holds.
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-@functools.cache
-def _stemmer():  # type: ignore[no-untyped-def]
-    try:
-        import snowballstemmer
-    except ImportError as exc:  # a core dependency; says what to do if it went missing
-        raise RuntimeError("the learned re-scorer needs `pip install snowballstemmer`") from exc
-    return snowballstemmer.stemmer("porter")
+class _Stemmer:
+    """Porter stems as FTS5 makes them: unknown tokens go through an in-memory FTS5 table once,
+    then come from a cache."""
+
+    max_cached = 500_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, str] = {}
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self._conn.execute("CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = 'porter unicode61')")
+        self._conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')")
+
+    def _fts_terms(self, text: str) -> list[tuple[int, str]]:
+        self._conn.execute("DELETE FROM t")
+        self._conn.execute("INSERT INTO t (x) VALUES (?)", (text,))
+        return [(int(o), str(term)) for o, term in
+                self._conn.execute("SELECT offset, term FROM v ORDER BY offset")]
+
+    def stems(self, tokens: list[str]) -> list[str]:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(tokens) if t not in self._cache]
+            if missing:
+                if len(self._cache) + len(missing) > self.max_cached:
+                    self._cache.clear()
+                found = self._fts_terms(" ".join(missing))
+                if [o for o, _ in found] == list(range(len(missing))):
+                    self._cache.update(zip(missing, (term for _, term in found), strict=True))
+                else:  # a token FTS5 splits differently: one at a time, first term
+                    for token in missing:
+                        one = self._fts_terms(token)
+                        self._cache[token] = one[0][1] if one else token
+            return [self._cache[t] for t in tokens]
 
 
-@functools.lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """Porter stem of a lower-case word, as FTS5's `porter` tokenizer stores it."""
-    return str(_stemmer().stemWord(word))
+_STEMMER = _Stemmer()
+
+
+def _fold(text: str) -> str:
+    text = text.lower()
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
 def terms(text: str) -> list[str]:
-    """The stemmed, lower-case words of `text`, in order."""
-    return [stem(w.lower()) for w in _WORD.findall(text)]
+    """The terms FTS5 indexes for `text`, in order."""
+    return _STEMMER.stems(_TOKEN.findall(_fold(text)))
 
 
 @dataclass(frozen=True)
 class QueryTerms:
-    """The question's distinct stemmed terms with their IDF in the passage index."""
+    """The question's terms in order (for bigrams) and its distinct terms' IDF in the passage
+    index."""
 
-    terms: tuple[str, ...]
+    sequence: tuple[str, ...]
     idf: Mapping[str, float]
 
     @classmethod
     def build(cls, question: str, passage_counts: Callable[[list[str]], Mapping[str, int]],
               passages: int) -> QueryTerms:
         """`passage_counts` looks up how many of the `passages` hold each term (BM25's IDF)."""
-        distinct = tuple(dict.fromkeys(terms(question)))
-        counts = passage_counts(list(distinct))
+        sequence = tuple(terms(question))
+        distinct = list(dict.fromkeys(sequence))
+        counts = passage_counts(distinct)
         n = max(passages, 1)
         idf = {t: math.log(1 + (n - (d := counts.get(t, 0)) + 0.5) / (d + 0.5)) for t in distinct}
-        return cls(distinct, idf)
+        return cls(sequence, idf)
 
     def overlap(self, words: set[str]) -> float:
+        """Share of the question's IDF mass whose terms are among `words`."""
         total = sum(self.idf.values())
         return sum(v for t, v in self.idf.items() if t in words) / total if total else 0.0
 
     def bigram_overlap(self, words: Sequence[str]) -> float:
-        wanted = set(zip(self.terms, self.terms[1:], strict=False))
+        """Share of the question's distinct adjacent term pairs that also occur in `words`."""
+        wanted = set(zip(self.sequence, self.sequence[1:], strict=False))
         if not wanted:
             return 0.0
         return len(wanted & set(zip(words, words[1:], strict=False))) / len(wanted)
@@ -119,6 +159,11 @@ def candidate_features(
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
+# The settings that shape the features; recorded with a trained model and checked at load.
+FEATURE_SETTINGS = ("candidates", "rrf_k", "dense_weight", "lexical_weight", "rescore_candidates",
+                    "sentences_per_passage", "passage_overlap", "passage_max_chars", "embed_title")
+
+
 @dataclass(frozen=True)
 class LinearRanker:
     """score = coef . (x - mean) / scale + intercept (a logistic model's log-odds)."""
@@ -127,6 +172,7 @@ class LinearRanker:
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
+    trained_with: Mapping[str, object]  # FEATURE_SETTINGS values at training time
 
     @classmethod
     def load(cls, path: Path) -> LinearRanker:
@@ -134,13 +180,22 @@ class LinearRanker:
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path} was trained on other features: {data['features']}")
         return cls(np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]),
-                   float(data["intercept"]))
+                   float(data["intercept"]), dict(data.get("settings", {})))
 
     def score(self, features: np.ndarray) -> np.ndarray:
         return ((features - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def mismatches(self, settings: Mapping[str, object]) -> list[str]:
+        """Feature-shaping settings that differ from those the model was trained with."""
+        return [f"{k}={settings[k]!r} (trained with {v!r})" for k, v in self.trained_with.items()
+                if k in settings and settings[k] != v]
 
 
 @functools.cache
 def shared_ranker(path: Path | None = None) -> LinearRanker:
     """The ranker, read once per process."""
     return LinearRanker.load(path or DEFAULT_RANKER)
+
+
+def probability(log_odds: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, log_odds))))

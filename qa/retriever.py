@@ -4,16 +4,25 @@ to the question), with optional document and date filters."""
 
 from __future__ import annotations
 
-import math
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from qa.corpus import Corpus
-from qa.ranker import QueryTerms, candidate_features, shared_ranker
+from qa.ranker import (
+    FEATURE_SETTINGS,
+    LinearRanker,
+    QueryTerms,
+    candidate_features,
+    probability,
+    shared_ranker,
+)
 from qa.settings import Settings
 from qa.timing import StageTimer
 from qa.types import RetrievedPassage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ def rescore_learned(passages: list[RetrievedPassage], log_odds: np.ndarray
                     ) -> list[RetrievedPassage]:
     """Passages ordered by the learned re-scorer; each score becomes its probability that the
     passage holds the answer."""
-    probabilities = [1 / (1 + math.exp(-float(z))) for z in log_odds]
+    probabilities = [probability(float(z)) for z in log_odds]
     rescored = [replace(p, score=prob, probability=prob)
                 for p, prob in zip(passages, probabilities, strict=True)]
     return sorted(rescored, key=lambda p: -p.score)
@@ -77,6 +86,7 @@ class HybridRetriever:
     def __init__(self, corpus: Corpus, settings: Settings):
         self.corpus = corpus
         self.settings = settings
+        self._checked = False
 
     def retrieve(
         self,
@@ -124,20 +134,22 @@ class HybridRetriever:
         if s.fusion in ("rrf", "lexical"):
             with timer.stage("lexical_search"):
                 lexical = self.corpus.store.lexical_search(query, depth, allowed)
+        # The head is fused from the first `candidates` of each list whatever `top_k` is, so
+        # its scores (and the re-scorer's features) do not depend on how deep a caller asks.
+        head_dense, head_lexical = dense[: s.candidates], lexical[: s.candidates]
         with timer.stage("fuse"):
             if s.fusion == "dense":
                 ranked = dense
             elif s.fusion == "lexical":
                 ranked = lexical
             else:
-                ranked = reciprocal_rank_fusion(
-                    [[i for i, _ in dense], [i for i, _ in lexical]],
-                    [s.dense_weight, s.lexical_weight],
-                    s.rrf_k,
-                )
+                ranked = self._fuse(head_dense, head_lexical)
+                if depth > s.candidates:  # deeper results follow, in the deeper fusion's order
+                    seen = {pid for pid, _ in ranked}
+                    ranked += [x for x in self._fuse(dense, lexical) if x[0] not in seen]
             ranked = ranked[:top_k]
             records = self.corpus.store.passages([pid for pid, _ in ranked])
-        cosine = dict(dense)
+        cosine = dict(head_dense)
         # A passage deleted between search and lookup is simply skipped.
         passages = [
             RetrievedPassage(
@@ -149,7 +161,13 @@ class HybridRetriever:
             for pid, score in ranked
             if (r := records.get(pid)) is not None
         ]
-        return Candidates(passages, vector, dict(lexical))
+        return Candidates(passages, vector, dict(head_lexical))
+
+    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+              ) -> list[tuple[int, float]]:
+        s = self.settings
+        return reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in lexical]],
+                                      [s.dense_weight, s.lexical_weight], s.rrf_k)
 
     def features(self, query: str, passages: list[RetrievedPassage], vector: np.ndarray,
                  bm25: dict[int, float]) -> np.ndarray:
@@ -166,5 +184,16 @@ class HybridRetriever:
         if self.settings.rescorer == "sentence":
             return rescore_by_sentence(passages, self.corpus.sentence_similarity(passages, vector),
                                        self.settings.sentence_weight)
+        return rescore_learned(passages, self.ranker().score(
+            self.features(query, passages, vector, bm25)))
+
+    def ranker(self) -> LinearRanker:
+        """The learned re-scorer (loaded once per process); warns once when the settings that
+        shape its features differ from those it was trained with."""
         ranker = shared_ranker(self.settings.ranker_path)
-        return rescore_learned(passages, ranker.score(self.features(query, passages, vector, bm25)))
+        if not self._checked:
+            self._checked = True
+            if wrong := ranker.mismatches(self.settings.model_dump(include=set(FEATURE_SETTINGS))):
+                log.warning("the learned re-scorer was trained with other settings: %s",
+                            "; ".join(wrong))
+        return ranker

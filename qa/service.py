@@ -70,6 +70,8 @@ class QAService:
         self.corpus.encoder.encode(["warm up"])
         if isinstance(self.reader, NeuralReader):
             self.reader.load()
+        if self.settings.rescores and self.settings.rescorer == "learned":
+            self.retriever.ranker()  # a missing or unreadable model fails here, not per question
         from embeddings.nlp import load_spacy
 
         load_spacy()

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,6 +84,13 @@ class Settings(BaseSettings):
 
     # conversations
     conversation_ttl_hours: float = 24 * 30
+
+    @model_validator(mode="after")
+    def _read_within_rescored(self) -> Settings:
+        # The reader weighs each passage's re-scored probability; deeper passages have none.
+        if self.rescorer == "learned" and self.read_passages > self.rescore_candidates:
+            raise ValueError("read_passages must not exceed rescore_candidates")
+        return self
 
     @property
     def rescores(self) -> bool:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,8 +26,9 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import qa.ranker as ranker_module  # noqa: E402
 from eval.squad import contains_gold, index_paragraphs, load_squad_file, sample_questions  # noqa: E402
-from qa.ranker import FEATURES  # noqa: E402
+from qa.ranker import FEATURE_SETTINGS, FEATURES  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
@@ -35,34 +36,56 @@ log = logging.getLogger("train_ranker")
 TRAINING_FILES = ("squadshifts/reddit_v1.0.json", "squadshifts/amazon_reviews_v1.0.json")
 
 
+def training_settings(work: Path) -> Settings:
+    """The product's defaults, pinned: QA_* variables of the shell must not leak into the
+    features (e.g. QA_RESCORER=off would store no sentence vectors)."""
+    pinned = {name: Settings.model_fields[name].default for name in FEATURE_SETTINGS}
+    return Settings(data_dir=work, rescorer="learned", fusion="rrf", **pinned)
+
+
 def collect(path: Path, work: Path, questions: int, seed: int
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-    """Features, labels and question number of every fused candidate of sampled questions;
-    cached in `work` (the corpus is indexed afresh when there is no cache)."""
-    cache = work / f"features-{questions}-{seed}.npz"
+    """Features, labels and question number of every fused candidate of sampled questions.
+    The corpus is indexed once in `work`; features are cached there under a key of the
+    feature code, the settings and the sample, so a rerun only re-fits."""
+    settings = training_settings(work)
+    key = hashlib.sha256(json.dumps([
+        Path(ranker_module.__file__).read_text(encoding="utf-8"),
+        settings.model_dump(include=set(FEATURE_SETTINGS)), questions, seed,
+    ], sort_keys=True).encode()).hexdigest()[:12]
+    cache = work / f"features-{key}.npz"
     if cache.exists():
         data = np.load(cache)
         return data["x"], data["y"], data["g"], json.loads(str(data["info"]))
-    if work.exists():
-        shutil.rmtree(work)
+    t0 = time.perf_counter()
     dataset = load_squad_file(path)
-    settings = Settings(data_dir=work)  # the product's defaults: sentences embedded at ingest
     service = QAService(settings)
-    document_ids = index_paragraphs(service, dataset, progress=True).document_ids
+    store = service.corpus.store
+    if store.passage_count():  # indexed by an earlier run: same texts, same documents
+        by_text = {}
+        for doc_id in store.document_ids():
+            record = store.get_document(doc_id)
+            if record is not None:
+                by_text[record.text] = doc_id
+        document_ids = [by_text[p.context] for p in dataset.paragraphs]
+    else:
+        document_ids = index_paragraphs(service, dataset, progress=True).document_ids
     asked = sample_questions([q for q in dataset.questions if q.answers], questions, seed)
     rows, labels, groups = [], [], []
     for n, q in enumerate(tqdm(asked, desc=path.name, unit="q")):
-        found = service.retriever.search(q.question, settings.rescore_candidates)
+        question = service.validate_question(q.question)  # as `ask` would see it
+        found = service.retriever.search(question, settings.rescore_candidates)
         if not found.passages or found.vector is None:
             continue
-        rows.append(service.retriever.features(q.question, found.passages, found.vector,
+        rows.append(service.retriever.features(question, found.passages, found.vector,
                                                found.bm25))
         labels += [contains_gold(p, document_ids[q.paragraph], q.answers) for p in found.passages]
         groups += [n] * len(found.passages)
     service.close()
     x, y, g = np.vstack(rows), np.array(labels, int), np.array(groups)
     info = {"file": path.name, "paragraphs": len(dataset.paragraphs), "questions": len(asked),
-            "candidates": len(y), "positives": int(y.sum())}
+            "candidates": len(y), "positives": int(y.sum()),
+            "seconds": round(time.perf_counter() - t0, 1)}
     np.savez(cache, x=x, y=y, g=g, info=json.dumps(info))
     return x, y, g, info
 
@@ -108,13 +131,14 @@ def main() -> int:
     out = {
         "features": list(FEATURES), "mean": mean.tolist(), "scale": scale.tolist(),
         "coef": model.coef_[0].tolist(), "intercept": float(model.intercept_[0]),
+        "settings": training_settings(args.work).model_dump(include=set(FEATURE_SETTINGS)),
         "training": {
             "files": [p[3] for p in parts], "c": args.c, "seed": args.seed,
             "command": " ".join(["scripts/train_ranker.py", *sys.argv[1:]]),
             "date": datetime.date.today().isoformat(),
             "recall_at_1_fused": round(recall_at_1(fused, y, g), 4),
             "recall_at_1_rescored": round(recall_at_1(scores, y, g), 4),
-            "seconds": round(time.perf_counter() - t0, 1),
+            "run_seconds": round(time.perf_counter() - t0, 1),
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

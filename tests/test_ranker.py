@@ -4,6 +4,7 @@ they say, the shipped model loads, and the service ranks with it by default."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from embeddings.store import DocumentStore
 from qa.loaders import load_paths
 from qa.ranker import (
     DEFAULT_RANKER,
+    FEATURE_SETTINGS,
     FEATURES,
     LinearRanker,
     QueryTerms,
@@ -27,8 +29,9 @@ from qa.settings import Settings
 from qa.types import NewDocument, RetrievedPassage
 
 
-def stored(tmp_path: Path, texts: list[str]) -> DocumentStore:
-    store = DocumentStore(tmp_path / "store.sqlite3")
+def stored(folder: Path, texts: list[str]) -> DocumentStore:
+    folder.mkdir(parents=True, exist_ok=True)
+    store = DocumentStore(folder / "store.sqlite3")
     for i, text in enumerate(texts):
         span = PassageSpan(0, 0, len(text), (TextSpan(0, len(text)),))
         store.add_document(title=f"t{i}", text=text, url=None, published=None, passages=[span],
@@ -37,10 +40,18 @@ def stored(tmp_path: Path, texts: list[str]) -> DocumentStore:
     return store
 
 
-def test_terms_are_stemmed_as_the_lexical_index_stores_them(tmp_path: Path) -> None:
-    store = stored(tmp_path, ["The dogs were running in Turkey's hills.", "A dog ran home."])
+def test_terms_are_the_terms_the_lexical_index_stores(tmp_path: Path) -> None:
+    # short words (not stemmed by FTS5), possessives, accents, underscores, "-ology", "-ibly"
+    text = ("Possibly the Café's technology is run by foo_bar at U.S. sites; naïve as us. "
+            "The dogs were running in Turkey's hills, irreversibly.")
+    store = stored(tmp_path / "one", [text])
+    with sqlite3.connect(store.path) as conn:
+        indexed = {r[0] for r in conn.execute("SELECT term FROM passages_vocab")}
+    store.close()
+    assert set(terms(text)) == indexed
+    assert terms("Turkey's technology") == ["turkei", "s", "technolog"]
+    store = stored(tmp_path / "two", [text, "A dog ran home."])
     counts = store.term_passage_counts(terms("Running dogs, Turkey hills"))
-    # every word of the question is found under the stem FTS5 gave it
     assert counts == {"run": 1, "dog": 2, "turkei": 1, "hill": 1}
     assert store.term_passage_counts(terms("zeppelin")) == {}
     store.close()
@@ -56,6 +67,9 @@ def test_overlap_weighs_rare_words_over_common_ones() -> None:
     assert query.overlap(set(terms("where did the summit meet"))) == pytest.approx(1.0)
     # "the summit" and "summit meet(s)": 2 of the 4 bigrams
     assert query.bigram_overlap(terms("the summit meets today")) == pytest.approx(2 / 4)
+    # bigrams follow the question as written, repeated words included: 8 distinct pairs
+    repeated = QueryTerms.build("who is the king of the north of the land", lambda ts: {}, 10)
+    assert repeated.bigram_overlap(terms("the north")) == pytest.approx(1 / 8)
 
 
 def passage(pid: int, text: str, score: float, similarity: float | None,
@@ -67,24 +81,29 @@ def test_features_describe_each_candidate() -> None:
     query = QueryTerms.build("where did Mashaal and Soleimani meet", lambda ts: {}, 100)
     first = "Talks went on. Nothing was said."
     second = "Mashaal and Soleimani met in Turkey. It rained."
+    # the second passage starts at offset 100 of its document: sentence spans are document
+    # offsets, so they must be shifted to slice the passage text
     fused = [passage(1, first, 1 / 61, 0.5, ((0, 14), (15, 32))),
-             passage(2, second, 1 / 62, None, ((0, 36), (37, 47)))]
+             replace(passage(2, second, 1 / 62, None, ((100, 136), (137, 147))), start=100,
+                     end=147),
+             passage(3, "Mashaal spoke.", 1 / 63, 0.4, ())]  # no sentence spans: one sentence
     x = candidate_features(query, fused, bm25={2: 8.0}, rrf_k=60,
-                           sentence_cosines={("d1", 0): 0.3, ("d2", 0): 0.7})
+                           sentence_cosines={("d1", 0): 0.3, ("d2", 100): 0.7})
     f = {name: x[:, i] for i, name in enumerate(FEATURES)}
-    assert x.shape == (2, len(FEATURES))
-    assert f["fused_score"] == pytest.approx([60 / 61, 60 / 62])
-    assert f["log_fused_rank"] == pytest.approx([0.0, np.log(2)])
+    assert x.shape == (3, len(FEATURES))
+    assert f["fused_score"] == pytest.approx([60 / 61, 60 / 62, 60 / 63])
+    assert f["log_fused_rank"] == pytest.approx([0.0, np.log(2), np.log(3)])
     # found only lexically: the dense floor (lowest cosine found) and a flag
-    assert f["passage_cosine"].tolist() == [0.5, 0.5] and f["no_passage_cosine"].tolist() == [0, 1]
-    assert f["bm25"].tolist() == [0.0, 1.0] and f["no_bm25"].tolist() == [1, 0]
+    assert f["passage_cosine"].tolist() == [0.5, 0.4, 0.4]
+    assert f["no_passage_cosine"].tolist() == [0, 1, 0]
+    assert f["bm25"].tolist() == [0.0, 1.0, 0.0] and f["no_bm25"].tolist() == [1, 0, 1]
     # a sentence without a stored vector counts as the passage cosine
-    assert f["best_sentence_cosine"].tolist() == [0.5, 0.7]
+    assert f["best_sentence_cosine"].tolist() == [0.5, 0.7, 0.4]
     # equal IDF here: 3 of the 6 question words ("met" is not "meet"), 2 of its 5 bigrams
-    assert f["best_sentence_overlap"].tolist() == pytest.approx([0.0, 0.5])
-    assert f["best_sentence_bigrams"].tolist() == pytest.approx([0.0, 0.4])
-    assert f["passage_overlap"].tolist() == pytest.approx([0.0, 0.5])
-    assert f["best_cosine_plus_overlap"][1] == pytest.approx(0.7 + f["best_sentence_overlap"][1])
+    assert f["best_sentence_overlap"].tolist() == pytest.approx([0.0, 0.5, 1 / 6])
+    assert f["best_sentence_bigrams"].tolist() == pytest.approx([0.0, 0.4, 0.0])
+    assert f["passage_overlap"].tolist() == pytest.approx([0.0, 0.5, 1 / 6])
+    assert f["best_cosine_plus_overlap"][1] == pytest.approx(0.7 + 0.5)
 
 
 def test_rescore_learned_orders_by_log_odds_and_reports_probabilities() -> None:
@@ -97,12 +116,23 @@ def test_rescore_learned_orders_by_log_odds_and_reports_probabilities() -> None:
 def test_shipped_ranker_loads_and_rejects_other_features(tmp_path: Path) -> None:
     ranker = LinearRanker.load(DEFAULT_RANKER)
     assert ranker.coef.shape == (len(FEATURES),) and np.isfinite(ranker.coef).all()
+    # trained with the product's defaults
+    defaults = Settings().model_dump(include=set(FEATURE_SETTINGS))
+    assert set(ranker.trained_with) == set(FEATURE_SETTINGS) and ranker.mismatches(defaults) == []
+    assert ranker.mismatches({**defaults, "candidates": 100}) == [
+        "candidates=100 (trained with 50)"]
     data = json.loads(DEFAULT_RANKER.read_text(encoding="utf-8"))
     data["features"] = data["features"][:-1]
     other = tmp_path / "other.json"
     other.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ValueError, match="other features"):
         LinearRanker.load(other)
+
+
+def test_reading_deeper_than_the_rescored_head_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="read_passages"):
+        Settings(data_dir=tmp_path, read_passages=30)
+    Settings(data_dir=tmp_path, read_passages=30, rescorer="sentence")  # no probabilities read
 
 
 def test_service_ranks_with_the_learned_rescorer(tmp_path: Path, sample_path: Path) -> None:
@@ -116,11 +146,16 @@ def test_service_ranks_with_the_learned_rescorer(tmp_path: Path, sample_path: Pa
     passages = service.retriever.retrieve("Where did Mashaal and Soleimani meet?", 5)
     assert "held a meeting in Turkey" in passages[0].text
     # scores are the model's probabilities, best first
-    assert all(0 < p.score < 1 for p in passages)
+    assert all(p.probability is not None and p.score == p.probability for p in passages)
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
-    # switched off: the fused order, RRF scores
+    # the re-scored head does not depend on how deep the caller asks
+    deep = service.retriever.retrieve("Where did Mashaal and Soleimani meet?", 60)
+    assert [(p.passage_id, p.score) for p in deep[:5]] == [(p.passage_id, p.score)
+                                                           for p in passages]
+    # switched off: the fused order, RRF scores, no probabilities
     service.retriever.settings = service.settings.model_copy(update={"rescorer": "off"})
-    assert all(p.score < 0.05 for p in service.retriever.retrieve("where did they meet?", 5))
+    off = service.retriever.retrieve("where did they meet?", 5)
+    assert all(p.probability is None and p.score < 0.05 for p in off)
     service.close()
 
 
