@@ -23,7 +23,7 @@ if [[ $what == retrieval || $what == all ]]; then
   sweep() {  # name, then QA_* assignments; 3,000 sampled questions, every paragraph indexed
     local name=$1; shift
     env "$@" $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --limit 3000 \
-        --out "runs/eval4/retrieval/$name" -q | sed "s/^/$name: /" | grep -v wrote
+        --out "runs/eval5/retrieval/$name" -q | sed "s/^/$name: /" | grep -v wrote
   }
   # passage-design rows, first stage only (no re-scoring), as RESULTS.md quotes them
   sweep sentences-2 QA_RESCORER=off QA_SENTENCES_PER_PASSAGE=2 QA_PASSAGE_OVERLAP=0
@@ -37,18 +37,18 @@ if [[ $what == retrieval || $what == all ]]; then
   sweep sentences-3 QA_SENTENCES_PER_PASSAGE=3 QA_PASSAGE_OVERLAP=1
   sweep sentences-8 QA_SENTENCES_PER_PASSAGE=8 QA_PASSAGE_OVERLAP=2 QA_PASSAGE_MAX_CHARS=2000
   # all questions, default design (the number quoted against the targets)
-  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --out runs/eval4/retrieval/full -q
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --out runs/eval5/retrieval/full -q
 fi
 if [[ $what == corpus || $what == all ]]; then
-  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 --out runs/eval4/v1.1-corpus-3000 -q
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 --out runs/eval5/v1.1-corpus-3000 -q
   QA_READ_EXPAND_SENTENCES=1 $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 \
       --out runs/eval2/v1.1-corpus-3000-expand1 -q
-  $QA eval beir "$DATA/beir_scifact" --fusion rrf rrf-sentence rrf-no-rescore dense lexical --out runs/eval4/beir-scifact -q
+  $QA eval beir "$DATA/beir_scifact" --fusion rrf rrf-sentence rrf-no-rescore dense lexical --out runs/eval5/beir-scifact -q
 fi
 if [[ $what == dialog || $what == all ]]; then
-  $QA eval coqa eval/gold/sample-coqa.json --out runs/eval4/dialog-gold
-  $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" --out runs/eval4/dialog-coqa
-  $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval4/dialog-quac
+  $QA eval coqa eval/gold/sample-coqa.json --out runs/eval5/dialog-gold
+  $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" --out runs/eval5/dialog-coqa
+  $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval5/dialog-quac
   $QA eval canard "$DATA/canard/dev.json"
 fi
 if [[ $what == bench || $what == all ]]; then

@@ -7,6 +7,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from eval.beir import (
 )
 from eval.eval_cli import main as eval_main
 from qa.corpus import Corpus
+from qa.retriever import HybridRetriever
 from qa.settings import get_settings
 from qa.types import RetrievedPassage
 
@@ -100,20 +102,27 @@ def test_retrieval_metrics_by_hand() -> None:
 
 def test_evaluate_end_to_end_with_ablation_rows(beir_dir: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    base = get_settings().model_copy(update={"reader": "rules"})
-    calls: list[int] = []
-    original = Corpus.sentence_cosines
+    base = get_settings().model_copy(update={"reader": "rules", "rescorer": "learned"})
+    calls: dict[str, int] = {"sentences": 0, "learned": 0}
+    cosines, features = Corpus.sentence_cosines, HybridRetriever.features
 
-    def counted(self: Corpus, passages: list, vector: np.ndarray) -> dict[tuple[str, int], float]:
-        calls.append(len(passages))
-        return original(self, passages, vector)
+    def counted_cosines(self: Corpus, passages: list, vector: np.ndarray
+                        ) -> dict[tuple[str, int], float]:
+        calls["sentences"] += 1
+        return cosines(self, passages, vector)
 
-    monkeypatch.setattr(Corpus, "sentence_cosines", counted)  # both re-scorers read sentences
+    def counted_features(self: HybridRetriever, *args: Any) -> np.ndarray:
+        calls["learned"] += 1
+        return features(self, *args)
+
+    monkeypatch.setattr(Corpus, "sentence_cosines", counted_cosines)  # both re-scorers use it
+    monkeypatch.setattr(HybridRetriever, "features", counted_features)  # the learned one only
     evaluate(beir_dir, base, ["rrf-no-rescore"])
-    assert calls == []  # the ablation row really switches the re-scorer off
+    assert calls == {"sentences": 0, "learned": 0}  # the ablation row really switches it off
     rows = ["rrf", "rrf-sentence", "rrf-no-rescore", "dense", "lexical"]
     metrics, runs = evaluate(beir_dir, base, rows)
-    assert len(calls) == 6  # one per query, in the "rrf" (learned) and "rrf-sentence" rows only
+    # one call per query: "rrf" runs the learned re-scorer, "rrf-sentence" the sentence one
+    assert calls == {"sentences": 6, "learned": 3}
     assert metrics["queries"] == 3 and metrics["documents_indexed"] == 6
     assert set(metrics["rows"]) == set(rows)
     for row in metrics["rows"].values():
