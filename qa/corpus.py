@@ -109,10 +109,10 @@ class Corpus:
             log.info("index ready: %d passages (%s)", len(index), index.kind)
 
     def _backfill_sentence_vectors(self, chunk: int = 200) -> None:
-        """Embed the sentences of documents stored before sentence re-scoring was on (or with
-        another encoder), a chunk of documents at a time. Re-scoring is optional, so a
-        failure is logged and the service starts; those passages are re-scored by their
-        passage cosine instead (see qa/retriever.py)."""
+        """Embed the sentences of documents stored while re-scoring was off (or with another
+        encoder), a chunk of documents at a time. Re-scoring is optional, so a failure is
+        logged and the service starts; those passages' sentences count with their passage
+        cosine instead (see qa/ranker.py and qa/retriever.py)."""
         missing = self.store.documents_without_sentence_vectors(self.encoder.name)
         if not missing:
             return
