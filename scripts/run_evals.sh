@@ -40,6 +40,9 @@ if [[ $what == retrieval || $what == all ]]; then
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode retrieval --out runs/eval5/retrieval/full -q
 fi
 if [[ $what == corpus || $what == all ]]; then
+  # the reader's retrieval prior: picked on the training side, confirmed on the dev side
+  .venv/bin/python scripts/sweep_retrieval_weight.py --side train --limit 1500
+  .venv/bin/python scripts/sweep_retrieval_weight.py --side dev --limit 1988
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 --out runs/eval5/v1.1-corpus-3000 -q
   QA_READ_EXPAND_SENTENCES=1 $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 \
       --out runs/eval2/v1.1-corpus-3000-expand1 -q
