@@ -351,6 +351,15 @@ def _answer_mention(question: str, answer: str) -> _Mention | None:
     return _Mention(answer.strip().strip("\"'“”‘’()[]"), kind, "answer", 0)
 
 
+def _leading_noun_phrase(question: str, answer: str) -> str | None:
+    """The noun phrase a longer answer starts with, when it would itself be a short answer:
+    "an office in a Hezbollah-controlled area of Beirut - a request..." -> "an office"."""
+    chunk = next(iter(_parse(answer).noun_chunks), None)
+    if chunk is None or chunk.start != 0:
+        return None
+    return chunk.text if _answer_mention(question, chunk.text) is not None else None
+
+
 def _descriptors(text: str, name: str) -> list[str]:
     """Nouns that describe `name` in `text`: "news site Ynet", "Soleimani, a ... leader"."""
     out = []
@@ -878,6 +887,8 @@ def _complete_ellipsis(question: str, doc: Any, previous: Exchange) -> str | Non
     answer = (previous.answer or "").strip().rstrip(".")
     if answer and _answer_mention(asked, answer) is not None:
         filler = answer  # a short noun phrase, not a clause
+    elif answer:
+        filler = _leading_noun_phrase(asked, answer)
     first = wh[0]
     if first.tag_ == "WRB":  # where/when/why/how: the frame already has its subject
         return _capitalize(_join([new_wh] + [t.text for t in body]) + "?")

@@ -93,6 +93,15 @@ def test_delegation_dialog_group_and_ellipsis_with_the_answer() -> None:
     assert rewrites[4] == "What were the Hamas delegation worried about?"
 
 
+def test_ellipsis_after_a_clause_long_answer_carries_its_leading_noun_phrase() -> None:
+    history = [turn("What did the Hamas delegation ask to open?",
+                    "an office in a Hezbollah-controlled area of Beirut — a request Tehran rejected")]
+    assert resolve("Where?", history) == "Where did the Hamas delegation ask to open an office?"
+    # an answer that does not start with a noun phrase gives no filler: the frame alone
+    history = [turn("What did the Hamas delegation ask to open?", "to open an office in Beirut")]
+    assert resolve("Where?", history) == "Where did the Hamas delegation ask to open?"
+
+
 def test_subject_wh_ellipsis_uses_do_support() -> None:
     history = [turn("Who reported the meeting?", "Saudi daily Al-Hayat")]
     assert resolve("When?", history) == "When did Saudi daily Al-Hayat report the meeting?"
