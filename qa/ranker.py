@@ -78,7 +78,10 @@ class _Stemmer:
             return [self._cache[t] for t in tokens]
 
 
-_STEMMER = _Stemmer()
+@functools.cache
+def _stemmer() -> _Stemmer:
+    """One per process, made on first use (nothing is opened at import)."""
+    return _Stemmer()
 
 
 def _fold(text: str) -> str:
@@ -90,7 +93,7 @@ def _fold(text: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The terms FTS5 indexes for `text`, in order."""
-    return _STEMMER.stems(_TOKEN.findall(_fold(text)))
+    return _stemmer().stems(_TOKEN.findall(_fold(text)))
 
 
 @dataclass(frozen=True)
