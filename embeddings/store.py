@@ -72,6 +72,11 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def document_id(text: str) -> str:
+    """A document's id: its text's hash, so the same text is always the same document."""
+    return content_hash(text)[:16]
+
+
 @dataclass(frozen=True)
 class DocumentRecord:
     id: str
@@ -181,7 +186,7 @@ class DocumentStore:
         given) in one transaction. `input_hashes` identify what was embedded, so identical
         input is never embedded twice."""
         digest = content_hash(text)
-        doc_id = digest[:16]
+        doc_id = document_id(text)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         ids: list[int] = []
         with self.transaction() as conn:

@@ -140,14 +140,20 @@ def candidate_features(
     found = [p.similarity for p in passages if p.similarity is not None]
     dense_floor = min(found) if found else 0.0
     top_bm25 = max(bm25.values(), default=0.0)
+    sentence_terms: dict[tuple[str, int], list[str]] = {}  # overlapping passages share one
     rows = []
     for rank, p in enumerate(passages, start=1):
         cosine = p.similarity if p.similarity is not None else dense_floor
         sentence_rows = []
+        passage_words: set[str] = set()  # the sentences tile the passage: their terms are its
         for start, end in p.sentences or ((p.start, p.end),):
-            words = terms(p.text[start - p.start : end - p.start])
+            key = (p.document_id, start)
+            if key not in sentence_terms:
+                sentence_terms[key] = terms(p.text[start - p.start : end - p.start])
+            words = sentence_terms[key]
+            passage_words.update(words)
             sentence_rows.append((
-                sentence_cosines.get((p.document_id, start), cosine),
+                sentence_cosines.get(key, cosine),
                 query.overlap(set(words)),
                 query.bigram_overlap(words),
             ))
@@ -157,7 +163,7 @@ def candidate_features(
             p.score * rrf_k, math.log(rank), cosine, float(p.similarity is None),
             lexical / top_bm25 if lexical is not None and top_bm25 > 0 else 0.0,
             float(lexical is None), float(cos.max()), float(ov.max()),
-            query.overlap(set(terms(p.text))), float(bigrams.max()), float((cos + ov).max()),
+            query.overlap(passage_words), float(bigrams.max()), float((cos + ov).max()),
         ])
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
@@ -199,6 +205,3 @@ def shared_ranker(path: Path | None = None) -> LinearRanker:
     """The ranker, read once per process."""
     return LinearRanker.load(path or DEFAULT_RANKER)
 
-
-def probability(log_odds: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, log_odds))))

@@ -6,13 +6,14 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from qa.evidence import evidence_span
-from qa.span_decoding import best_spans
+from qa.span_decoding import SpanCandidate, best_spans
 from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,16 @@ class Reader(Protocol):
 
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+@dataclass(frozen=True)
+class WindowSpan:
+    """One window's best span: `passage` indexes the passages read; `null` is the window's
+    no-answer score."""
+
+    passage: int
+    span: SpanCandidate
+    null: float
 
 
 class NeuralReader:
@@ -91,35 +102,38 @@ class NeuralReader:
         start, end = self._session.run(["start_logits", "end_logits"], feed)
         return enc, start, end
 
-    def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult:
-        if not passages:
-            return ReaderResult(None, 0.0, 1.0)
+    def window_spans(self, question: str, passages: list[RetrievedPassage]) -> list[WindowSpan]:
+        """The best span of every window of question + passage that has one."""
         enc, start_logits, end_logits = self.logits(question, [p.text for p in passages])
-        # combined score, span score, null, passage, span start, span end
-        best: tuple[float, float, float, int, int, int] | None = None
-        margins: dict[int, float] = {}
+        out = []
         for w in range(len(enc["input_ids"])):
-            p = int(enc["overflow_to_sample_mapping"][w])
             seq = enc.sequence_ids(w)
             # Plain ints: numpy offsets would leak into answers and JSON.
             offsets = [(int(o[0]), int(o[1])) if s == 1 else None
                        for o, s in zip(enc["offset_mapping"][w], seq, strict=False)]
-            null = float(start_logits[w][0] + end_logits[w][0])
             cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens)
-            if not cands:
-                continue
-            pid = passages[p].passage_id
-            prior = self._prior(passages[p])
-            margins[pid] = max(margins.get(pid, -np.inf), cands[0].score - null + prior)
-            if best is None or cands[0].score + prior > best[0]:
-                best = (cands[0].score + prior, cands[0].score, null, p, cands[0].start_char,
-                        cands[0].end_char)
+            if cands:
+                out.append(WindowSpan(int(enc["overflow_to_sample_mapping"][w]), cands[0],
+                                      float(start_logits[w][0] + end_logits[w][0])))
+        return out
+
+    def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult:
+        if not passages:
+            return ReaderResult(None, 0.0, 1.0)
+        best: tuple[float, WindowSpan] | None = None  # combined score, its window's span
+        margins: dict[int, float] = {}
+        for found in self.window_spans(question, passages):
+            prior = retrieval_prior(passages[found.passage], self.retrieval_weight)
+            pid = passages[found.passage].passage_id
+            margins[pid] = max(margins.get(pid, -np.inf), found.span.score - found.null + prior)
+            if best is None or found.span.score + prior > best[0]:
+                best = (found.span.score + prior, found)
         if best is None:
             return ReaderResult(None, 0.0, 1.0)
-        _, score, null, p, s, e = best
-        passage = passages[p]
-        na_prob = sigmoid(null - score)
-        a_start, a_end = passage.start + s, passage.start + e
+        found = best[1]
+        passage, score = passages[found.passage], found.span.score
+        na_prob = sigmoid(found.null - score)
+        a_start, a_end = passage.start + found.span.start_char, passage.start + found.span.end_char
         ev_start, ev_end = evidence_span(passage, a_start, a_end)
         span = AnswerSpan(passage.document_id, passage.passage_id, a_start, a_end, ev_start,
                           ev_end, score)
@@ -127,12 +141,12 @@ class NeuralReader:
                             passage_scores=margins)
 
 
-    def _prior(self, passage: RetrievedPassage) -> float:
-        """retrieval_weight x log-odds of the passage's retrieval probability (0 without one)."""
-        if passage.probability is None or not self.retrieval_weight:
-            return 0.0
-        p = min(max(passage.probability, 1e-6), 1 - 1e-6)
-        return self.retrieval_weight * math.log(p / (1 - p))
+def retrieval_prior(passage: RetrievedPassage, weight: float) -> float:
+    """weight x log-odds of the passage's retrieval probability (0 without one)."""
+    if passage.probability is None or not weight:
+        return 0.0
+    p = min(max(passage.probability, 1e-6), 1 - 1e-6)
+    return weight * math.log(p / (1 - p))
 
 
 @functools.cache

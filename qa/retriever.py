@@ -15,9 +15,9 @@ from qa.ranker import (
     LinearRanker,
     QueryTerms,
     candidate_features,
-    probability,
     shared_ranker,
 )
+from qa.reader import sigmoid
 from qa.settings import Settings
 from qa.timing import StageTimer
 from qa.types import RetrievedPassage
@@ -66,7 +66,7 @@ def rescore_learned(passages: list[RetrievedPassage], log_odds: np.ndarray
                     ) -> list[RetrievedPassage]:
     """Passages ordered by the learned re-scorer; each score becomes its probability that the
     passage holds the answer."""
-    probabilities = [probability(float(z)) for z in log_odds]
+    probabilities = [sigmoid(float(z)) for z in log_odds]
     rescored = [replace(p, score=prob, probability=prob)
                 for p, prob in zip(passages, probabilities, strict=True)]
     return sorted(rescored, key=lambda p: -p.score)

@@ -14,7 +14,9 @@ if [[ $what == reader || $what == all ]]; then
   $QA eval squad "$DATA/squad/dev-v2.0.json" --split reader-dev --mode reading \
       --anchors "$DATA/squad/predictions/v2.0" --out runs/eval2/reader-dev-v2.0 -q
   .venv/bin/python scripts/abstention_table.py runs/eval2/reader-dev-v1.1 runs/eval2/reader-dev-v2.0
-  $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval2/sample -q
+  $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval5/sample -q
+  QA_READER_RETRIEVAL_WEIGHT=0 $QA eval squad eval/gold/sample-squad-v2.json --mode corpus \
+      --out runs/eval5/sample-no-prior -q
   $QA eval squad eval/gold/sample-squad-v2.json --mode both --reader rules --out runs/eval/sample-rules -q
 fi
 if [[ $what == retrieval || $what == all ]]; then
@@ -52,9 +54,16 @@ if [[ $what == dialog || $what == all ]]; then
   $QA eval coqa eval/gold/sample-coqa.json --out runs/eval5/dialog-gold
   $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" --out runs/eval5/dialog-coqa
   $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval5/dialog-quac
+  # ablations: without the reader's retrieval prior; the session-3 setup on the CoQA story
+  for f in eval/gold/sample-coqa.json "$DATA/multiturn/coqa-dev-1story.json"; do
+    QA_READER_RETRIEVAL_WEIGHT=0 $QA eval coqa "$f" --out "runs/eval5/noprior-$(basename "$f" .json)"
+  done
+  QA_READER_RETRIEVAL_WEIGHT=0 $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval5/noprior-quac
+  QA_RESCORER=sentence QA_READER_RETRIEVAL_WEIGHT=0 $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" \
+      --out runs/eval5/s3-coqa
   $QA eval canard "$DATA/canard/dev.json"
 fi
 if [[ $what == bench || $what == all ]]; then
-  $QA bench --sizes sample,squad --questions 50 --out runs/bench/bench4.json -q
+  $QA bench --sizes sample,squad --questions 50 --out runs/bench/bench5.json -q
   $QA bench --sizes sample --ann 1000000 --out runs/bench/bench-ann.json -q
 fi

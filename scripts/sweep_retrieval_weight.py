@@ -4,8 +4,8 @@ should weigh the learned retrieval probability against its span score.
 SQuAD v1.1 dev paragraphs are indexed once (the product's ingest, default settings) in --work;
 for sampled answerable questions of one side of the reader split, the top 3 passages are
 retrieved and read once, and the answer (never abstaining) is picked for every weight from the
-same logits, as NeuralReader.read does. Pick the weight on `--side train` (the reader's training
-articles); `--side dev` only confirms it.
+same window spans by NeuralReader.read's own rule. Pick the weight on `--side train` (the
+reader's training articles); `--side dev` only confirms it.
 
     .venv/bin/python scripts/sweep_retrieval_weight.py --side train --limit 1500
 """
@@ -13,7 +13,6 @@ articles); `--side dev` only confirms it.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import sys
 from pathlib import Path
@@ -24,10 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eval.metrics import f1, max_over_golds  # noqa: E402
 from eval.splits import dev_titles  # noqa: E402
 from eval.squad import index_paragraphs, load_squad_file  # noqa: E402
-from qa.reader import NeuralReader  # noqa: E402
+from qa.reader import NeuralReader, retrieval_prior  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-from qa.span_decoding import best_spans  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -57,24 +55,13 @@ def main() -> int:
     asked = questions[: args.limit]
     for q in tqdm(asked, desc=f"reading ({args.side})", unit="q"):
         passages = service.retriever.retrieve(q.question, service.settings.read_passages)
-        enc, start, end = reader.logits(q.question, [p.text for p in passages])
-        spans: dict[int, tuple[float, str]] = {}  # passage -> best span score, text
-        for w in range(len(enc["input_ids"])):
-            i = int(enc["overflow_to_sample_mapping"][w])
-            seq = enc.sequence_ids(w)
-            offsets = [(int(o[0]), int(o[1])) if s == 1 else None
-                       for o, s in zip(enc["offset_mapping"][w], seq, strict=False)]
-            found = best_spans(start[w], end[w], offsets, reader.max_answer_tokens)
-            if found and (i not in spans or found[0].score > spans[i][0]):
-                spans[i] = (found[0].score, passages[i].text[found[0].start_char:found[0].end_char])
+        found = reader.window_spans(q.question, passages)  # read once, picked for every weight
         for weight in WEIGHTS:
-            best = None
-            for i, (score, text) in spans.items():
-                p = min(max(passages[i].probability or 0.5, 1e-6), 1 - 1e-6)
-                combined = score + weight * math.log(p / (1 - p))
-                if best is None or combined > best[0]:
-                    best = (combined, text)
-            totals[weight] += max_over_golds(f1, best[1] if best else "", q.golds)
+            best = max(found, default=None, key=lambda f: f.span.score + retrieval_prior(
+                passages[f.passage], weight))
+            text = "" if best is None else passages[best.passage].text[
+                best.span.start_char : best.span.end_char]
+            totals[weight] += max_over_golds(f1, text, q.golds)
     print(f"{args.side} side, {len(asked)} questions, F1 never abstaining, by weight:")
     for weight, total in totals.items():
         print(f"  {weight:5.2f}  {100 * total / len(asked):.2f}")

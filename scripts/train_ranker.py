@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import qa.ranker as ranker_module  # noqa: E402
+from embeddings.store import document_id  # noqa: E402
 from eval.squad import contains_gold, index_paragraphs, load_squad_file, sample_questions  # noqa: E402
 from qa.ranker import FEATURE_SETTINGS, FEATURES  # noqa: E402
 from qa.service import QAService  # noqa: E402
@@ -60,16 +61,9 @@ def collect(path: Path, work: Path, questions: int, seed: int
     t0 = time.perf_counter()
     dataset = load_squad_file(path)
     service = QAService(settings)
-    store = service.corpus.store
-    if store.passage_count():  # indexed by an earlier run: same texts, same documents
-        by_text = {}
-        for doc_id in store.document_ids():
-            record = store.get_document(doc_id)
-            if record is not None:
-                by_text[record.text] = doc_id
-        document_ids = [by_text[p.context] for p in dataset.paragraphs]
-    else:
-        document_ids = index_paragraphs(service, dataset, progress=True).document_ids
+    if not service.corpus.store.passage_count():  # else indexed by an earlier run
+        index_paragraphs(service, dataset, progress=True)
+    document_ids = [document_id(p.context) for p in dataset.paragraphs]
     asked = sample_questions([q for q in dataset.questions if q.answers], questions, seed)
     rows, labels, groups = [], [], []
     for n, q in enumerate(tqdm(asked, desc=path.name, unit="q")):
