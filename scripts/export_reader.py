@@ -32,7 +32,8 @@ class _Logits(torch.nn.Module):
 def export(checkpoint: Path, out_dir: Path, quantize: bool = True) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model = AutoModelForQuestionAnswering.from_pretrained(str(checkpoint)).eval()
+    # float32 even when the checkpoint was saved in fp16 (GPU runs keep fp16 epoch weights)
+    model = AutoModelForQuestionAnswering.from_pretrained(str(checkpoint), dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
     sample = tokenizer("Where?", "In Turkey.", return_tensors="pt")
     out_dir.mkdir(parents=True, exist_ok=True)

