@@ -45,7 +45,7 @@ from eval.metrics import (
 )
 from eval.report import stage_summary, summarize_ms, write_squad_report
 from eval.splits import dev_titles, split_articles
-from qa.service import QAService, QuestionError
+from qa.service import QAService, QuestionError, abstain_threshold
 from qa.settings import Settings, get_settings
 from qa.timing import StageTimer
 from qa.types import Answer, NewDocument, RetrievedPassage
@@ -143,6 +143,14 @@ def load_squad_file(path: Path, split: str | None = None) -> SquadDataset:
         titles = dev_titles(Path(path).with_name("dev-v1.1.json"))
         data["data"] = split_articles(data["data"], titles, keep=split == "reader-dev")
     return parse_squad(data)
+
+
+def questions_of_split(dataset: SquadDataset, path: Path, split: str) -> list[SquadQuestion]:
+    """The questions on one side of the reader split, every paragraph staying in the dataset
+    (corpus mode then still searches the whole file)."""
+    dev = {t.replace("_", " ").strip() for t in dev_titles(Path(path).with_name("dev-v1.1.json"))}
+    keep = split == "reader-dev"
+    return [q for q in dataset.questions if (dataset.paragraphs[q.paragraph].title in dev) == keep]
 
 
 def anchor_scores(anchor_dir: Path, questions: Sequence[SquadQuestion]) -> dict[str, Any]:
@@ -569,17 +577,19 @@ def write_outputs(out_dir: Path, run: SquadRun, metrics: dict[str, Any]) -> list
 def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: float,
              limit: int | None = None, seed: int = 0, progress: bool = False,
              command: str = "", split: str | None = None,
-             anchors: Path | None = None) -> tuple[SquadRun, dict[str, Any]]:
+             anchors: Path | None = None,
+             ask_split: str | None = None) -> tuple[SquadRun, dict[str, Any]]:
     """Load, run, score and write one mode; returns the run and its metrics."""
     dataset = load_squad_file(path, split)
-    questions = sample_questions(dataset.questions, limit, seed)
+    asked = questions_of_split(dataset, path, ask_split) if ask_split else dataset.questions
+    questions = sample_questions(asked, limit, seed)
     run = run_mode(mode, dataset, questions, base, threshold, progress)
     metrics: dict[str, Any] = {
         "file": str(path), "version": dataset.version, "mode": mode, "reader": run.reader,
         "fusion": base.fusion, "abstain_threshold": threshold, "questions": len(questions),
         "questions_in_file": len(dataset.questions), "sampled": len(questions) <
         len(dataset.questions), "seed": seed, "paragraphs": len(dataset.paragraphs),
-        "command": command, "split": split,
+        "command": command, "split": split, "ask_split": ask_split,
     }
     if run.index is not None:
         metrics["index"] = {k: v for k, v in asdict(run.index).items()
@@ -643,7 +653,7 @@ def cmd_squad(args: argparse.Namespace) -> int:
     if args.fusion:
         update["fusion"] = args.fusion
     base = base.model_copy(update=update)
-    threshold = base.abstain_threshold if args.abstain_threshold is None else args.abstain_threshold
+    threshold = abstain_threshold(base) if args.abstain_threshold is None else args.abstain_threshold
     modes = list(MODES) if args.mode == "both" else [args.mode]
     out = args.out or Path("runs") / "eval" / f"{Path(args.file).stem}-{args.mode}"
     command = "qa eval " + " ".join(shlex.quote(a) for a in args.argv)
@@ -652,7 +662,7 @@ def cmd_squad(args: argparse.Namespace) -> int:
         out_dir = out / mode if len(modes) > 1 else out
         _, metrics = evaluate(Path(args.file), mode, out_dir, base, threshold, args.limit,
                               args.seed, progress=not args.quiet, command=command,
-                              split=args.split, anchors=args.anchors)
+                              split=args.split, anchors=args.anchors, ask_split=args.ask_split)
         print(summary_line(metrics))
         if mode == RETRIEVAL_MODE:
             print(f"  wrote {out_dir}/(metrics.json, ranks.jsonl)")
@@ -692,6 +702,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--split", choices=["reader-dev", "reader-train"], default=None,
                    help="only the articles of this side of the reader split (eval/splits.py; "
                         "titles from dev-v1.1.json next to FILE)")
+    p.add_argument("--ask-split", choices=["reader-dev", "reader-train"], default=None,
+                   help="index every paragraph but ask only the questions of this side of the "
+                        "reader split: corpus mode without the reader's training questions")
     p.add_argument("--anchors", type=Path, default=None,
                    help="folder of stored published predictions to score on the same questions")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

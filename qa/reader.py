@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -19,6 +20,19 @@ from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
 log = logging.getLogger(__name__)
 
 DEFAULT_READER_DIR = Path(__file__).parent / "models" / "reader"
+
+
+# Where a model folder records no calibration (and for the rule-based extractor).
+UNCALIBRATED_ABSTAIN_THRESHOLD = 0.5
+
+
+def calibrated_threshold(model_dir: Path | None = None) -> float:
+    """The abstention threshold calibrated for a reader model: `abstain_threshold` of the
+    calibration.json beside it (chosen on the dev split; see its model card), else 0.5."""
+    path = Path(model_dir or DEFAULT_READER_DIR) / "calibration.json"
+    if not path.exists():
+        return UNCALIBRATED_ABSTAIN_THRESHOLD
+    return float(json.loads(path.read_text(encoding="utf-8"))["abstain_threshold"])
 
 
 class Reader(Protocol):

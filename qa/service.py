@@ -10,7 +10,13 @@ from typing import Any
 from qa.corpus import Corpus, IngestResult
 from qa.evidence import closest_sentence
 from qa.extractor import RuleExtractor
-from qa.reader import NeuralReader, Reader, shared_neural_reader
+from qa.reader import (
+    UNCALIBRATED_ABSTAIN_THRESHOLD,
+    NeuralReader,
+    Reader,
+    calibrated_threshold,
+    shared_neural_reader,
+)
 from qa.retriever import HybridRetriever, PassageFilter
 from qa.settings import Settings, get_settings
 from qa.timing import StageTimer
@@ -37,6 +43,21 @@ def rerank_by_reader(passages: list[RetrievedPassage],
     return read + [p for p in passages if p.passage_id not in scores]
 
 
+def uses_neural_reader(settings: Settings) -> bool:
+    """Whether these settings answer with the trained reader (else the rule-based extractor)."""
+    return settings.reader == "neural" and NeuralReader.available(settings.reader_path)
+
+
+def abstain_threshold(settings: Settings) -> float:
+    """The confidence below which the service abstains: QA_ABSTAIN_THRESHOLD when set, else the
+    threshold calibrated for the reader in use."""
+    if settings.abstain_threshold is not None:
+        return settings.abstain_threshold
+    if uses_neural_reader(settings):
+        return calibrated_threshold(settings.reader_path)
+    return UNCALIBRATED_ABSTAIN_THRESHOLD
+
+
 class QAService:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -51,7 +72,7 @@ class QAService:
     @property
     def reader(self) -> Reader:
         if self._reader is None:
-            if self.settings.reader == "neural" and NeuralReader.available(self.settings.reader_path):
+            if uses_neural_reader(self.settings):
                 self._reader = shared_neural_reader(
                     self.settings.reader_path, retrieval_weight=self.settings.reader_retrieval_weight)
             else:
@@ -134,7 +155,7 @@ class QAService:
         citations: list[Citation] = []
         answer_text = None
         span = result.best
-        answered = span is not None and result.confidence >= self.settings.abstain_threshold
+        answered = span is not None and result.confidence >= abstain_threshold(self.settings)
         if answered and span is not None:
             passage = by_id.get(span.passage_id)
             assert passage is not None, "reader cited a passage it was not given"

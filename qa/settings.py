@@ -77,7 +77,9 @@ class Settings(BaseSettings):
         "reader", description="re-order the passages read by how well the reader finds an answer")
 
     # answering
-    abstain_threshold: float = Field(0.5, description="abstain when confidence is below this")
+    abstain_threshold: float | None = Field(
+        None, ge=0, le=1, description="abstain when confidence is below this; unset: the neural "
+        "reader's calibrated threshold (calibration.json beside its model), 0.5 for the rules reader")
     min_similarity: float = Field(
         0.1, description="abstain when no passage read has at least this cosine similarity to "
         "the question (off-topic questions)")

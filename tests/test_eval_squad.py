@@ -27,11 +27,12 @@ from eval.squad import (
     overlaps,
     parse_squad,
     question_type,
+    questions_of_split,
     run_corpus,
     sample_questions,
     score_results,
 )
-from qa.service import QAService
+from qa.service import QAService, abstain_threshold
 from qa.settings import Settings, get_settings
 from qa.types import RetrievedPassage
 
@@ -255,6 +256,21 @@ def test_retrieval_mode_scores_search_alone(tmp_path: Path) -> None:
     assert {json.loads(line)["id"]: json.loads(line)["retrieval_rank"] for line in lines} == ranks
 
 
+def test_ask_split_keeps_every_paragraph_but_asks_one_side(tmp_path: Path) -> None:
+    # 12 articles: the reader split's dev side is the last 10 of dev-v1.1.json
+    articles = [{"title": f"Article_{i}", "paragraphs": [{"context": f"Text number {i}.", "qas": [
+        {"id": f"q{i}", "question": f"Which number is {i}?",
+         "answers": [{"text": str(i), "answer_start": 12}]}]}]} for i in range(12)]
+    path = tmp_path / "dev-v1.1.json"
+    path.write_text(json.dumps({"version": "1.1", "data": articles}))
+    dataset = parse_squad(json.loads(path.read_text()))
+    dev = questions_of_split(dataset, path, "reader-dev")
+    train = questions_of_split(dataset, path, "reader-train")
+    assert [q.id for q in train] == ["q0", "q1"]
+    assert [q.id for q in dev] == [f"q{i}" for i in range(2, 12)]
+    assert len(dataset.paragraphs) == 12
+
+
 def test_runners_refuse_a_service_that_abstains(tmp_path: Path) -> None:
     service = QAService(get_settings().model_copy(
         update={"data_dir": tmp_path, "reader": "rules", "abstain_threshold": 0.5}))
@@ -277,7 +293,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Squa
     out = tmp_path_factory.mktemp("eval-sample")
     runs = {}
     for mode in MODES:
-        run, metrics = evaluate(GOLD, mode, out / mode, base, base.abstain_threshold)
+        run, metrics = evaluate(GOLD, mode, out / mode, base, abstain_threshold(base))
         runs[mode] = (out / mode, run, metrics)
     return runs
 
@@ -331,8 +347,10 @@ def test_gate_outputs_follow_the_official_format(
     assert json.loads((out / "metrics.json").read_text())["answer"] == pytest.approx(
         metrics["answer"])
     # abstention as the product applies it, and a recommended threshold at least as good
+    threshold = metrics["abstain_threshold"]
+    assert threshold == abstain_threshold(get_settings().model_copy(update={"reader": "neural"}))
     for r in run.results:
-        assert r.prediction == (r.raw_prediction if r.confidence >= 0.5 else "")
+        assert r.prediction == (r.raw_prediction if r.confidence >= threshold else "")
     cal = metrics["calibration"]
     assert cal["f1_at_recommended"] >= metrics["answer"]["f1"] - 1e-9
     # the official sweep may split questions of equal confidence, so it bounds ours from above

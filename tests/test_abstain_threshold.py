@@ -1,0 +1,68 @@
+"""The abstention threshold: QA_ABSTAIN_THRESHOLD when set, else the one calibrated for the
+reader in use (calibration.json beside the neural reader's model; 0.5 for the rule extractor)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.reader import DEFAULT_READER_DIR, calibrated_threshold
+from qa.service import QAService, abstain_threshold
+from qa.settings import Settings
+from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
+
+
+def model_dir(tmp_path: Path, threshold: float | None) -> Path:
+    """A reader folder as far as the threshold is concerned (no weights are loaded)."""
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"")
+    if threshold is not None:
+        (folder / "calibration.json").write_text(json.dumps({"abstain_threshold": threshold}))
+    return folder
+
+
+def test_calibrated_threshold_is_read_from_the_model_folder(tmp_path: Path) -> None:
+    assert calibrated_threshold(model_dir(tmp_path, 0.85)) == 0.85
+
+
+def test_uncalibrated_model_keeps_one_half(tmp_path: Path) -> None:
+    assert calibrated_threshold(model_dir(tmp_path, None)) == 0.5
+
+
+def test_shipped_reader_records_its_threshold() -> None:
+    if not (DEFAULT_READER_DIR / "model.onnx").exists():
+        pytest.skip("no trained reader shipped")
+    recorded = json.loads((DEFAULT_READER_DIR / "calibration.json").read_text())
+    assert 0.0 < recorded["abstain_threshold"] < 1.0
+    assert calibrated_threshold() == recorded["abstain_threshold"]
+
+
+def test_setting_wins_then_reader(tmp_path: Path) -> None:
+    folder = model_dir(tmp_path, 0.85)
+    neural = Settings(data_dir=tmp_path, reader="neural", reader_path=folder)
+    assert abstain_threshold(neural) == 0.85
+    assert abstain_threshold(neural.model_copy(update={"abstain_threshold": 0.3})) == 0.3
+    assert abstain_threshold(neural.model_copy(update={"reader": "rules"})) == 0.5
+    # a neural setting with no model falls back to the rule extractor, and to its threshold
+    missing = neural.model_copy(update={"reader_path": tmp_path / "nowhere"})
+    assert abstain_threshold(missing) == 0.5
+
+
+@pytest.mark.parametrize(("confidence", "answered"), [(0.84, False), (0.85, True)])
+def test_compose_abstains_below_the_calibrated_threshold(
+    tmp_path: Path, confidence: float, answered: bool
+) -> None:
+    settings = Settings(data_dir=tmp_path, reader="neural", reader_path=model_dir(tmp_path, 0.85))
+    text = "They met in Turkey last week."
+    passage = RetrievedPassage(1, "doc", "Meeting", 0, len(text), text, 1.0, ((0, len(text)),))
+    span = AnswerSpan("doc", 1, 12, 18, 0, len(text), 5.0)
+    service = QAService(settings)
+    try:
+        answer = service.compose("Where did they meet?", ReaderResult(span, confidence, 0.0),
+                                 [passage], {})
+    finally:
+        service.close()
+    assert (answer.answer == "Turkey") is answered
