@@ -10,13 +10,15 @@ what=${1:-all}
 if [[ $what == reader || $what == all ]]; then
   # The reader's dev split (eval/splits.py), reading mode, next to published systems.
   $QA eval squad "$DATA/squad/dev-v1.1.json" --split reader-dev --mode reading \
-      --anchors "$DATA/squad/predictions/1.1" --out runs/eval2/reader-dev-v1.1 -q
+      --anchors "$DATA/squad/predictions/1.1" --out runs/eval6/reader-dev-v1.1 -q
   $QA eval squad "$DATA/squad/dev-v2.0.json" --split reader-dev --mode reading \
-      --anchors "$DATA/squad/predictions/v2.0" --out runs/eval2/reader-dev-v2.0 -q
-  .venv/bin/python scripts/abstention_table.py runs/eval2/reader-dev-v1.1 runs/eval2/reader-dev-v2.0
-  $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval5/sample -q
+      --anchors "$DATA/squad/predictions/v2.0" --out runs/eval6/reader-dev-v2.0 -q
+  # how qa/models/reader/calibration.json's threshold was chosen
+  .venv/bin/python scripts/abstention_table.py runs/eval6/reader-dev-v1.1 runs/eval6/reader-dev-v2.0 \
+      --thresholds 0 0.5 0.8 0.85 0.9 0.95 0.99 0.999 0.9997
+  $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval6/sample -q
   QA_READER_RETRIEVAL_WEIGHT=0 $QA eval squad eval/gold/sample-squad-v2.json --mode corpus \
-      --out runs/eval5/sample-no-prior -q
+      --out runs/eval6/sample-no-prior -q
   $QA eval squad eval/gold/sample-squad-v2.json --mode both --reader rules --out runs/eval/sample-rules -q
 fi
 if [[ $what == retrieval || $what == all ]]; then
@@ -46,14 +48,19 @@ if [[ $what == corpus || $what == all ]]; then
   .venv/bin/python scripts/sweep_retrieval_weight.py --side train --limit 1500
   .venv/bin/python scripts/sweep_retrieval_weight.py --side dev --limit 1988
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 --out runs/eval5/v1.1-corpus-3000 -q
+  # end to end, all paragraphs indexed: the dev split's questions only (never trained on), then
+  # the whole file (80% of it is the reader's training questions)
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --ask-split reader-dev \
+      --out runs/eval6/v1.1-corpus-devq -q
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --out runs/eval6/v1.1-corpus -q
   QA_READ_EXPAND_SENTENCES=1 $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 \
       --out runs/eval2/v1.1-corpus-3000-expand1 -q
   $QA eval beir "$DATA/beir_scifact" --fusion rrf rrf-sentence rrf-no-rescore dense lexical --out runs/eval5/beir-scifact -q
 fi
 if [[ $what == dialog || $what == all ]]; then
-  $QA eval coqa eval/gold/sample-coqa.json --out runs/eval5/dialog-gold
-  $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" --out runs/eval5/dialog-coqa
-  $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval5/dialog-quac
+  $QA eval coqa eval/gold/sample-coqa.json --out runs/eval6/dialog-gold
+  $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" --out runs/eval6/dialog-coqa
+  $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval6/dialog-quac
   # ablations: without the reader's retrieval prior; the session-3 setup on the CoQA story
   for f in eval/gold/sample-coqa.json "$DATA/multiturn/coqa-dev-1story.json"; do
     QA_READER_RETRIEVAL_WEIGHT=0 $QA eval coqa "$f" --out "runs/eval5/noprior-$(basename "$f" .json)"
@@ -64,6 +71,6 @@ if [[ $what == dialog || $what == all ]]; then
   $QA eval canard "$DATA/canard/dev.json"
 fi
 if [[ $what == bench || $what == all ]]; then
-  $QA bench --sizes sample,squad --questions 50 --out runs/bench/bench5.json -q
+  $QA bench --sizes sample,squad --questions 50 --out runs/bench/bench6.json -q
   $QA bench --sizes sample --ann 1000000 --out runs/bench/bench-ann.json -q
 fi
