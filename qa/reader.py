@@ -26,13 +26,16 @@ DEFAULT_READER_DIR = Path(__file__).parent / "models" / "reader"
 UNCALIBRATED_ABSTAIN_THRESHOLD = 0.5
 
 
-def calibrated_threshold(model_dir: Path | None = None) -> float:
-    """The abstention threshold calibrated for a reader model: `abstain_threshold` of the
-    calibration.json beside it (chosen on the dev split; see its model card), else 0.5."""
+def calibration(model_dir: Path | None = None) -> dict[str, Any]:
+    """calibration.json beside a reader model (chosen on the dev split; see its model card), or
+    {} where there is none."""
     path = Path(model_dir or DEFAULT_READER_DIR) / "calibration.json"
-    if not path.exists():
-        return UNCALIBRATED_ABSTAIN_THRESHOLD
-    return float(json.loads(path.read_text(encoding="utf-8"))["abstain_threshold"])
+    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
+
+
+def calibrated_threshold(model_dir: Path | None = None) -> float:
+    """The abstention threshold calibrated for a reader model, else 0.5."""
+    return float(calibration(model_dir).get("abstain_threshold", UNCALIBRATED_ABSTAIN_THRESHOLD))
 
 
 class Reader(Protocol):
@@ -61,8 +64,10 @@ class NeuralReader:
     learned re-scorer gave one): a span in a passage retrieval trusts beats a slightly higher
     span score in one it doubts.
 
-    no-answer probability = sigmoid(null score - span score) of the winning window, where
-    the null score is the [CLS] start+end logit (SQuAD v2 style)."""
+    confidence = sigmoid(slope x (span score - null score) + bias) of the winning window, where
+    the null score is the [CLS] start+end logit (SQuAD v2 style); slope and bias are fitted on
+    the dev split (calibration.json; 1 and 0 without one), so that a confidence of 0.7 is right
+    about 70% of the time. no-answer probability = 1 - confidence."""
 
     def __init__(self, model_dir: Path | None = None, max_length: int = 384, stride: int = 128,
                  max_answer_tokens: int = 30, threads: int | None = None,
@@ -75,6 +80,9 @@ class NeuralReader:
         self.threads = threads
         self._session: Any = None
         self._tokenizer: Any = None
+        fitted = calibration(self.model_dir)
+        self.slope = float(fitted.get("slope", 1.0))
+        self.bias = float(fitted.get("bias", 0.0))
 
     @staticmethod
     def available(model_dir: Path | None = None) -> bool:
@@ -131,27 +139,35 @@ class NeuralReader:
                                       float(start_logits[w][0] + end_logits[w][0])))
         return out
 
-    def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult:
-        if not passages:
-            return ReaderResult(None, 0.0, 1.0)
+    def best_window(self, question: str, passages: list[RetrievedPassage]
+                    ) -> tuple[WindowSpan | None, dict[int, float]]:
+        """The winning window's span (span score + retrieval prior), and per passage id how
+        strongly it answers (best span score - null score + prior)."""
         best: tuple[float, WindowSpan] | None = None  # combined score, its window's span
         margins: dict[int, float] = {}
-        for found in self.window_spans(question, passages):
+        for found in self.window_spans(question, passages) if passages else []:
             prior = retrieval_prior(passages[found.passage], self.retrieval_weight)
             pid = passages[found.passage].passage_id
             margins[pid] = max(margins.get(pid, -np.inf), found.span.score - found.null + prior)
             if best is None or found.span.score + prior > best[0]:
                 best = (found.span.score + prior, found)
-        if best is None:
+        return (best[1] if best else None), margins
+
+    def confidence(self, found: WindowSpan) -> float:
+        """Calibrated probability that the window's span answers the question."""
+        return sigmoid(self.slope * (found.span.score - found.null) + self.bias)
+
+    def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult:
+        found, margins = self.best_window(question, passages)
+        if found is None:
             return ReaderResult(None, 0.0, 1.0)
-        found = best[1]
         passage, score = passages[found.passage], found.span.score
-        na_prob = sigmoid(found.null - score)
+        confidence = self.confidence(found)
         a_start, a_end = passage.start + found.span.start_char, passage.start + found.span.end_char
         ev_start, ev_end = evidence_span(passage, a_start, a_end)
         span = AnswerSpan(passage.document_id, passage.passage_id, a_start, a_end, ev_start,
                           ev_end, score)
-        return ReaderResult(span, confidence=1.0 - na_prob, no_answer_probability=na_prob,
+        return ReaderResult(span, confidence=confidence, no_answer_probability=1.0 - confidence,
                             passage_scores=margins)
 
 

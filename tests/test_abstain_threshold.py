@@ -3,14 +3,17 @@ reader in use (calibration.json beside the neural reader's model; 0.5 for the ru
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from qa.reader import DEFAULT_READER_DIR, calibrated_threshold
+from qa.reader import DEFAULT_READER_DIR, NeuralReader, WindowSpan, calibrated_threshold, sigmoid
 from qa.service import QAService, abstain_threshold
 from qa.settings import Settings
+from qa.span_decoding import SpanCandidate
 from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
 
 
@@ -66,3 +69,28 @@ def test_compose_abstains_below_the_calibrated_threshold(
     finally:
         service.close()
     assert (answer.answer == "Turkey") is answered
+
+
+def test_reader_confidence_follows_the_fitted_slope_and_bias(tmp_path: Path) -> None:
+    folder = model_dir(tmp_path, 0.3)
+    recorded = json.loads((folder / "calibration.json").read_text())
+    (folder / "calibration.json").write_text(json.dumps({**recorded, "slope": 0.5, "bias": -1.0}))
+    found = WindowSpan(0, SpanCandidate(0, 6, 7.0), null=3.0)  # gap 4
+    assert NeuralReader(folder).confidence(found) == pytest.approx(sigmoid(0.5 * 4 - 1.0))
+    # without a fitted scale the confidence is the plain sigmoid of the gap
+    (tmp_path / "plain").mkdir()
+    assert NeuralReader(model_dir(tmp_path / "plain", None)).confidence(found) == pytest.approx(
+        sigmoid(4.0))
+
+
+def test_platt_fit_recovers_a_known_scale() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "calibrate_reader", Path(__file__).resolve().parents[1] / "scripts" / "calibrate_reader.py")
+    assert spec is not None and spec.loader is not None
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    rng = np.random.default_rng(0)
+    gaps = rng.uniform(-20, 20, 20000)
+    right = (rng.uniform(size=gaps.size) < 1 / (1 + np.exp(-(0.2 * gaps - 1.0)))).astype(float)
+    slope, bias = calibrate.fit_platt(gaps, right)
+    assert slope == pytest.approx(0.2, abs=0.02) and bias == pytest.approx(-1.0, abs=0.1)

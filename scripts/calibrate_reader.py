@@ -1,0 +1,84 @@
+"""Fit the reader's confidence to how often it is right, on the SQuAD v2.0 dev split.
+
+    .venv/bin/python scripts/calibrate_reader.py ../shared/data/squad/dev-v2.0.json
+
+Reads every dev-split question against its own paragraph (reading mode), takes the winning
+span's gap (span score - null score), and fits confidence = sigmoid(slope x gap + bias) to
+whether the span is exactly right (unanswerable questions: never) by logistic regression
+(Platt scaling; the order of the confidences, and so which questions are answered at a given
+threshold, does not change). The abstention threshold recorded before, `raw_threshold` (a
+confidence in the uncalibrated units sigmoid(gap)), is carried over to the new units, so the
+same questions are answered. Writes slope, bias and abstain_threshold into calibration.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from eval.metrics import exact_match, expected_calibration_error, max_over_golds  # noqa: E402
+from eval.squad import load_squad_file, paragraph_passage  # noqa: E402
+from qa.reader import DEFAULT_READER_DIR, NeuralReader, calibration  # noqa: E402
+
+
+def gaps_and_outcomes(reader: NeuralReader, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    dataset = load_squad_file(path, "reader-dev")
+    gaps, right = [], []
+    for q in dataset.questions:
+        paragraph = dataset.paragraphs[q.paragraph]
+        found, _ = reader.best_window(q.question, [paragraph_passage(q.paragraph, paragraph)])
+        if found is None:
+            continue
+        text = paragraph.context[found.span.start_char : found.span.end_char]
+        gaps.append(found.span.score - found.null)
+        right.append(max_over_golds(exact_match, text, q.golds) if q.golds else 0.0)
+    return np.array(gaps), np.array(right)
+
+
+def fit_platt(gaps: np.ndarray, right: np.ndarray, iterations: int = 50) -> tuple[float, float]:
+    """Logistic regression of `right` on `gaps` (Newton's method; two parameters)."""
+    x = np.stack([gaps, np.ones_like(gaps)], axis=1)
+    rate = float(np.clip(right.mean(), 1e-3, 1 - 1e-3))
+    w = np.array([0.0, math.log(rate / (1 - rate))])  # the base rate: a well-conditioned start
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-np.clip(x @ w, -60, 60)))
+        hessian = x.T @ (x * (p * (1 - p))[:, None]) + 1e-6 * np.eye(2)
+        step = np.linalg.solve(hessian, x.T @ (right - p))
+        w = w + step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(w[0]), float(w[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("squad_v2_dev", type=Path)
+    ap.add_argument("--model", type=Path, default=DEFAULT_READER_DIR)
+    args = ap.parse_args()
+    reader = NeuralReader(args.model)
+    reader.slope, reader.bias = 1.0, 0.0  # raw gaps, whatever was fitted before
+    gaps, right = gaps_and_outcomes(reader, args.squad_v2_dev)
+    slope, bias = (round(v, 6) for v in fit_platt(gaps, right))  # as stored, then used
+    recorded = calibration(args.model)
+    raw_threshold = float(recorded.get("raw_threshold", recorded.get("abstain_threshold", 0.5)))
+    raw_gap = math.log(raw_threshold / (1 - raw_threshold))
+    threshold = 1 / (1 + math.exp(-(slope * raw_gap + bias)))
+    before = expected_calibration_error(list(1 / (1 + np.exp(-gaps))), list(right))
+    after = expected_calibration_error(list(1 / (1 + np.exp(-(slope * gaps + bias)))), list(right))
+    recorded.update({"slope": slope, "bias": bias, "raw_threshold": raw_threshold,
+                     "abstain_threshold": threshold,
+                     "fitted_on": f"{len(gaps)} questions of the SQuAD v2.0 dev split, reading mode",
+                     "ece_on_that_split": {"uncalibrated": round(before, 4), "calibrated": round(after, 4)}})
+    (args.model / "calibration.json").write_text(json.dumps(recorded, indent=1) + "\n")
+    print(json.dumps({k: recorded[k] for k in ("slope", "bias", "raw_threshold", "abstain_threshold",
+                                               "ece_on_that_split")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
