@@ -83,6 +83,9 @@ class NeuralReader:
         fitted = calibration(self.model_dir)
         self.slope = float(fitted.get("slope", 1.0))
         self.bias = float(fitted.get("bias", 0.0))
+        # read with slope and bias, so a live service never mixes two calibrations
+        self.abstain_threshold = float(fitted.get("abstain_threshold",
+                                                  UNCALIBRATED_ABSTAIN_THRESHOLD))
 
     @staticmethod
     def available(model_dir: Path | None = None) -> bool:

@@ -82,6 +82,16 @@ class QAService:
         return self._reader
 
     @property
+    def abstain_threshold(self) -> float:
+        """QA_ABSTAIN_THRESHOLD when set, else the threshold calibrated for the reader in use
+        (as `abstain_threshold(settings)`, from the reader loaded in this process)."""
+        if self.settings.abstain_threshold is not None:
+            return self.settings.abstain_threshold
+        if isinstance(self.reader, NeuralReader):
+            return self.reader.abstain_threshold
+        return UNCALIBRATED_ABSTAIN_THRESHOLD
+
+    @property
     def reader_name(self) -> str:
         return "neural" if isinstance(self.reader, NeuralReader) else "rules"
 
@@ -155,7 +165,7 @@ class QAService:
         citations: list[Citation] = []
         answer_text = None
         span = result.best
-        answered = span is not None and result.confidence >= abstain_threshold(self.settings)
+        answered = span is not None and result.confidence >= self.abstain_threshold
         if answered and span is not None:
             passage = by_id.get(span.passage_id)
             assert passage is not None, "reader cited a passage it was not given"
@@ -174,7 +184,7 @@ class QAService:
                                           p.text[s - p.start : e - p.start], None, None))
         return Answer(
             question=question, answer=answer_text,
-            confidence=round(result.confidence, 4),
+            confidence=result.confidence,
             no_answer_probability=round(result.no_answer_probability, 4),
             citations=citations, passages=passages,
             timings_ms={k: round(v, 2) for k, v in timings_ms.items()},

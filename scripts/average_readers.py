@@ -11,6 +11,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 
 
@@ -21,7 +22,7 @@ def average(checkpoints: list[Path], out: Path) -> None:
         if set(state) != keys:
             raise SystemExit(f"{c}: different weights ({sorted(set(state) ^ keys)[:5]} ...)")
     out.mkdir(parents=True, exist_ok=True)
-    averaged = {k: sum(s[k].float() for s in states) / len(states) for k in sorted(keys)}
+    averaged = {k: torch.stack([s[k].float() for s in states]).mean(dim=0) for k in sorted(keys)}
     save_file({k: v.contiguous() for k, v in averaged.items()}, str(out / "model.safetensors"),
               metadata={"format": "pt"})
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):

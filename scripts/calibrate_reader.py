@@ -56,6 +56,15 @@ def fit_platt(gaps: np.ndarray, right: np.ndarray, iterations: int = 50) -> tupl
     return float(w[0]), float(w[1])
 
 
+def carry_threshold(raw_threshold: float, slope: float, bias: float) -> float:
+    """The calibrated confidence at which exactly the questions with sigmoid(gap) >=
+    `raw_threshold` are answered (the map gap -> slope x gap + bias must keep the order)."""
+    if slope <= 0:
+        raise SystemExit(f"fitted slope {slope} <= 0: confidence would not grow with the gap")
+    raw_gap = math.log(raw_threshold / (1 - raw_threshold))
+    return 1 / (1 + math.exp(-(slope * raw_gap + bias)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("squad_v2_dev", type=Path)
@@ -67,8 +76,7 @@ def main() -> None:
     slope, bias = (round(v, 6) for v in fit_platt(gaps, right))  # as stored, then used
     recorded = calibration(args.model)
     raw_threshold = float(recorded.get("raw_threshold", recorded.get("abstain_threshold", 0.5)))
-    raw_gap = math.log(raw_threshold / (1 - raw_threshold))
-    threshold = 1 / (1 + math.exp(-(slope * raw_gap + bias)))
+    threshold = carry_threshold(raw_threshold, slope, bias)
     before = expected_calibration_error(list(1 / (1 + np.exp(-gaps))), list(right))
     after = expected_calibration_error(list(1 / (1 + np.exp(-(slope * gaps + bias)))), list(right))
     recorded.update({"slope": slope, "bias": bias, "raw_threshold": raw_threshold,

@@ -15,7 +15,7 @@ if [[ $what == reader || $what == all ]]; then
       --anchors "$DATA/squad/predictions/v2.0" --out runs/eval6/reader-dev-v2.0 -q
   # how qa/models/reader/calibration.json's threshold was chosen
   .venv/bin/python scripts/abstention_table.py runs/eval6/reader-dev-v1.1 runs/eval6/reader-dev-v2.0 \
-      --thresholds 0 0.5 0.8 0.85 0.9 0.95 0.99 0.999 0.9997
+      --raw qa/models/reader --thresholds 0 0.5 0.8 0.85 0.9 0.95 0.99 0.999 0.9997
   $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval6/sample -q
   QA_READER_RETRIEVAL_WEIGHT=0 $QA eval squad eval/gold/sample-squad-v2.json --mode corpus \
       --out runs/eval6/sample-no-prior -q

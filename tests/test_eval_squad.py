@@ -348,7 +348,6 @@ def test_gate_outputs_follow_the_official_format(
         metrics["answer"])
     # abstention as the product applies it, and a recommended threshold at least as good
     threshold = metrics["abstain_threshold"]
-    assert threshold == abstain_threshold(get_settings().model_copy(update={"reader": "neural"}))
     for r in run.results:
         assert r.prediction == (r.raw_prediction if r.confidence >= threshold else "")
     cal = metrics["calibration"]

@@ -98,3 +98,13 @@ def test_held_out_articles_come_from_the_training_side() -> None:
     held_rows = train_reader.flatten([a for a in json.loads(
         (DATA / "squad" / "dev-v1.1.json").read_text())["data"] if a["title"] in held])
     assert held_rows and not {r["context"] for r in held_rows} & contexts
+
+
+def test_clock_schedule_ramps_then_decays_to_zero() -> None:
+    factor = script("train_reader").clock_factor
+    assert factor(0.0, 0.06) == 0.0
+    assert factor(0.03, 0.06) == pytest.approx(0.5 * 0.97)
+    assert factor(0.06, 0.06) == pytest.approx(0.94)  # the peak: ramp done, decay begun
+    assert factor(0.5, 0.06) == pytest.approx(0.5)
+    assert factor(1.0, 0.06) == 0.0 and factor(1.2, 0.06) == 0.0
+    assert factor(0.0, 0.0) == 1.0  # no warmup
