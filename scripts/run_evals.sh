@@ -53,6 +53,13 @@ if [[ $what == corpus || $what == all ]]; then
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --ask-split reader-dev \
       --out runs/eval6/v1.1-corpus-devq -q
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --out runs/eval6/v1.1-corpus -q
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode reading --out runs/eval6/v1.1-reading -q
+  # session 4's reader (from git) on the dev split's questions, threshold 0.5
+  mkdir -p runs/old_reader && git show 556417b:qa/models/reader/model.onnx >runs/old_reader/model.onnx
+  cp qa/models/reader/config.json qa/models/reader/tokenizer.json qa/models/reader/tokenizer_config.json \
+      runs/old_reader/
+  QA_READER_PATH=runs/old_reader $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus \
+      --ask-split reader-dev --out runs/eval6/v1.1-corpus-devq-old -q
   QA_READ_EXPAND_SENTENCES=1 $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --limit 3000 \
       --out runs/eval2/v1.1-corpus-3000-expand1 -q
   $QA eval beir "$DATA/beir_scifact" --fusion rrf rrf-sentence rrf-no-rescore dense lexical --out runs/eval5/beir-scifact -q

