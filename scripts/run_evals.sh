@@ -54,6 +54,7 @@ if [[ $what == corpus || $what == all ]]; then
       --out runs/eval6/v1.1-corpus-devq -q
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --out runs/eval6/v1.1-corpus -q
   $QA eval squad "$DATA/squad/dev-v1.1.json" --mode reading --out runs/eval6/v1.1-reading -q
+  $QA eval squad "$DATA/squad/dev-v2.0.json" --mode reading --out runs/eval6/v2.0-reading -q
   # session 4's reader (from git) on the dev split's questions, threshold 0.5
   mkdir -p runs/old_reader && git show 556417b:qa/models/reader/model.onnx >runs/old_reader/model.onnx
   cp qa/models/reader/config.json qa/models/reader/tokenizer.json qa/models/reader/tokenizer_config.json \
