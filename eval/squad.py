@@ -105,6 +105,11 @@ def paragraph_key(article: int, paragraph: int) -> str:
     return f"a{article:04d}-p{paragraph:04d}"
 
 
+def paragraph_title(article_title: str) -> str:
+    """An article's title as its paragraphs carry it ("Super_Bowl_50" -> "Super Bowl 50")."""
+    return article_title.replace("_", " ").strip()
+
+
 def parse_squad(data: dict[str, Any]) -> SquadDataset:
     """Paragraphs and questions (file order) of a SQuAD v1.1/v2.0 JSON object.
 
@@ -114,7 +119,7 @@ def parse_squad(data: dict[str, Any]) -> SquadDataset:
     questions: list[SquadQuestion] = []
     seen_ids: set[str] = set()
     for a, article in enumerate(data["data"]):
-        title = str(article.get("title", "")).replace("_", " ").strip()
+        title = paragraph_title(str(article.get("title", "")))
         for p, par in enumerate(article["paragraphs"]):
             index = len(paragraphs)
             paragraphs.append(SquadParagraph(paragraph_key(a, p), title, par["context"]))
@@ -148,7 +153,7 @@ def load_squad_file(path: Path, split: str | None = None) -> SquadDataset:
 def questions_of_split(dataset: SquadDataset, path: Path, split: str) -> list[SquadQuestion]:
     """The questions on one side of the reader split, every paragraph staying in the dataset
     (corpus mode then still searches the whole file)."""
-    dev = {t.replace("_", " ").strip() for t in dev_titles(Path(path).with_name("dev-v1.1.json"))}
+    dev = {paragraph_title(t) for t in dev_titles(Path(path).with_name("dev-v1.1.json"))}
     keep = split == "reader-dev"
     return [q for q in dataset.questions if (dataset.paragraphs[q.paragraph].title in dev) == keep]
 

@@ -14,6 +14,7 @@ import numpy as np
 from embeddings.encoder import Encoder
 from embeddings.nlp import load_spacy
 from qa.evidence import content_words, stem
+from qa.reader import UNCALIBRATED_ABSTAIN_THRESHOLD
 from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
 
 _TYPE_RULES: list[tuple[re.Pattern[str], frozenset[str]]] = [
@@ -47,6 +48,8 @@ class _Sentence:
 
 
 class RuleExtractor:
+    abstain_threshold = UNCALIBRATED_ABSTAIN_THRESHOLD  # its scores were never calibrated
+
     def __init__(self, encoder: Encoder, sentences_to_read: int = 3):
         self.encoder = encoder
         self.sentences_to_read = sentences_to_read

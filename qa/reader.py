@@ -33,13 +33,19 @@ def calibration(model_dir: Path | None = None) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else {}
 
 
-def calibrated_threshold(model_dir: Path | None = None) -> float:
-    """The abstention threshold calibrated for a reader model, else 0.5."""
-    return float(calibration(model_dir).get("abstain_threshold", UNCALIBRATED_ABSTAIN_THRESHOLD))
+def carry_raw_confidence(raw: float, slope: float, bias: float) -> float:
+    """A raw confidence sigmoid(gap) in calibrated units sigmoid(slope x gap + bias): the same
+    order, so a raw threshold carried over answers the same questions (0 and 1 stay put)."""
+    if raw <= 0.0 or raw >= 1.0:
+        return raw
+    return sigmoid(slope * math.log(raw / (1 - raw)) + bias)
 
 
 class Reader(Protocol):
-    """Finds the answer to a question in retrieved passages (or concludes there is none)."""
+    """Finds the answer to a question in retrieved passages (or concludes there is none), and
+    says below which confidence its answers are not worth giving."""
+
+    abstain_threshold: float
 
     def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult: ...
 

@@ -10,13 +10,7 @@ from typing import Any
 from qa.corpus import Corpus, IngestResult
 from qa.evidence import closest_sentence
 from qa.extractor import RuleExtractor
-from qa.reader import (
-    UNCALIBRATED_ABSTAIN_THRESHOLD,
-    NeuralReader,
-    Reader,
-    calibrated_threshold,
-    shared_neural_reader,
-)
+from qa.reader import NeuralReader, Reader, shared_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
 from qa.settings import Settings, get_settings
 from qa.timing import StageTimer
@@ -49,13 +43,15 @@ def uses_neural_reader(settings: Settings) -> bool:
 
 
 def abstain_threshold(settings: Settings) -> float:
-    """The confidence below which the service abstains: QA_ABSTAIN_THRESHOLD when set, else the
-    threshold calibrated for the reader in use."""
+    """The confidence below which a service with these settings abstains: QA_ABSTAIN_THRESHOLD
+    when set, else the reader's own (the process's shared neural reader, whose calibration is
+    read once; the rule extractor's 0.5), without opening a corpus."""
     if settings.abstain_threshold is not None:
         return settings.abstain_threshold
     if uses_neural_reader(settings):
-        return calibrated_threshold(settings.reader_path)
-    return UNCALIBRATED_ABSTAIN_THRESHOLD
+        return shared_neural_reader(settings.reader_path,
+                                    retrieval_weight=settings.reader_retrieval_weight).abstain_threshold
+    return RuleExtractor.abstain_threshold
 
 
 class QAService:
@@ -83,13 +79,9 @@ class QAService:
 
     @property
     def abstain_threshold(self) -> float:
-        """QA_ABSTAIN_THRESHOLD when set, else the threshold calibrated for the reader in use
-        (as `abstain_threshold(settings)`, from the reader loaded in this process)."""
-        if self.settings.abstain_threshold is not None:
-            return self.settings.abstain_threshold
-        if isinstance(self.reader, NeuralReader):
-            return self.reader.abstain_threshold
-        return UNCALIBRATED_ABSTAIN_THRESHOLD
+        """QA_ABSTAIN_THRESHOLD when set, else the threshold of the reader in use."""
+        explicit = self.settings.abstain_threshold
+        return self.reader.abstain_threshold if explicit is None else explicit
 
     @property
     def reader_name(self) -> str:

@@ -10,20 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eval.metrics import squad_scores  # noqa: E402
-from qa.reader import calibration  # noqa: E402
-
-
-def calibrated(raw: float, slope: float, bias: float) -> float:
-    """A raw confidence sigmoid(gap) in the calibrated units sigmoid(slope x gap + bias)."""
-    if raw <= 0.0 or raw >= 1.0:
-        return raw
-    return 1 / (1 + math.exp(-(slope * math.log(raw / (1 - raw)) + bias)))
+from qa.reader import calibration, carry_raw_confidence  # noqa: E402
 
 
 def scores_at(rows: list[dict], threshold: float) -> dict[str, float]:
@@ -50,7 +42,7 @@ def main() -> None:
     for t in args.thresholds:
         cells = [f"{t:g}"]
         for rows in runs.values():
-            s = scores_at(rows, calibrated(t, slope, bias))
+            s = scores_at(rows, carry_raw_confidence(t, slope, bias))
             cells += [f"{s['f1']:.1f}", f"{s.get('HasAns_f1', s['f1']):.1f}",
                       f"{s['NoAns_exact']:.1f}" if "NoAns_exact" in s else "-"]
         print("| " + " | ".join(cells) + " |")

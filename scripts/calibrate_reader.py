@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eval.metrics import exact_match, expected_calibration_error, max_over_golds  # noqa: E402
 from eval.squad import load_squad_file, paragraph_passage  # noqa: E402
-from qa.reader import DEFAULT_READER_DIR, NeuralReader, calibration  # noqa: E402
+from qa.reader import DEFAULT_READER_DIR, NeuralReader, calibration, carry_raw_confidence  # noqa: E402
 
 
 def gaps_and_outcomes(reader: NeuralReader, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -61,8 +61,7 @@ def carry_threshold(raw_threshold: float, slope: float, bias: float) -> float:
     `raw_threshold` are answered (the map gap -> slope x gap + bias must keep the order)."""
     if slope <= 0:
         raise SystemExit(f"fitted slope {slope} <= 0: confidence would not grow with the gap")
-    raw_gap = math.log(raw_threshold / (1 - raw_threshold))
-    return 1 / (1 + math.exp(-(slope * raw_gap + bias)))
+    return carry_raw_confidence(raw_threshold, slope, bias)
 
 
 def main() -> None:

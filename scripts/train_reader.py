@@ -29,7 +29,7 @@ from transformers import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from eval.metrics import exact_match, f1, max_over_golds  # noqa: E402
+from eval.metrics import exact_match, f1, find_best_threshold, max_over_golds  # noqa: E402
 from eval.splits import dev_titles, load_squad, split_articles  # noqa: E402
 from qa.span_decoding import best_spans  # noqa: E402
 
@@ -157,7 +157,7 @@ def quick_eval(model: Any, tok: Any, rows: list[dict[str, Any]], max_len: int,
     """
     model.eval()
     device = next(model.parameters()).device
-    ems, f1s, gaps, has_ans = [], [], [], []
+    ems, f1s, gaps, has_ans, preds = [], [], [], [], []
     for r in rows:
         enc = tok(r["question"], r["context"], truncation="only_second", max_length=max_len,
                   stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
@@ -177,6 +177,7 @@ def quick_eval(model: Any, tok: Any, rows: list[dict[str, Any]], max_len: int,
         pred = r["context"][best.start_char : best.end_char] if best else ""
         golds = [a["text"] for a in r["answers"]]
         has_ans.append(bool(golds))
+        preds.append(pred)
         gaps.append(gap)
         ems.append(max_over_golds(exact_match, pred, golds) if golds else 0.0)
         f1s.append(max_over_golds(f1, pred, golds) if golds else 0.0)
@@ -185,13 +186,11 @@ def quick_eval(model: Any, tok: Any, rows: list[dict[str, Any]], max_len: int,
     scores = {"em": 100 * float(np.mean([ems[i] for i in answerable])),
               "f1": 100 * float(np.mean([f1s[i] for i in answerable]))}
     if len(answerable) < len(rows):
-        # abstain when gap > t: sweep t over the observed gaps (official best-threshold idea)
-        order = np.argsort(gaps)
-        total = best_total = float(len(rows) - len(answerable))
-        for i in order:
-            total += f1s[i] if has_ans[i] else -1.0
-            best_total = max(best_total, total)
-        scores["v2_best_f1"] = 100 * best_total / len(rows)
+        # the official sweep, abstaining when gap > t (the gap orders questions as na_prob would)
+        ids = [str(i) for i in range(len(rows))]
+        scores["v2_best_f1"], _ = find_best_threshold(
+            dict(zip(ids, preds, strict=True)), dict(zip(ids, f1s, strict=True)),
+            dict(zip(ids, gaps, strict=True)), dict(zip(ids, has_ans, strict=True)))
         pos = np.array([not h for h in has_ans])
         ranks = np.argsort(np.argsort(gaps)) + 1
         n_pos, n_neg = int(pos.sum()), int((~pos).sum())

@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from qa.reader import DEFAULT_READER_DIR, NeuralReader, WindowSpan, calibrated_threshold, sigmoid
+from qa.reader import DEFAULT_READER_DIR, NeuralReader, WindowSpan, sigmoid
 from qa.service import QAService, abstain_threshold
 from qa.settings import Settings
 from qa.span_decoding import SpanCandidate
@@ -29,11 +29,11 @@ def model_dir(tmp_path: Path, threshold: float | None) -> Path:
 
 
 def test_calibrated_threshold_is_read_from_the_model_folder(tmp_path: Path) -> None:
-    assert calibrated_threshold(model_dir(tmp_path, 0.85)) == 0.85
+    assert NeuralReader(model_dir(tmp_path, 0.85)).abstain_threshold == 0.85
 
 
 def test_uncalibrated_model_keeps_one_half(tmp_path: Path) -> None:
-    assert calibrated_threshold(model_dir(tmp_path, None)) == 0.5
+    assert NeuralReader(model_dir(tmp_path, None)).abstain_threshold == 0.5
 
 
 def calibrate_script() -> ModuleType:
@@ -52,7 +52,7 @@ def test_shipped_threshold_is_its_raw_threshold_carried_over() -> None:
     carried = calibrate_script().carry_threshold(recorded["raw_threshold"], recorded["slope"],
                                                  recorded["bias"])
     assert recorded["abstain_threshold"] == pytest.approx(carried, abs=1e-12)
-    assert 0.0 < calibrated_threshold() < 1.0
+    assert 0.0 < NeuralReader().abstain_threshold < 1.0
 
 
 def test_carried_threshold_answers_the_same_questions() -> None:
