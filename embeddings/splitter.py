@@ -41,23 +41,53 @@ def _strip(text: str, start: int, end: int) -> TextSpan | None:
     return TextSpan(start, end) if end > start else None
 
 
-def split_sentences(text: str) -> list[TextSpan]:
-    """Sentence spans of `text` (document coordinates), whitespace trimmed."""
-    blocks = [m for m in _BLOCK.finditer(text) if m.group().strip()]
+# spaCy's parser is given at most this many characters at a time (its memory grows with the
+# length of what it parses, and it refuses more than 1,000,000): longer blocks are cut first.
+MAX_PARSE_CHARS = 20_000
+# No sentence is longer than this: a "sentence" without punctuation (a tag list, a run of one
+# word) is cut at whitespace, so passages, and the cost of reading one, stay bounded.
+MAX_SENTENCE_CHARS = 1000
+_BREAK_AFTER = re.compile(r"[.!?;:,)\]]\s|\s")
+
+
+def cut(text: str, start: int, end: int, limit: int) -> list[TextSpan]:
+    """[start, end) of `text` in pieces of at most `limit` characters, each cut after the last
+    punctuation mark + whitespace in its second half, else the last whitespace, else at the limit."""
+    pieces: list[TextSpan] = []
+    while end - start > limit:
+        window = text[start : start + limit]
+        at = max((m.end() for m in _BREAK_AFTER.finditer(window, limit // 2)
+                  if not window[m.start()].isspace()), default=-1)
+        if at < 0:
+            at = window.rfind(" ", limit // 2) + 1 or window.rfind("\n", limit // 2) + 1 or limit
+        if (span := _strip(text, start, start + at)) is not None:
+            pieces.append(span)
+        start += at
+    if (span := _strip(text, start, end)) is not None:
+        pieces.append(span)
+    return pieces
+
+
+def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[TextSpan]:
+    """Sentence spans of `text` (document coordinates), whitespace trimmed, none longer than
+    `max_chars`."""
+    blocks = [piece for m in _BLOCK.finditer(text) if m.group().strip()
+              for piece in ([TextSpan(m.start(), m.end())] if m.end() - m.start() <= MAX_PARSE_CHARS
+                            else cut(text, m.start(), m.end(), MAX_PARSE_CHARS))]
     nlp = load_spacy()
     spans: list[TextSpan] = []
-    docs: Iterable = nlp.pipe((m.group() for m in blocks), disable=["ner", "lemmatizer"])
+    docs: Iterable = nlp.pipe((text[b.start : b.end] for b in blocks), disable=["ner", "lemmatizer"])
     for block, doc in zip(blocks, docs, strict=True):
         for sent in doc.sents:
-            span = _strip(text, block.start() + sent.start_char, block.start() + sent.end_char)
+            span = _strip(text, block.start + sent.start_char, block.start + sent.end_char)
             if span is not None:
-                spans.append(span)
+                spans.extend(cut(text, span.start, span.end, max_chars))
     return spans
 
 
 class PassageSplitter:
     """Groups sentences into passages of about `sentences_per_passage`, overlapping by
-    `overlap` sentences, never longer than `max_chars` (a single long sentence stands alone)."""
+    `overlap` sentences, never longer than `max_chars` (longer sentences are cut first)."""
 
     def __init__(self, sentences_per_passage: int = 4, overlap: int = 1, max_chars: int = 1000):
         if not 0 <= overlap < sentences_per_passage:
@@ -67,7 +97,7 @@ class PassageSplitter:
         self.max_chars = max_chars
 
     def split(self, text: str) -> list[PassageSpan]:
-        return self.group(split_sentences(text))
+        return self.group(split_sentences(text, self.max_chars))
 
     def group(self, sentences: list[TextSpan]) -> list[PassageSpan]:
         passages: list[PassageSpan] = []

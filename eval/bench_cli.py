@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also build the product's index over N synthetic vectors and report "
                         "approximate-vs-exact recall@10 and search latency (e.g. 1000000)")
     p.add_argument("--ann-nprobe", type=int, default=64, help="IVF lists probed per query")
+    p.add_argument("--pathological", action="store_true",
+                   help="only the hostile-documents drill: question latency and peak memory "
+                        "after each pathological document (eval/pathological.py)")
     p.add_argument("--out", type=Path, default=Path("runs/bench/bench.json"), help="JSON output")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -53,6 +56,15 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     base = get_settings().model_copy(update={"reader": args.reader})
+    if args.pathological:
+        from eval.pathological import format_rows, run_pathological
+
+        rows = run_pathological(base)
+        print(format_rows(rows))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"pathological": rows}, indent=1), encoding="utf-8")
+        print(f"wrote {args.out}")
+        return 0
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:

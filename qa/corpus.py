@@ -22,6 +22,7 @@ from embeddings.store import (
     content_hash,
 )
 from qa.settings import Settings
+from qa.text import TextError, clean_line, clean_text
 from qa.types import NewDocument, RetrievedPassage
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Corpus:
         )
         self.store = DocumentStore(settings.db_path)
         self._index: VectorIndex | None = None
+        self._seen_version = -1  # the store's corpus version the index last caught up with
         # Guards the FAISS index and the store+index pair during writes.
         self._lock = threading.RLock()
 
@@ -80,6 +82,7 @@ class Corpus:
             if self._index is not None:
                 return
             model = self.encoder.name
+            version = self.store.version()
             ids, vectors, missing = self.store.stored_vectors(model)
             if missing:
                 log.info("re-embedding %d passages without a %s vector", len(missing), model)
@@ -106,7 +109,31 @@ class Corpus:
             if self.settings.rescores:
                 self._backfill_sentence_vectors()
             self._index = index
+            self._seen_version = version
             log.info("index ready: %d passages (%s)", len(index), index.kind)
+
+    def refresh(self) -> None:
+        """Catch up with what other processes wrote (a `qa ingest` beside a running server):
+        when the store's corpus version moved since the last look, add the vectors the index
+        lacks and drop those of passages gone. One small query when nothing changed."""
+        if self._index is None:
+            self.open()
+            return
+        if self.store.version() == self._seen_version:
+            return
+        with self._lock:
+            index = self.index
+            version = self.store.version()  # read first: a later write is caught next time
+            stored = self.store.embedded_passage_ids(self.encoder.name)
+            held = index.ids()
+            gone, new = sorted(held - stored), sorted(stored - held)
+            index.remove(gone)
+            if new:
+                index.add(*self.store.vectors(new, self.encoder.name))
+            self._seen_version = version
+            if gone or new:
+                log.info("index caught up with the store: %d passages added, %d removed",
+                         len(new), len(gone))
 
     def _backfill_sentence_vectors(self, chunk: int = 200) -> None:
         """Embed the sentences of documents stored while re-scoring was off (or with another
@@ -157,6 +184,16 @@ class Corpus:
         self.store.close()
 
     # writes ----------------------------------------------------------------------------------
+    def prepare(self, doc: NewDocument) -> NewDocument:
+        """`doc` as it will be stored (qa.text's one normalisation of title and text), or
+        DocumentError when it cannot be: empty, binary, too large, untitled."""
+        try:
+            doc = replace(doc, title=clean_line(doc.title), text=clean_text(doc.text))
+        except TextError as exc:
+            raise DocumentError(f"document text is {exc}") from exc
+        self.validate(doc)
+        return doc
+
     def validate(self, doc: NewDocument) -> None:
         if not doc.text.strip():
             raise DocumentError("document text is empty")
@@ -169,9 +206,9 @@ class Corpus:
             raise DocumentError("document title is empty")
 
     def add(self, docs: list[NewDocument], progress: bool = False) -> list[IngestResult]:
-        """Add documents (all validated first); returns one result per input, in order."""
-        for doc in docs:
-            self.validate(doc)
+        """Add documents (all prepared and validated first); returns one result per input, in
+        order."""
+        docs = [self.prepare(doc) for doc in docs]
         index = self.index
         results: list[IngestResult | None] = [None] * len(docs)
         pending: list[tuple[int, NewDocument, list[PassageSpan]]] = []
@@ -307,5 +344,6 @@ class Corpus:
 
     def dense_search(self, vector: np.ndarray, k: int,
                      allowed: list[int] | None = None) -> list[tuple[int, float]]:
+        self.refresh()
         with self._lock:
             return self.index.search(vector, k, allowed)

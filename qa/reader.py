@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 DEFAULT_READER_DIR = Path(__file__).parent / "models" / "reader"
 
 
+# The most characters of one passage the reader reads (passages are at most
+# QA_PASSAGE_MAX_CHARS, 1,000 by default), and the most windows it scores in one run.
+MAX_READ_CHARS = 4000
+WINDOW_BATCH = 16
+
 # Where a model folder records no calibration (and for the rule-based extractor).
 UNCALIBRATED_ABSTAIN_THRESHOLD = 0.5
 
@@ -123,6 +128,9 @@ class NeuralReader:
     def logits(self, question: str, contexts: list[str]) -> tuple[Any, np.ndarray, np.ndarray]:
         """Tokenized windows (with offsets and sample mapping) and their start/end logits."""
         self.load()
+        # A passage stored before sentences were bounded can be huge: only its head is read,
+        # so a question's cost never grows with what was ingested.
+        contexts = [c[:MAX_READ_CHARS] for c in contexts]
         enc = self._tokenizer(
             [question.strip()] * len(contexts), contexts, truncation="only_second",
             max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
@@ -130,8 +138,13 @@ class NeuralReader:
         )
         feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask",
                                                      "token_type_ids") if k in self._inputs}
-        start, end = self._session.run(["start_logits", "end_logits"], feed)
-        return enc, start, end
+        starts, ends = [], []
+        for i in range(0, len(enc["input_ids"]), WINDOW_BATCH):
+            start, end = self._session.run(["start_logits", "end_logits"],
+                                           {k: v[i : i + WINDOW_BATCH] for k, v in feed.items()})
+            starts.append(start)
+            ends.append(end)
+        return enc, np.concatenate(starts), np.concatenate(ends)
 
     def window_spans(self, question: str, passages: list[RetrievedPassage]) -> list[WindowSpan]:
         """The best span of every window of question + passage that has one."""

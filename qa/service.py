@@ -13,6 +13,7 @@ from qa.extractor import RuleExtractor
 from qa.reader import NeuralReader, Reader, shared_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
 from qa.settings import Settings, get_settings
+from qa.text import clean_line
 from qa.timing import StageTimer
 from qa.types import Answer, Citation, NewDocument, ReaderResult, RetrievedPassage
 
@@ -108,7 +109,8 @@ class QAService:
 
     # questions -------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
-        question = question.strip()
+        """The question as asked, cleaned like document text (qa.text), or QuestionError."""
+        question = clean_line(question)
         if not question:
             raise QuestionError("question is empty")
         if len(question) > self.settings.max_question_chars:

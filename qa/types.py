@@ -13,6 +13,7 @@ class NewDocument:
     text: str
     url: str | None = None
     published: str | None = None
+    source: str | None = None  # where it came from (file, record), for messages; not stored
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,15 @@ def test_folders_are_walked(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("Alpha\n\nAlpha text.")
     (tmp_path / "sub" / "b.md").write_text("# Beta\n\nBeta text.")
     (tmp_path / "ignored.bin").write_bytes(b"\x00\x01")
-    assert [d.title for d in load_paths([tmp_path])] == ["Alpha", "Beta"]
+    assert [d.title for d in load_paths([tmp_path]).documents] == ["Alpha", "Beta"]
 
 
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [
-        (b"\xff\xfe\xfa bad", "x.txt", "not UTF-8"),
+        (b"%PDF-1.4\n1 0 obj", "x.txt", "a PDF document, not text"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "photo.txt", "a PNG image"),
+        (b"ab\x00cd", "x.txt", "binary data"),
         (b"{not json", "x.json", "invalid JSON"),
         (b'[{"title": "no text"}]', "x.json", "'text'"),
         (b"<html><body></body></html>", "x.html", "no article text"),
@@ -66,5 +68,5 @@ def test_bad_files_fail_clearly(data: bytes, name: str, message: str) -> None:
 
 
 def test_missing_path_fails_clearly(tmp_path: Path) -> None:
-    with pytest.raises(LoadError, match="no such file"):
-        load_paths([tmp_path / "nope.txt"])
+    report = load_paths([tmp_path / "nope.txt"])
+    assert not report.documents and "no such file" in str(report.problems[0])

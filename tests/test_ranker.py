@@ -138,7 +138,7 @@ def test_reading_deeper_than_the_rescored_head_is_refused(tmp_path: Path) -> Non
 def test_service_ranks_with_the_learned_rescorer(tmp_path: Path, sample_path: Path) -> None:
     service = QAService(Settings(data_dir=tmp_path))
     assert service.settings.rescorer == "learned"
-    service.add_documents(load_paths([sample_path]))
+    service.add_documents(load_paths([sample_path]).documents)
     service.add_documents([NewDocument(title="Weather", text="Rain fell in Ankara, Turkey, on "
                                        "Monday. The meeting of farmers was cancelled.")])
     answer = service.ask("where did they meet?")

@@ -47,7 +47,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def service(data_dir: Path, sample_path: Path) -> QAService:
     svc = QAService(Settings(data_dir=data_dir))
-    svc.add_documents(load_paths([sample_path]))
+    svc.add_documents(load_paths([sample_path]).documents)
     return svc
 
 
@@ -88,7 +88,7 @@ def counting_encoder(service: QAService) -> Iterator[list[int]]:
 def test_reingest_is_idempotent_and_embeds_nothing(service: QAService, sample_path: Path) -> None:
     before = service.corpus.store.passage_count()
     with counting_encoder(service) as calls:
-        results = service.add_documents(load_paths([sample_path]))
+        results = service.add_documents(load_paths([sample_path]).documents)
     assert [r.created for r in results] == [False]
     assert service.corpus.store.passage_count() == before
     assert sum(calls) == 0
@@ -160,7 +160,7 @@ def test_rescore_by_sentence_reorders_by_the_best_sentence() -> None:
 def test_rescoring_switches_off_and_backfills_when_switched_on(
         tmp_path: Path, sample_path: Path) -> None:
     off = QAService(Settings(data_dir=tmp_path, rescorer="off"))
-    off.add_documents(load_paths([sample_path]))
+    off.add_documents(load_paths([sample_path]).documents)
     doc_id = off.corpus.store.document_ids()[0]
     model = off.corpus.encoder.name
     assert off.corpus.store.documents_without_sentence_vectors(model) == [doc_id]
