@@ -6,10 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from api.guard import RequestGuard
 from api.routers import ask, conversations, documents, health, pages, stream
 from qa.chat import get_chat_service
 from qa.conversations import ConversationNotFound
@@ -29,6 +32,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods some route of `app` takes at `path`."""
+    def takes(method: str) -> bool:
+        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+        return any(route.matches(scope)[0] == Match.FULL for route in app.routes)
+
+    return [m for m in ("DELETE", "GET", "PATCH", "POST", "PUT") if takes(m)]
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="Pressroom",
@@ -39,10 +51,14 @@ def create_app() -> FastAPI:
     for router in (health.router, documents.router, ask.router, stream.router, pages.router,
                    conversations.router):
         app.include_router(router)
+    app.add_middleware(RequestGuard, settings=get_settings)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the path takes, not the first route's
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

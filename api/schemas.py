@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from qa.dates import DateError, parse_date
+from qa.settings import get_settings
+from qa.text import replace_surrogates
+
+# Documented maximum of AskIn.document_ids (QA_MAX_DOCUMENT_IDS may lower or raise it).
+MAX_DOCUMENT_IDS = get_settings().max_document_ids
 
 
-class DocumentIn(BaseModel):
-    title: str = Field(..., description="headline or title")
-    text: str = Field(..., description="the article text")
+def _iso_date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except DateError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+class CleanInput(BaseModel):
+    """A request body whose strings had unpaired surrogates replaced (qa.text) before
+    validation: such JSON is accepted and cleaned the same way on every route."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_surrogates(cls, data: Any) -> Any:
+        return replace_surrogates(data)
+
+
+class DocumentIn(CleanInput):
+    title: str = Field(..., min_length=1, description="headline or title")
+    text: str = Field(..., min_length=1, description="the article text")
     url: str | None = None
-    published: str | None = Field(None, description="ISO date, e.g. 2014-10-07")
+    published: str | None = Field(
+        None, description="publication date: ISO 8601 (2014-10-07, 2014-10, a datetime) or a "
+        "written date ('7 October 2014'); stored as an ISO date")
+
+    _published = field_validator("published")(_iso_date)
 
 
 class DocumentCreated(BaseModel):
@@ -33,13 +65,20 @@ class DocumentFull(DocumentSummary):
     text: str
 
 
-class AskIn(BaseModel):
-    question: str = Field(..., description="the question, at most QA_MAX_QUESTION_CHARS characters")
+class AskIn(CleanInput):
+    question: str = Field(..., min_length=1,
+                          description="the question, at most QA_MAX_QUESTION_CHARS characters")
     top_k: int | None = Field(None, ge=1, le=50, description="passages to return")
-    document_ids: list[str] | None = Field(None, description="only search these documents")
-    published_from: str | None = Field(None, description="only articles published on/after")
-    published_to: str | None = Field(None, description="only articles published on/before")
+    document_ids: list[str] | None = Field(
+        None, max_length=MAX_DOCUMENT_IDS,
+        description=f"only search these documents (at most {MAX_DOCUMENT_IDS})")
+    published_from: str | None = Field(None, description="only articles published on/after "
+                                       "this ISO date")
+    published_to: str | None = Field(None, description="only articles published on/before "
+                                     "this ISO date")
     conversation_id: str | None = Field(None, description="continue this conversation")
+
+    _dates = field_validator("published_from", "published_to")(_iso_date)
 
 
 class CitationOut(BaseModel):
@@ -61,6 +100,10 @@ class PassageOut(BaseModel):
     end: int
     text: str
     score: float
+    similarity: float | None = Field(None, description="cosine to the question, when dense "
+                                     "search found the passage")
+    probability: float | None = Field(None, description="the learned re-scorer's probability "
+                                      "that the passage holds the answer")
 
 
 class AskOut(BaseModel):
@@ -97,8 +140,18 @@ class ErrorOut(BaseModel):
     detail: str | list | None = None
 
 
+# What api.guard refuses on every write and question, before a router runs.
+GUARD_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorOut, "description": "a cross-site request from a browser"},
+    413: {"model": ErrorOut, "description": "the request body is over its limit"},
+    415: {"model": ErrorOut, "description": "the body is not JSON (or multipart, for files)"},
+}
+
+
 class Health(BaseModel):
     status: str
     documents: int
-    passages: int
+    passages: int = Field(..., description="passages in the store")
+    indexed_passages: int = Field(..., description="passages in this process's vector index "
+                                  "(equal to `passages` once it has caught up with other writers)")
     reader: str

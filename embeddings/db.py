@@ -22,6 +22,21 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def statements(script: str) -> list[str]:
+    """The SQL statements of `script`, each complete by SQLite's own test (a trigger's body
+    holds semicolons of its own)."""
+    out: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement: {buffer.strip()[:80]!r}")
+    return out
+
+
 def migrate(conn: sqlite3.Connection, namespace: str, migrations: list[str]) -> int:
     """Apply the migrations of `namespace` not applied yet; migration i has version i + 1.
     Each runs in its own transaction. Returns the schema version."""
@@ -36,9 +51,8 @@ def migrate(conn: sqlite3.Connection, namespace: str, migrations: list[str]) -> 
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in script.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in statements(script):
+                conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_migrations (namespace, version) VALUES (?, ?)",
                 (namespace, version),

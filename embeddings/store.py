@@ -65,7 +65,28 @@ MIGRATIONS = [
     """
     CREATE VIRTUAL TABLE passages_vocab USING fts5vocab (passages_fts, 'row');
     """,
+    # 4: a counter every change of passages or their vectors moves, by any process, so a
+    # running service sees another process's writes (Corpus.refresh)
+    """
+    CREATE TABLE corpus_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+    INSERT INTO corpus_version (id, version) VALUES (1, 0);
+    CREATE TRIGGER passages_added AFTER INSERT ON passages BEGIN
+        UPDATE corpus_version SET version = version + 1;
+    END;
+    CREATE TRIGGER passages_removed AFTER DELETE ON passages BEGIN
+        UPDATE corpus_version SET version = version + 1;
+    END;
+    CREATE TRIGGER passages_embedded AFTER UPDATE OF embedding ON passages BEGIN
+        UPDATE corpus_version SET version = version + 1;
+    END;
+    """,
 ]
+
+
+def in_list(column: str) -> str:
+    """`column IN` the JSON array bound to one parameter: any number of values in one
+    statement, never SQLite's limit on bound variables."""
+    return f"{column} IN (SELECT value FROM json_each(?))"
 
 
 def content_hash(text: str) -> str:
@@ -244,18 +265,32 @@ class DocumentStore:
 
     def passages(self, ids: list[int]) -> dict[int, PassageRecord]:
         """Passages by id (ids that no longer exist are absent)."""
-        out: dict[int, PassageRecord] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._query(self._PASSAGE_SQL + f" WHERE p.id IN ({marks})", chunk):
-                out[row["id"]] = _passage(row)
-        return out
+        rows = self._query(self._PASSAGE_SQL + " WHERE " + in_list("p.id"), [json.dumps(ids)])
+        return {row["id"]: _passage(row) for row in rows}
 
     def document_passages(self, document_id: str) -> list[PassageRecord]:
         rows = self._query(self._PASSAGE_SQL + " WHERE p.document_id = ? ORDER BY p.ordinal",
                            (document_id,))
         return [_passage(r) for r in rows]
+
+    def version(self) -> int:
+        """The corpus version: moves on every change of passages or their vectors, by any
+        process."""
+        return int(self._query("SELECT version FROM corpus_version")[0][0])
+
+    def vectors(self, ids: list[int], model: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of those of `ids` embedded with `model`."""
+        rows = self._query("SELECT id, embedding FROM passages WHERE " + in_list("id")
+                           + " AND embedding_model = ? AND embedding IS NOT NULL ORDER BY id",
+                           [json.dumps(ids), model])
+        found = np.asarray([r[0] for r in rows], dtype=np.int64)
+        if not rows:
+            return found, np.zeros((0, 0), dtype=np.float32)
+        return found, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+    def embedded_passage_ids(self, model: str) -> set[int]:
+        return {r[0] for r in self._query(
+            "SELECT id FROM passages WHERE embedding_model = ? AND embedding IS NOT NULL", (model,))}
 
     def passage_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM passages")[0][0])
@@ -272,17 +307,10 @@ class DocumentStore:
 
     def cached_vectors(self, text_hashes: list[str], model: str) -> dict[str, np.ndarray]:
         """Stored vectors of passages with these text hashes (so unchanged text is not re-embedded)."""
-        out: dict[str, np.ndarray] = {}
-        for i in range(0, len(text_hashes), 500):
-            chunk = text_hashes[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._query(
-                f"SELECT text_hash, embedding FROM passages WHERE text_hash IN ({marks})"
-                " AND embedding_model = ? AND embedding IS NOT NULL",
-                [*chunk, model],
-            ):
-                out[row[0]] = np.frombuffer(row[1], dtype=np.float32)
-        return out
+        rows = self._query(
+            "SELECT text_hash, embedding FROM passages WHERE " + in_list("text_hash")
+            + " AND embedding_model = ? AND embedding IS NOT NULL", [json.dumps(text_hashes), model])
+        return {row[0]: np.frombuffer(row[1], dtype=np.float32) for row in rows}
 
     def stored_vectors(self, model: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """(ids, vectors) of passages embedded with `model`, and ids of those that are not."""
@@ -314,15 +342,10 @@ class DocumentStore:
     def cached_sentence_vectors(self, input_hashes: list[str], model: str
                                 ) -> dict[str, np.ndarray]:
         """Stored sentence vectors by input hash (any document's)."""
-        out: dict[str, np.ndarray] = {}
-        for i in range(0, len(input_hashes), 500):
-            chunk = input_hashes[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._query(
-                "SELECT input_hash, embedding FROM sentence_vectors"
-                f" WHERE input_hash IN ({marks}) AND model = ?", [*chunk, model]):
-                out[row[0]] = np.frombuffer(row[1], dtype=np.float32)
-        return out
+        rows = self._query(
+            "SELECT input_hash, embedding FROM sentence_vectors WHERE " + in_list("input_hash")
+            + " AND model = ?", [json.dumps(input_hashes), model])
+        return {row[0]: np.frombuffer(row[1], dtype=np.float32) for row in rows}
 
     def sentence_vectors(self, sentences: list[tuple[str, int]], model: str
                          ) -> dict[tuple[str, int], np.ndarray]:
@@ -333,13 +356,10 @@ class DocumentStore:
             starts.setdefault(doc_id, []).append(start)
         out: dict[tuple[str, int], np.ndarray] = {}
         for doc_id, doc_starts in starts.items():
-            for i in range(0, len(doc_starts), 500):
-                chunk = doc_starts[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                for row in self._query(
-                    "SELECT start, embedding FROM sentence_vectors WHERE document_id = ?"
-                    f" AND start IN ({marks}) AND model = ?", [doc_id, *chunk, model]):
-                    out[(doc_id, row[0])] = np.frombuffer(row[1], dtype=np.float32)
+            for row in self._query(
+                "SELECT start, embedding FROM sentence_vectors WHERE document_id = ? AND "
+                + in_list("start") + " AND model = ?", [doc_id, json.dumps(doc_starts), model]):
+                out[(doc_id, row[0])] = np.frombuffer(row[1], dtype=np.float32)
         return out
 
     def documents_without_sentence_vectors(self, model: str) -> list[str]:
@@ -355,8 +375,8 @@ class DocumentStore:
         where: list[str] = []
         params: list[Any] = []
         if document_ids is not None:
-            where.append(f"p.document_id IN ({','.join('?' * len(document_ids))})")
-            params += document_ids
+            where.append(in_list("p.document_id"))
+            params.append(json.dumps(document_ids))
         if published_from:
             where.append("d.published >= ?")
             params.append(published_from)
@@ -378,8 +398,8 @@ class DocumentStore:
                " WHERE passages_fts MATCH ?")
         params: list[Any] = [match]
         if allowed is not None:
-            sql += f" AND rowid IN ({','.join('?' * len(allowed))})"
-            params += allowed
+            sql += " AND " + in_list("rowid")
+            params.append(json.dumps(allowed))
         rows = self._query(sql + " ORDER BY score LIMIT ?", [*params, k])
         return [(int(r[0]), -float(r[1])) for r in rows]
 

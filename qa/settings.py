@@ -19,7 +19,19 @@ class Settings(BaseSettings):
     # security and limits
     api_key: str | None = Field(None, description="when set, writes need `Authorization: Bearer`")
     ask_requires_key: bool = Field(False, description="also require the key for asking")
-    max_document_bytes: int = 5_000_000
+    max_document_bytes: int = Field(
+        5_000_000, description="the most text (UTF-8 bytes, after extraction from HTML) one "
+        "document may have; more is refused (413)")
+    max_upload_bytes: int = Field(
+        20_000_000, description="the largest request body when adding a document, and the "
+        "largest file `qa ingest` reads (a saved page is mostly markup)")
+    max_request_bytes: int = Field(
+        262_144, description="the largest request body of every other route (questions)")
+    allowed_origins: list[str] = Field(
+        [], description="other sites' origins (e.g. [\"https://newsroom.example\"]) whose pages "
+        "may write or ask; every other cross-site browser request is refused")
+    max_document_ids: int = Field(
+        10_000, description="the most document_ids one question may be restricted to")
     max_question_chars: int = 1000
 
     # passages

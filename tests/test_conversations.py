@@ -110,7 +110,7 @@ def test_schema_lives_in_the_service_database(tmp_path: Path, clock: Clock) -> N
     rows = again._conn.execute(
         "SELECT namespace, version FROM schema_migrations ORDER BY namespace").fetchall()
     assert [tuple(r) for r in rows] == [("conversations", 1), ("store", 1), ("store", 2),
-                                        ("store", 3)]
+                                        ("store", 3), ("store", 4)]
     again.close()
     docs.close()
 

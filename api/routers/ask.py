@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import require_ask_key
 from api.routers.conversations import Chat
-from api.schemas import AskIn, AskOut, ErrorOut
+from api.schemas import GUARD_ERRORS, AskIn, AskOut, ErrorOut
 from qa.retriever import PassageFilter
 from qa.service import describe
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["ask"])
 
 @router.post("/ask", response_model=AskOut, dependencies=[Depends(require_ask_key)],
              responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut},
-                        422: {"model": ErrorOut}})
+                        422: {"model": ErrorOut}, **GUARD_ERRORS})
 def ask(body: AskIn, chat: Chat) -> AskOut:
     """Answer a question from the stored articles, with citations (character offsets into the
     document's text). `answer` is null when the articles do not say.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -9,19 +10,19 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.deps import require_write_key, service_dep, settings_dep
-from api.schemas import DocumentCreated, DocumentFull, DocumentIn, DocumentSummary, ErrorOut
+from api.deps import require_write_key, service_dep
+from api.schemas import GUARD_ERRORS, DocumentCreated, DocumentFull, DocumentIn, DocumentSummary, ErrorOut
 from embeddings.store import DocumentRecord
 from qa.loaders import load_bytes
 from qa.service import QAService
-from qa.settings import Settings
 from qa.types import NewDocument
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 413: {"model": ErrorOut},
-    422: {"model": ErrorOut},
+    200: {"model": DocumentCreated, "description": "the same text was already stored "
+          "(`created: false`)"},
+    400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 422: {"model": ErrorOut}, **GUARD_ERRORS,
 }
 
 
@@ -31,24 +32,20 @@ def _summary(d: DocumentRecord) -> DocumentSummary:
                            characters=len(d.text))
 
 
-async def _documents_from_request(request: Request, settings: Settings) -> list[NewDocument]:
-    declared = request.headers.get("content-length")
-    # Multipart framing adds a little; refuse early only what is clearly too big.
-    if declared and declared.isdigit() and int(declared) > settings.max_document_bytes + 65536:
-        raise HTTPException(413, f"request is larger than {settings.max_document_bytes} bytes")
+async def _documents_from_request(request: Request) -> list[NewDocument]:
+    """The documents of an add request. The body is limited by QA_MAX_UPLOAD_BYTES (checked as
+    it streams in, see api.limits); the text extracted from it by QA_MAX_DOCUMENT_BYTES, the same
+    rule as `qa ingest`."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, "multipart upload needs a 'file' field")
-        data = await upload.read(settings.max_document_bytes + 1)
-        if len(data) > settings.max_document_bytes:
-            raise HTTPException(413, f"file is larger than {settings.max_document_bytes} bytes")
-        docs = load_bytes(data, upload.filename or "upload.txt")
+        docs = load_bytes(await upload.read(), upload.filename or "upload.txt")
         title = form.get("title")
         if isinstance(title, str) and title.strip() and len(docs) == 1:
-            docs = [NewDocument(title.strip(), docs[0].text, docs[0].url, docs[0].published)]
+            docs = [replace(docs[0], title=title)]
         return docs
     try:
         payload = await request.json()
@@ -58,7 +55,7 @@ async def _documents_from_request(request: Request, settings: Settings) -> list[
         doc = DocumentIn.model_validate(payload)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    return [NewDocument(doc.title.strip(), doc.text, doc.url, doc.published)]
+    return [NewDocument(doc.title, doc.text, doc.url, doc.published)]
 
 
 @router.post(
@@ -85,13 +82,12 @@ async def _documents_from_request(request: Request, settings: Settings) -> list[
     },
 )
 async def add_document(request: Request, response: Response,
-                       service: QAService = Depends(service_dep),
-                       settings: Settings = Depends(settings_dep)) -> DocumentCreated:
+                       service: QAService = Depends(service_dep)) -> DocumentCreated:
     """Add an article as JSON `{title, text, url?, published?}` or as an uploaded file
     (text, Markdown, HTML, JSON). Adding the same text again returns the stored document."""
     from starlette.concurrency import run_in_threadpool
 
-    docs = await _documents_from_request(request, settings)
+    docs = await _documents_from_request(request)
     if len(docs) != 1:
         raise HTTPException(422, f"upload holds {len(docs)} documents; send one per request")
     result = (await run_in_threadpool(service.add_documents, docs))[0]
@@ -114,7 +110,8 @@ def get_document(document_id: str, service: QAService = Depends(service_dep)) ->
     return DocumentFull(**_summary(d).model_dump(), text=d.text)
 
 
-@router.delete("/{document_id}", status_code=204, responses={404: {"model": ErrorOut}},
+@router.delete("/{document_id}", status_code=204,
+               responses={401: {"model": ErrorOut}, 403: GUARD_ERRORS[403], 404: {"model": ErrorOut}},
                dependencies=[Depends(require_write_key)])
 def delete_document(document_id: str, service: QAService = Depends(service_dep)) -> Response:
     if not service.delete_document(document_id):

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.deps import require_ask_key
 from api.routers.conversations import chat_service_dep
-from api.schemas import AskIn, AskOut, ErrorOut
+from api.schemas import GUARD_ERRORS, AskIn, AskOut, ErrorOut
 from qa.chat import ChatService, ConversationNotFound
 from qa.retriever import PassageFilter
 from qa.service import QuestionError, describe
@@ -179,6 +179,7 @@ async def answer_events(body: AskIn, ask: Callable[[AskIn, StageCallback], Answe
         401: {"model": ErrorOut},
         404: {"model": ErrorOut, "description": "unknown or expired `conversation_id`"},
         422: {"model": ErrorOut},
+        **GUARD_ERRORS,
     },
 )
 async def ask_stream(body: AskIn,

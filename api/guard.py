@@ -1,0 +1,99 @@
+"""What every request passes before a router sees it: a body-size limit enforced as the body
+streams in (413), a JSON or multipart content type on writes and questions (415), and no
+state-changing request from another site's page (403). All refusals are the API's JSON error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qa.settings import Settings
+
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+_UPLOAD_PATHS = ("/v1/documents",)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a streamed body passes its limit (an HTTPException, so body
+    parsing passes it on as the 413 it is)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"request body is larger than {limit} bytes")
+
+
+async def _error(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def cross_site(scope: Scope, allowed_origins: list[str]) -> bool:
+    """Whether a browser says this request comes from another site's page: Sec-Fetch-Site
+    cross-site/same-site, or an Origin whose host is not the one the request was sent to (and
+    is not allowed by QA_ALLOWED_ORIGINS). Non-browser clients send neither and pass."""
+    fetch_site = _header(scope, b"sec-fetch-site").lower()
+    origin = _header(scope, b"origin")
+    if origin and origin.rstrip("/") in allowed_origins:
+        return False
+    if fetch_site in ("cross-site", "same-site"):
+        return True
+    if origin and origin != "null":
+        return urlsplit(origin).netloc.lower() != _header(scope, b"host").lower()
+    return origin == "null"
+
+
+class RequestGuard:
+    """ASGI middleware; `settings` is read per request so tests can change it."""
+
+    def __init__(self, app: ASGIApp, settings: Callable[[], Settings]):
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        settings = self.settings()
+        method, path = scope["method"], scope["path"]
+        upload = path.startswith(_UPLOAD_PATHS)
+        limit = settings.max_upload_bytes if upload else settings.max_request_bytes
+        if method in _WRITES:
+            if cross_site(scope, settings.allowed_origins):
+                await _error(send, 403, "cross-site request refused: send it from this site's "
+                             "page or a non-browser client")
+                return
+            content_type = _header(scope, b"content-type").split(";")[0].strip().lower()
+            allowed = ("application/json", "multipart/form-data") if upload else ("application/json",)
+            if method != "DELETE" and content_type not in allowed:
+                await _error(send, 415, f"Content-Type must be {' or '.join(allowed)}"
+                             f" (got {content_type or 'none'})")
+                return
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > limit:
+            await _error(send, 413, f"request body is larger than {limit} bytes")
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)
