@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,17 +13,34 @@ from qa.corpus import DocumentError
 from qa.loaders import LoadError, load_paths
 from qa.service import QuestionError, describe, get_service
 
+NO_DOCUMENTS = "No documents yet: add some with `qa ingest PATH...` (text, Markdown, HTML, JSON)."
+
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    docs = load_paths([Path(p) for p in args.paths])
-    if not docs:
+    """Add every readable document; each file, record or entry that cannot be added is reported
+    on one line by name, and the exit status is 1 when there was any."""
+    from qa.settings import get_settings
+
+    report = load_paths([Path(p) for p in args.paths], get_settings().max_upload_bytes)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    problems = [str(p) for p in report.problems]
+    service = get_service()
+    docs = []
+    for doc in report.documents:
+        try:
+            docs.append(service.corpus.prepare(doc))
+        except DocumentError as exc:
+            problems.append(f"{doc.source or repr(doc.title[:80])}: {exc}")
+    if docs:
+        for r in service.add_documents(docs, progress=True):
+            state = "added" if r.created else "unchanged"
+            print(f"{state}\t{r.document.id}\t{r.document.passage_count} passages\t{r.document.title}")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not docs and not problems:
         print("no documents found", file=sys.stderr)
-        return 1
-    results = get_service().add_documents(docs, progress=True)
-    for r in results:
-        state = "added" if r.created else "unchanged"
-        print(f"{state}\t{r.document.id}\t{r.document.passage_count} passages\t{r.document.title}")
-    return 0
+    return 1 if problems or not docs else 0
 
 
 def _print_answer(answer_data: dict, as_json: bool) -> None:
@@ -49,6 +67,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("error: give a question (or --chat)", file=sys.stderr)
         return 2
     service = get_service()
+    if not service.corpus.store.document_ids():
+        print(NO_DOCUMENTS, file=sys.stderr)
+        return 1
     answer = service.ask(" ".join(args.question), args.top_k)
     _print_answer(describe(answer), args.json)
     return 0
@@ -105,13 +126,35 @@ def cmd_documents(args: argparse.Namespace) -> int:
                 print(f"no document with id {doc_id}", file=sys.stderr)
                 status = 1
         return status
-    for d in service.corpus.store.list_documents():
+    documents = service.corpus.store.list_documents()
+    if not documents:
+        print(NO_DOCUMENTS, file=sys.stderr)
+    for d in documents:
         print(f"{d.id}\t{d.passage_count} passages\t{d.published or '-'}\t{d.title}")
     return 0
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be served on (it is taken, or not an address here), else None."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    # Checked before minutes of model loading, not after.
+    problem = port_in_use(args.host, args.port)
+    if problem:
+        print(f"error: cannot serve on {args.host}:{args.port}: {problem} (another server "
+              f"there? try --port {args.port + 1})", file=sys.stderr)
+        return 1
 
     # By import string: `api` sits above `qa`, so `qa` never imports it.
     uvicorn.run("api.app:app", host=args.host, port=args.port, log_level="info")
@@ -125,6 +168,17 @@ def _delegate(module: str, argv: list[str]) -> int:
     return int(importlib.import_module(module).main(argv) or 0)
 
 
+def top_k(value: str) -> int:
+    """--top-k validated as the API's `top_k` (1..50)."""
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from exc
+    if not 1 <= number <= 50:
+        raise argparse.ArgumentTypeError(f"{number} is outside 1..50")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -136,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="ask a question")
     p.add_argument("question", nargs="*")
-    p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--top-k", type=top_k, default=None, help="passages to return (1-50, as the API)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
     p.add_argument("--chat", action="store_true",
                    help="interactive: keep asking in one conversation (follow-ups understood)")
@@ -170,10 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+        return status
     except (LoadError, DocumentError, QuestionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `qa documents | head -1`: the reader left; not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
