@@ -30,3 +30,15 @@ def split_articles(
     """Articles whose title is (keep=True) or is not (keep=False) in `titles`."""
     wanted = set(titles)
     return [a for a in articles if (a["title"] in wanted) == keep]
+
+
+def holdout_titles(squad_v11_dev: Path, count: int) -> list[str]:
+    """`count` training articles of the SQuAD v1.1 dev file, spread evenly over it, held out
+    from reader training to compare settings and fit the threshold: choices made there never
+    look at the dev split."""
+    dev = set(dev_titles(squad_v11_dev))
+    train = [a["title"] for a in load_squad(squad_v11_dev) if a["title"] not in dev]
+    if count <= 0:
+        return []
+    step = len(train) / count
+    return [train[int(i * step + step / 2)] for i in range(count)]

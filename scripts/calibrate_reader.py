@@ -22,14 +22,23 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from eval.metrics import exact_match, expected_calibration_error, max_over_golds  # noqa: E402
-from eval.squad import load_squad_file, paragraph_passage  # noqa: E402
+from eval.metrics import exact_match, expected_calibration_error, f1, max_over_golds  # noqa: E402
+from eval.splits import holdout_titles, split_articles  # noqa: E402
+from eval.squad import load_squad_file, paragraph_passage, parse_squad  # noqa: E402
 from qa.reader import DEFAULT_READER_DIR, NeuralReader, calibration, carry_raw_confidence  # noqa: E402
 
 
-def gaps_and_outcomes(reader: NeuralReader, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    dataset = load_squad_file(path, "reader-dev")
-    gaps, right = [], []
+def gaps_and_outcomes(reader: NeuralReader, path: Path, titles: list[str] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per question of the dev split (or of the articles `titles`): the winning span's gap,
+    whether it is exactly right, its F1, and whether the question is answerable."""
+    if titles is None:
+        dataset = load_squad_file(path, "reader-dev")
+    else:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["data"] = split_articles(data["data"], titles, keep=True)
+        dataset = parse_squad(data)
+    gaps, right, f1s, answerable = [], [], [], []
     for q in dataset.questions:
         paragraph = dataset.paragraphs[q.paragraph]
         found, _ = reader.best_window(q.question, [paragraph_passage(q.paragraph, paragraph)])
@@ -38,7 +47,23 @@ def gaps_and_outcomes(reader: NeuralReader, path: Path) -> tuple[np.ndarray, np.
         text = paragraph.context[found.span.start_char : found.span.end_char]
         gaps.append(found.span.score - found.null)
         right.append(max_over_golds(exact_match, text, q.golds) if q.golds else 0.0)
-    return np.array(gaps), np.array(right)
+        f1s.append(max_over_golds(f1, text, q.golds) if q.golds else 0.0)
+        answerable.append(bool(q.golds))
+    return np.array(gaps), np.array(right), np.array(f1s), np.array(answerable)
+
+
+def best_raw_threshold(gaps: np.ndarray, f1s: np.ndarray, answerable: np.ndarray,
+                       grid: list[float]) -> tuple[float, float]:
+    """The raw threshold on sigmoid(gap) of `grid` with the best SQuAD v2 F1 (answered: the
+    span's F1; abstained: 1 for an unanswerable question, else 0), and that F1."""
+    raw = 1 / (1 + np.exp(-gaps))
+    scored = []
+    for t in grid:
+        answered = raw >= t
+        scores = np.where(answered, f1s, (~answerable).astype(float))
+        scored.append((float(scores.mean()), t))
+    f1_best, t_best = max(scored)
+    return t_best, 100 * f1_best
 
 
 def fit_platt(gaps: np.ndarray, right: np.ndarray, iterations: int = 50) -> tuple[float, float]:
@@ -68,19 +93,35 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("squad_v2_dev", type=Path)
     ap.add_argument("--model", type=Path, default=DEFAULT_READER_DIR)
+    ap.add_argument("--holdout", type=int, default=0,
+                    help="fit on the v2.0 questions of the N training articles train_reader.py "
+                         "--holdout N held out (needs --data) instead of the dev split, and choose "
+                         "the threshold there too (best v2 F1 on a 0.05 grid)")
+    ap.add_argument("--data", type=Path, default=None, help="folder with squad/ (for --holdout)")
     args = ap.parse_args()
     reader = NeuralReader(args.model)
     reader.slope, reader.bias = 1.0, 0.0  # raw gaps, whatever was fitted before
-    gaps, right = gaps_and_outcomes(reader, args.squad_v2_dev)
+    titles = holdout_titles(args.data / "squad" / "dev-v1.1.json", args.holdout) \
+        if args.holdout else None
+    gaps, right, f1s, answerable = gaps_and_outcomes(reader, args.squad_v2_dev, titles)
     slope, bias = (round(v, 6) for v in fit_platt(gaps, right))  # as stored, then used
     recorded = calibration(args.model)
     raw_threshold = float(recorded.get("raw_threshold", recorded.get("abstain_threshold", 0.5)))
+    where = f"{len(gaps)} questions of the SQuAD v2.0 dev split, reading mode"
+    if titles is not None:
+        grid = [round(0.05 * i, 2) for i in range(1, 20)] + [0.97, 0.99]
+        raw_threshold, best_f1 = best_raw_threshold(gaps, f1s, answerable, grid)
+        where = (f"{len(gaps)} SQuAD v2.0 questions ({int((~answerable).sum())} unanswerable) of "
+                 f"the {len(titles)} held-out training articles {titles}, reading mode; the raw "
+                 f"threshold is the grid value with the best v2 F1 there ({best_f1:.1f})")
+        recorded.pop("rule", None)
+        recorded.pop("chosen_on", None)
     threshold = carry_threshold(raw_threshold, slope, bias)
     before = expected_calibration_error(list(1 / (1 + np.exp(-gaps))), list(right))
     after = expected_calibration_error(list(1 / (1 + np.exp(-(slope * gaps + bias)))), list(right))
     recorded.update({"slope": slope, "bias": bias, "raw_threshold": raw_threshold,
                      "abstain_threshold": threshold,
-                     "fitted_on": f"{len(gaps)} questions of the SQuAD v2.0 dev split, reading mode",
+                     "fitted_on": where,
                      "ece_on_that_split": {"uncalibrated": round(before, 4), "calibrated": round(after, 4)}})
     (args.model / "calibration.json").write_text(json.dumps(recorded, indent=1) + "\n")
     print(json.dumps({k: recorded[k] for k in ("slope", "bias", "raw_threshold", "abstain_threshold",

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from transformers import (
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eval.metrics import exact_match, f1, find_best_threshold, max_over_golds  # noqa: E402
 from eval.splits import dev_titles, load_squad, split_articles  # noqa: E402
+from eval.splits import holdout_titles as splits_holdout_titles  # noqa: E402
 from qa.span_decoding import best_spans  # noqa: E402
 
 log = logging.getLogger("train_reader")
@@ -49,17 +51,8 @@ def clock_factor(done: float, warmup: float) -> float:
 
 
 def holdout_titles(data: Path, count: int) -> list[str]:
-    """`count` training articles spread evenly over the file, held out to compare settings.
-
-    Drawn from the training side only, so choosing a configuration never looks at the dev split.
-    """
-    squad = data / "squad"
-    dev = set(dev_titles(squad / "dev-v1.1.json"))
-    train = [a["title"] for a in load_squad(squad / "dev-v1.1.json") if a["title"] not in dev]
-    if count <= 0:
-        return []
-    step = len(train) / count
-    return [train[int(i * step + step / 2)] for i in range(count)]
+    """eval.splits.holdout_titles of the data folder's SQuAD v1.1 dev file."""
+    return splits_holdout_titles(data / "squad" / "dev-v1.1.json", count)
 
 
 def flatten(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,13 +68,66 @@ def flatten(articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def training_rows(data: Path, holdout: list[str]) -> list[dict[str, Any]]:
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    "the a an of in on at to for by with from and or is was were are be been what which who whom "
+    "whose when where why how did does do that this these those it its as than".split())
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def hard_negatives(articles: list[dict[str, Any]], share: float, seed: int) -> list[dict[str, Any]]:
+    """No-answer rows: for a `share` of the answerable questions, the question paired with the
+    other paragraph of its article that shares most (IDF-weighted) words with it and does not
+    contain its answer: the passage a retriever would most likely read by mistake."""
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    for art in articles:
+        paras = [p["context"] for p in art["paragraphs"]]
+        if len(paras) < 2:
+            continue
+        bags = [_words(p) for p in paras]
+        df: dict[str, int] = {}
+        for bag in bags:
+            for w in bag:
+                df[w] = df.get(w, 0) + 1
+        idf = {w: math.log((len(paras) + 1) / (n + 0.5)) for w, n in df.items()}
+        for i, para in enumerate(art["paragraphs"]):
+            for qa in para["qas"]:
+                if qa.get("is_impossible") or not qa["answers"] or rng.random() >= share:
+                    continue
+                golds = [a["text"].lower() for a in qa["answers"]]
+                q = _words(qa["question"])
+                best, best_score = -1, 0.0
+                for j, bag in enumerate(bags):
+                    if j == i:
+                        continue
+                    score = sum(idf[w] for w in q & bag)
+                    if score > best_score and not any(g in paras[j].lower() for g in golds):
+                        best, best_score = j, score
+                if best >= 0:
+                    rows.append({"id": f"{qa['id']}-neg", "question": qa["question"],
+                                 "context": paras[best], "answers": []})
+    return rows
+
+
+def training_rows(data: Path, holdout: list[str], negative_share: float = 0.0,
+                  squad_train: bool = True, seed: int = 13) -> list[dict[str, Any]]:
+    """Every training question (the reader split's training side, SQuADShifts and, when present,
+    SQuAD v1.1 train), plus hard no-answer rows for `negative_share` of the SQuAD questions."""
     squad = data / "squad"
     titles = dev_titles(squad / "dev-v1.1.json") + holdout
-    rows = flatten(split_articles(load_squad(squad / "dev-v1.1.json"), titles, keep=False))
+    squad_articles = split_articles(load_squad(squad / "dev-v1.1.json"), titles, keep=False)
+    if squad_train and (squad / "train-v1.1.json").exists():
+        squad_articles += split_articles(load_squad(squad / "train-v1.1.json"), holdout, keep=False)
+    rows = flatten(squad_articles)
     rows += flatten(split_articles(load_squad(squad / "dev-v2.0.json"), titles, keep=False))
     for name in ("reddit_v1.0.json", "amazon_reviews_v1.0.json"):
         rows += flatten(load_squad(data / "squadshifts" / name))
+    if negative_share > 0:
+        rows += hard_negatives(squad_articles, negative_share, seed)
     return rows
 
 
@@ -110,11 +156,12 @@ def featurize(tok: Any, rows: list[dict[str, Any]], max_len: int, stride: int) -
                 if offsets[ctx[0]][0] <= a_start and offsets[ctx[-1]][1] >= a_end:
                     start_pos = next(k for k in ctx if offsets[k][1] > a_start)
                     end_pos = next(k for k in reversed(ctx) if offsets[k][0] < a_end)
+            # int32 arrays: ~150k windows as Python int lists would take several GB
             feats.append(
                 {
-                    "input_ids": enc["input_ids"][j],
-                    "token_type_ids": enc["token_type_ids"][j],
-                    "attention_mask": enc["attention_mask"][j],
+                    "input_ids": np.asarray(enc["input_ids"][j], dtype=np.int32),
+                    "token_type_ids": np.asarray(enc["token_type_ids"][j], dtype=np.int8),
+                    "attention_mask": np.asarray(enc["attention_mask"][j], dtype=np.int8),
                     "start_positions": start_pos,
                     "end_positions": end_pos,
                 }
@@ -140,7 +187,10 @@ def collate(feats: list[dict[str, Any]], idx: list[int]) -> dict[str, torch.Tens
     width = max(len(feats[k]["input_ids"]) for k in idx)
     out: dict[str, torch.Tensor] = {}
     for key in ("input_ids", "token_type_ids", "attention_mask"):
-        out[key] = torch.tensor([feats[k][key] + [0] * (width - len(feats[k][key])) for k in idx])
+        block = np.zeros((len(idx), width), dtype=np.int64)
+        for row, k in enumerate(idx):
+            block[row, : len(feats[k][key])] = feats[k][key]
+        out[key] = torch.from_numpy(block)
     for key in ("start_positions", "end_positions"):
         out[key] = torch.tensor([feats[k][key] for k in idx])
     return out
@@ -224,6 +274,12 @@ def main() -> None:
                     help="hold out this many training articles (their v1.1 and v2.0 questions leave "
                          "training) and score on their v2.0 questions instead of the dev sample; "
                          "for comparing settings")
+    ap.add_argument("--negatives", type=float, default=0.0,
+                    help="add a hard no-answer row (another paragraph of the article, the one "
+                         "sharing most words with the question, without its answer) for this "
+                         "share of the answerable SQuAD questions")
+    ap.add_argument("--no-squad-train", action="store_true",
+                    help="leave out squad/train-v1.1.json (the issue-5 data only)")
     ap.add_argument("--save-every-epoch", action="store_true",
                     help="also keep the weights (fp16) at the end of each pass, in epoch-N/")
     ap.add_argument("--limit-questions", type=int, default=0,
@@ -246,7 +302,7 @@ def main() -> None:
     base = str(args.base) if args.base else base_model_path()
     tok = AutoTokenizer.from_pretrained(base)
     held = holdout_titles(args.data, args.holdout)
-    rows = training_rows(args.data, held)
+    rows = training_rows(args.data, held, args.negatives, not args.no_squad_train, args.seed)
     if args.limit_questions:
         rows = random.Random(args.seed).sample(rows, min(args.limit_questions, len(rows)))
     # Unanswerable questions are 12% of the data; repeating them teaches the no-answer score more.
