@@ -281,10 +281,11 @@ class Corpus:
 
     def delete(self, document_id: str) -> bool:
         with self._lock:
+            index = self.index  # opened (and checked) before the store changes under it
             ids = self.store.delete_document(document_id)
             if ids is None:
                 return False
-            self.index.remove(ids)
+            index.remove(ids)
             self.index.save(self.settings.index_path)
         return True
 

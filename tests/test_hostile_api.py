@@ -210,5 +210,6 @@ def test_a_running_server_sees_another_process_add_and_delete(client: TestClient
     gone = subprocess.run([sys.executable, "-m", "qa.cli", "documents", "--delete", doc_id],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert gone.returncode == 0, gone.stderr
+    assert "disagrees" not in gone.stderr  # the delete itself left index and store agreeing
     final = client.get("/healthz").json()
     assert final["passages"] == final["indexed_passages"] == before["indexed_passages"]
