@@ -161,6 +161,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands that live in `eval` (which sits above qa), by the module whose main runs them.
+DELEGATED = {"eval": "eval.eval_cli", "bench": "eval.bench_cli", "drill": "eval.drill"}
+
+
 def _delegate(module: str, argv: list[str]) -> int:
     """Hand the remaining arguments to an `eval` module's main (eval sits above qa)."""
     import importlib
@@ -209,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("eval", help="evaluate on gold data (qa eval --help)", add_help=False)
     sub.add_parser("bench", help="benchmark speed and memory (qa bench --help)", add_help=False)
+    sub.add_parser("drill", help="crash and load drills (qa drill --help)", add_help=False)
     return parser
 
 
@@ -216,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Global flags may come first: `qa -v eval squad ...`.
     position = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
-    if position is not None and argv[position] in ("eval", "bench"):
+    if position is not None and argv[position] in DELEGATED:
         if "-v" in argv[:position] or "--verbose" in argv[:position]:
             logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        return _delegate(f"eval.{argv[position]}_cli", argv[position + 1 :])
+        return _delegate(DELEGATED[argv[position]], argv[position + 1 :])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -209,6 +209,7 @@ class Corpus:
         """Add documents (all prepared and validated first); returns one result per input, in
         order."""
         docs = [self.prepare(doc) for doc in docs]
+        self.refresh()  # the index saved below then holds other writers' passages too
         index = self.index
         results: list[IngestResult | None] = [None] * len(docs)
         pending: list[tuple[int, NewDocument, list[PassageSpan]]] = []
@@ -280,6 +281,7 @@ class Corpus:
         return cached
 
     def delete(self, document_id: str) -> bool:
+        self.refresh()
         with self._lock:
             index = self.index  # opened (and checked) before the store changes under it
             ids = self.store.delete_document(document_id)
