@@ -10,9 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
-from api.guard import RequestGuard
+from api.guard import RequestGuard, route_exists
 from api.routers import ask, conversations, documents, health, pages, stream
 from qa.chat import get_chat_service
 from qa.conversations import ConversationNotFound
@@ -34,11 +33,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods some route of `app` takes at `path`."""
-    def takes(method: str) -> bool:
-        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
-        return any(route.matches(scope)[0] == Match.FULL for route in app.routes)
-
-    return [m for m in ("DELETE", "GET", "PATCH", "POST", "PUT") if takes(m)]
+    return [m for m in ("DELETE", "GET", "PATCH", "POST", "PUT")
+            if route_exists({"app": app, "path": path, "method": m})]
 
 
 def create_app() -> FastAPI:
@@ -65,7 +61,10 @@ def create_app() -> FastAPI:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             return JSONResponse({"error": "body is not valid JSON", "detail": errors}, 400)
-        return JSONResponse({"error": "invalid request", "detail": errors}, 422)
+        first = errors[0] if errors else {"loc": [], "msg": ""}
+        where = ".".join(str(x) for x in first["loc"] if x != "body")
+        return JSONResponse({"error": f"invalid request: {where}: {first['msg']}", "detail": errors},
+                            422)
 
     @app.exception_handler(QuestionError)
     async def question_error(_: Request, exc: QuestionError) -> JSONResponse:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from qa.dates import DateError, parse_date
 from qa.settings import get_settings
@@ -23,9 +23,21 @@ def _iso_date(value: str | None) -> str | None:
         raise ValueError(str(exc)) from exc
 
 
+# At least one visible character (what is left after qa.text's cleaning must not be empty),
+# and no NUL (binary data, refused on every route).
+_INVISIBLE = r"\s\x00-\x1f\x7f-\x9f\u00ad\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+VISIBLE = rf"^[^\x00]*[^{_INVISIBLE}][^\x00]*$"
+MAX_ID_CHARS = 64
+DocumentId = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)]
+MAX_QUESTION_CHARS = get_settings().max_question_chars
+
+
 class CleanInput(BaseModel):
     """A request body whose strings had unpaired surrogates replaced (qa.text) before
-    validation: such JSON is accepted and cleaned the same way on every route."""
+    validation: such JSON is accepted and cleaned the same way on every route. Unknown fields
+    are refused, so a misspelt filter is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
@@ -34,14 +46,24 @@ class CleanInput(BaseModel):
 
 
 class DocumentIn(CleanInput):
-    title: str = Field(..., min_length=1, description="headline or title")
-    text: str = Field(..., min_length=1, description="the article text")
-    url: str | None = None
+    title: str = Field(..., min_length=1, max_length=1000, pattern=VISIBLE,
+                       description="headline or title")
+    text: str = Field(..., min_length=1, pattern=VISIBLE,
+                      description="the article text (at most QA_MAX_DOCUMENT_BYTES as UTF-8)")
+    url: str | None = Field(None, max_length=2048)
     published: str | None = Field(
-        None, description="publication date: ISO 8601 (2014-10-07, 2014-10, a datetime) or a "
-        "written date ('7 October 2014'); stored as an ISO date")
+        None, json_schema_extra={"format": "date"},
+        description="publication date: an ISO date (also accepted: 2014-10, a datetime, a "
+        "written date such as '7 October 2014'); stored as an ISO date")
 
     _published = field_validator("published")(_iso_date)
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _not_binary(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("binary data (NUL characters), not text")
+        return value
 
 
 class DocumentCreated(BaseModel):
@@ -66,19 +88,28 @@ class DocumentFull(DocumentSummary):
 
 
 class AskIn(CleanInput):
-    question: str = Field(..., min_length=1,
+    question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, pattern=VISIBLE,
                           description="the question, at most QA_MAX_QUESTION_CHARS characters")
     top_k: int | None = Field(None, ge=1, le=50, description="passages to return")
-    document_ids: list[str] | None = Field(
+    document_ids: list[DocumentId] | None = Field(
         None, max_length=MAX_DOCUMENT_IDS,
         description=f"only search these documents (at most {MAX_DOCUMENT_IDS})")
-    published_from: str | None = Field(None, description="only articles published on/after "
-                                       "this ISO date")
-    published_to: str | None = Field(None, description="only articles published on/before "
-                                     "this ISO date")
-    conversation_id: str | None = Field(None, description="continue this conversation")
+    published_from: str | None = Field(None, json_schema_extra={"format": "date"},
+                                       description="only articles published on/after this date "
+                                       "(the same forms as a document's `published`)")
+    published_to: str | None = Field(None, json_schema_extra={"format": "date"},
+                                     description="only articles published on/before this date")
+    conversation_id: str | None = Field(None, max_length=MAX_ID_CHARS,
+                                        description="continue this conversation")
 
     _dates = field_validator("published_from", "published_to")(_iso_date)
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON true is not a number, whatever Python thinks
+            raise ValueError("top_k must be an integer")
+        return value
 
 
 class CitationOut(BaseModel):
@@ -140,11 +171,18 @@ class ErrorOut(BaseModel):
     detail: str | list | None = None
 
 
+def json_error(description: str) -> dict[str, Any]:
+    """An error response documented as JSON `ErrorOut` whatever the route's own media type (the
+    event stream's refusals are JSON)."""
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+
+
 # What api.guard refuses on every write and question, before a router runs.
 GUARD_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorOut, "description": "a cross-site request from a browser"},
-    413: {"model": ErrorOut, "description": "the request body is over its limit"},
-    415: {"model": ErrorOut, "description": "the body is not JSON (or multipart, for files)"},
+    403: json_error("a cross-site request from a browser"),
+    413: json_error("the request body is over its limit"),
+    415: json_error("the body is not JSON (or multipart, for files)"),
 }
 
 

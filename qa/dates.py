@@ -27,7 +27,7 @@ class DateError(ValueError):
 
 
 def _checked(year: int, month: int | None = None, day: int | None = None) -> str:
-    if not 1000 <= year <= 9999:
+    if not 1 <= year <= 9999:
         raise DateError(f"year {year} is out of range")
     if month is None:
         return f"{year:04d}"

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
         [], description="other sites' origins (e.g. [\"https://newsroom.example\"]) whose pages "
         "may write or ask; every other cross-site browser request is refused")
     max_document_ids: int = Field(
-        10_000, description="the most document_ids one question may be restricted to")
+        1_000, description="the most document_ids one question may be restricted to")
     max_question_chars: int = 1000
 
     # passages

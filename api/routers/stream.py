@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.deps import require_ask_key
 from api.routers.conversations import chat_service_dep
-from api.schemas import GUARD_ERRORS, AskIn, AskOut, ErrorOut
+from api.schemas import GUARD_ERRORS, AskIn, AskOut, json_error
 from qa.chat import ChatService, ConversationNotFound
 from qa.retriever import PassageFilter
 from qa.service import QuestionError, describe
@@ -173,12 +173,16 @@ async def answer_events(body: AskIn, ask: Callable[[AskIn, StageCallback], Answe
     responses={
         200: {
             "description": "a stream of Server-Sent Events (see above)",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": {
+                "type": "object", "required": ["data"],
+                "properties": {"event": {"type": "string", "enum": [
+                    "stage", "answer", "timings", "error", "done"]},
+                    "data": {"type": "string", "description": "JSON, by event (see above)"}}}}},
         },
-        400: {"model": ErrorOut},
-        401: {"model": ErrorOut},
-        404: {"model": ErrorOut, "description": "unknown or expired `conversation_id`"},
-        422: {"model": ErrorOut},
+        400: json_error("malformed JSON"),
+        401: json_error("a valid API key is required"),
+        404: json_error("unknown or expired `conversation_id`"),
+        422: json_error("an invalid question or filter"),
         **GUARD_ERRORS,
     },
 )
