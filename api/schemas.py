@@ -193,3 +193,5 @@ class Health(BaseModel):
     indexed_passages: int = Field(..., description="passages in this process's vector index "
                                   "(equal to `passages` once it has caught up with other writers)")
     reader: str
+    abstain_threshold: float = Field(..., description="answers need at least this confidence "
+                                     "(the reader's calibrated estimate that they are exactly right)")

@@ -66,6 +66,8 @@ class ChatService:
         else:
             history = self.store.history(conversation_id, self.history_turns)
         rewrite_started = time.perf_counter()
+        if history and on_stage is not None:
+            on_stage("rewriting")  # a follow-up is worked out against the earlier turns
         standalone = resolve(question, [exchange_of(t) for t in history])
         rewrite_ms = (time.perf_counter() - rewrite_started) * 1000
         before_ms = (time.perf_counter() - started) * 1000

@@ -38,6 +38,19 @@ def rerank_by_reader(passages: list[RetrievedPassage],
     return read + [p for p in passages if p.passage_id not in scores]
 
 
+def distinct_citations(citations: list[Citation]) -> list[Citation]:
+    """The citations in order, less any whose quote repeats an earlier one's words (overlapping
+    passages share sentences; news pages print a caption twice)."""
+    seen: set[str] = set()
+    out = []
+    for c in citations:
+        key = " ".join(c.quote.lower().split())
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
 def uses_neural_reader(settings: Settings) -> bool:
     """Whether these settings answer with the trained reader (else the rule-based extractor)."""
     return settings.reader == "neural" and NeuralReader.available(settings.reader_path)
@@ -176,6 +189,7 @@ class QAService:
                 s, e = closest_sentence(search_query or question, p)
                 citations.append(Citation(p.document_id, p.title, p.passage_id, s, e,
                                           p.text[s - p.start : e - p.start], None, None))
+            citations = distinct_citations(citations)
         return Answer(
             question=question, answer=answer_text,
             confidence=result.confidence,

@@ -306,9 +306,43 @@ def test_not_in_the_articles_is_distinct_and_lists_nearest_passages(app_page: Pa
     assert "abstain" in (card.get_attribute("class") or "")
     assert "Not in the articles" in (card.text_content() or "")
     assert card.locator(".answer-text").count() == 0
+    assert card.locator(".confidence").count() == 0  # no "Best match 13%" bar on an abstention
     assert card.locator("[data-citation]").count() >= 1
+    quotes = [q.text_content() for q in card.locator(".quote").all()]
+    assert len(quotes) == len(set(quotes))  # no source listed twice
     card.locator("[data-citation]").first.click()
     app_page.page.locator("#article-body mark").wait_for()
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_new_answer_does_not_keep_the_old_source_open(app_page: Page) -> None:
+    page = app_page.page
+    card = app_page.ask("where did they meet?")
+    card.locator("[data-citation]").first.click()
+    page.locator("#article-body mark").wait_for()
+    assert page.locator("#article-view").is_visible()
+    app_page.ask("Who leads Hamas?")
+    assert page.locator("#article-view").is_hidden() and page.locator("#library").is_visible()
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_confidence_bands_follow_the_server_threshold(app_page: Page, server: str) -> None:
+    page = app_page.page
+    health = httpx.get(f"{server}/healthz").json()
+
+    def with_threshold(route: Any) -> None:  # as a server run with QA_ABSTAIN_THRESHOLD=0.40
+        route.fulfill(json={**health, "abstain_threshold": 0.40})
+
+    page.route("**/healthz", with_threshold)
+    page.reload()
+    page.wait_for_selector("#doc-list li")
+    meter = app_page.ask("where did they meet?").locator(".confidence")
+    confidence = int(meter.locator(".confidence-value").inner_text().rstrip("%"))
+    assert "Answers below 40% are not given" in (meter.get_attribute("title") or "")
+    expected = "low" if confidence < 50 else "high" if confidence >= 70 else "medium"
+    assert expected in (meter.get_attribute("class") or ""), (confidence, meter.get_attribute("class"))
 
 
 @needs_chromium

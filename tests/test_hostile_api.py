@@ -213,3 +213,25 @@ def test_a_running_server_sees_another_process_add_and_delete(client: TestClient
     assert "disagrees" not in gone.stderr  # the delete itself left index and store agreeing
     final = client.get("/healthz").json()
     assert final["passages"] == final["indexed_passages"] == before["indexed_passages"]
+
+
+def test_a_follow_up_streams_its_rewriting_stage(client: TestClient) -> None:
+    first = client.post("/v1/ask", json={"question": "Who did Khaled Mashaal meet?"}).json()
+    stream = client.post("/v1/ask/stream", json={"question": "Where?",
+                                                 "conversation_id": first["conversation_id"]})
+    stages = [json.loads(block.split("data: ", 1)[1])["stage"]
+              for block in stream.text.split("\n\n") if block.startswith("event: stage")]
+    assert stages == ["rewriting", "searching", "reading"]
+    fresh = client.post("/v1/ask/stream", json={"question": "Where did they meet?"})
+    assert "rewriting" not in fresh.text
+
+
+def test_repeated_closest_sentences_are_cited_once() -> None:
+    from qa.service import distinct_citations
+    from qa.types import Citation
+
+    caption = "Hamas chief Khaled Mashaal in Doha. (AFP)"
+    cites = [Citation("d", "T", 1, 0, 41, caption, None, None),
+             Citation("d", "T", 2, 42, 83, caption, None, None),
+             Citation("d", "T", 3, 90, 120, "Another sentence entirely.", None, None)]
+    assert [c.passage_id for c in distinct_citations(cites)] == [1, 3]

@@ -12,4 +12,5 @@ def healthz(service: QAService = Depends(service_dep)) -> Health:
     service.corpus.refresh()
     return Health(status="ok", documents=len(service.corpus.store.document_ids()),
                   passages=service.corpus.store.passage_count(),
-                  indexed_passages=len(service.corpus.index), reader=service.reader_name)
+                  indexed_passages=len(service.corpus.index), reader=service.reader_name,
+                  abstain_threshold=service.abstain_threshold)

@@ -44,7 +44,7 @@ and bodies as `/v1/ask`). Otherwise the stream carries, in order:
 
 | event | data (JSON) |
 |---|---|
-| `stage` | `{"stage": "searching"}`, then `{"stage": "reading"}` as each stage starts |
+| `stage` | `{"stage": ...}` as each stage starts: `rewriting` (follow-ups only), `searching`, `reading` |
 | `answer` | the full answer, exactly the `/v1/ask` response (`AskOut`) |
 | `timings` | `{"timings_ms": {...}, "total_ms": ...}`: per-stage and server wall-clock times |
 | `error` | `{"error": "..."}` if answering failed (instead of `answer` and `timings`) |

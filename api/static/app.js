@@ -56,6 +56,7 @@ const state = {
   openToken: 0,
   returnTo: null, // the citation button that opened the article
   turns: [],
+  threshold: null, // the server's abstention threshold (GET /healthz), once known
 };
 
 // ---------------------------------------------------------------------------------- helpers
@@ -392,17 +393,29 @@ function renderError(turn, failure) {
   reveal(card);
 }
 
-function confidenceMeter(confidence, answered) {
-  const percent = Math.round(Math.max(0, Math.min(1, Number(confidence) || 0)) * 100);
+/** The band of an answer's confidence, relative to the server's threshold `t`: "low" within
+ * 10 points above the cut-off, "high" from halfway between it and 100% (and at least 60%). */
+function confidenceLevel(confidence, t) {
+  const cut = t ?? 0.25;
+  if (confidence < cut + 0.1) return "low";
+  return confidence >= Math.max(0.6, cut + (1 - cut) / 2) ? "high" : "medium";
+}
+
+function confidenceMeter(confidence) {
+  const value = Math.max(0, Math.min(1, Number(confidence) || 0));
+  const percent = Math.round(value * 100);
   const fill = el("span", { class: "confidence-fill" });
   fill.style.width = `${percent}%`;
-  // The reader's confidence is calibrated (about how often such answers are exactly right),
-  // and its most confident answers sit near 70%.
-  const level = percent >= 60 ? "high" : percent >= 35 ? "medium" : "low";
-  return el("p", { class: `confidence ${answered ? level : "muted"}` },
-    el("span", { class: "confidence-label" }, answered ? "Confidence" : "Best match"),
+  // The reader's confidence is calibrated: about how often answers this confident are exactly
+  // right. Its most confident answers sit near 70%.
+  const cutoff = state.threshold === null ? "" :
+    ` Answers below ${Math.round(state.threshold * 100)}% are not given.`;
+  const explanation = `About how often answers this confident are exactly right.${cutoff}`;
+  return el("p", { class: `confidence ${confidenceLevel(value, state.threshold)}`, title: explanation },
+    el("span", { class: "confidence-label" }, "Confidence"),
     el("span", { class: "confidence-bar", "aria-hidden": "true" }, fill),
-    el("span", { class: "confidence-value" }, `${percent}%`));
+    el("span", { class: "confidence-value" }, `${percent}%`),
+    el("span", { class: "visually-hidden" }, ` ${explanation}`));
 }
 
 function quoteWithAnswer(citation) {
@@ -432,6 +445,8 @@ function citationButton(citation, number, turn) {
 
 function renderAnswer(turn, data) {
   const answered = typeof data.answer === "string";
+  // The source pane must not keep showing an earlier question's article beside a new answer.
+  if (!ui.articleView.hidden) showLibrary(false);
   const card = el("section", { class: answered ? "answer-card" : "answer-card abstain",
     "aria-label": answered ? "Answer" : "Not in the articles" });
   if (answered) {
@@ -448,7 +463,8 @@ function renderAnswer(turn, data) {
   if (searched && searched.toLowerCase() !== asked) {
     card.append(el("p", { class: "searched" }, "Understood as ", el("q", {}, searched)));
   }
-  card.append(confidenceMeter(data.confidence, answered));
+  // An abstention has no answer to be confident in: no meter (a "13%" there only confused).
+  if (answered) card.append(confidenceMeter(data.confidence));
   if (data.citations.length) {
     if (answered) {
       card.append(el("h3", { class: "sources-heading" },
@@ -794,6 +810,16 @@ ui.pasteForm.addEventListener("submit", (event) => {
     body: JSON.stringify({ title, text }) }, ui.pasteForm);
 });
 
+async function loadThreshold() {
+  try {
+    const response = await fetch("/healthz");
+    if (response.ok) state.threshold = Number((await response.json()).abstain_threshold);
+  } catch {
+    // the meter then explains itself without the cut-off
+  }
+}
+
 setKey(storedKey());
+loadThreshold();
 loadLibrary();
 ui.question.focus();
