@@ -23,8 +23,9 @@ DEFAULT_READER_DIR = Path(__file__).parent / "models" / "reader"
 
 
 # The most characters of one passage the reader reads (passages are at most
-# QA_PASSAGE_MAX_CHARS, 1,000 by default), and the most windows it scores in one run.
-MAX_READ_CHARS = 4000
+# QA_PASSAGE_MAX_CHARS, 1,000 by default; reading mode gives whole SQuAD paragraphs, up to
+# 4,063 characters, and the sample article, 4,341), and the most windows it scores in one run.
+MAX_READ_CHARS = 8000
 WINDOW_BATCH = 16
 
 # Where a model folder records no calibration (and for the rule-based extractor).
