@@ -15,7 +15,12 @@ $(BIN)/qa: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/qa
 
-install: $(BIN)/qa
+# axe-core (npm) audits the chat page in the browser tests.
+AXE := .cache/npm/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix .cache/npm axe-core@4.14.1
+
+install: $(BIN)/qa $(AXE)
 
 serve: install
 	$(BIN)/qa ingest sample/
@@ -29,4 +34,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .cache

@@ -553,3 +553,94 @@ def test_update_readme_screenshot(app_page: Page) -> None:
     page.evaluate("document.activeElement.blur()")
     (ROOT / "docs").mkdir(exist_ok=True)
     page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+
+
+AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any) -> list[str]:
+    """Serious and critical axe-core violations on the page as it is now."""
+    if not AXE.exists():
+        if os.environ.get("CI"):
+            raise AssertionError(f"{AXE} missing: .ci/run installs axe-core from npm")
+        pytest.skip("axe-core is not installed (npm install --prefix .cache/npm axe-core@4)")
+    # Evaluated by the driver: the page's own policy forbids inline scripts.
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found = page.evaluate("async () => (await axe.run(document)).violations"
+                          ".map(v => ({id: v.id, impact: v.impact, n: v.nodes.length}))")
+    return [f"{v['id']} ({v['impact']}, {v['n']} nodes)" for v in found
+            if v["impact"] in ("serious", "critical")]
+
+
+@needs_chromium
+@pytest.mark.browser
+@pytest.mark.parametrize("width", ["wide", "narrow"])
+def test_axe_finds_nothing_serious_after_a_conversation(app_page: Page, narrow_page: Page,
+                                                        width: str) -> None:
+    page = app_page if width == "wide" else narrow_page
+    for question in ("Who did Khaled Mashaal meet?", "Where?", "Who reported it?",
+                     "What is the price of bitcoin today?"):
+        page.ask(question)
+    assert axe_violations(page.page) == []
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_sources_are_read_with_their_quote(app_page: Page) -> None:
+    card = app_page.ask("where did they meet?")
+    source = card.get_by_role("button", name=re.compile(r"^Source 1: .*Turkey"))
+    assert source.count() == 1
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_conversation_survives_a_reload_and_opens_from_its_url(app_page: Page, browser: Any,
+                                                                 server: str) -> None:
+    page = app_page.page
+    app_page.ask("Who did Khaled Mashaal meet?")
+    app_page.ask("Where?")
+    url = page.url
+    assert "?c=" in url
+    page.reload()
+    page.locator("#thread .answer-card").nth(1).wait_for()
+    assert page.locator("#thread > li").count() == 2
+    with page.expect_request("**/v1/ask/stream") as follow_up:
+        app_page.ask("Who reported it?")
+    assert follow_up.value.post_data_json["conversation_id"] == url.split("?c=")[1]
+
+    elsewhere = Page(browser, server, WIDE)  # a new browser context: nothing but the link
+    try:
+        elsewhere.page.goto(url)
+        elsewhere.page.locator("#thread .answer-card").nth(2).wait_for()
+        assert "Turkey" in elsewhere.page.locator("#thread .answer-card").nth(1).inner_text()
+    finally:
+        elsewhere.close()
+    conversation_id = url.split("?c=")[1]
+    assert httpx.delete(f"{server}/v1/conversations/{conversation_id}").status_code == 204
+    page.reload()
+    notice = page.locator(".notice")
+    notice.wait_for()
+    assert "expired" in notice.inner_text() and "?c=" not in page.url
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_enter_while_answering_says_so_and_stop_stops(app_page: Page) -> None:
+    page = app_page.page
+    held: list[Any] = []
+    page.route("**/v1/ask/stream", lambda route: held.append(route))  # hangs until released
+    page.locator("#question").fill("where did they meet?")
+    page.locator("#question").press("Enter")
+    page.wait_for_function("document.querySelector('#send').textContent === 'Stop'")
+    assert held
+    page.locator("#question").fill("Who reported it?")
+    page.locator("#question").press("Enter")
+    assert "Still answering" in page.locator("#composer-hint").inner_text()
+    assert page.locator("#question").input_value() == "Who reported it?"  # kept, not lost
+    page.locator("#send").click()
+    error = page.locator("#thread > li").nth(0).locator(".error-card")
+    error.wait_for()
+    assert "Stopped" in error.inner_text() and page.locator("#send").inner_text() == "Ask"
+    page.unroute("**/v1/ask/stream")
+    error.get_by_role("button", name="Retry").click()
+    page.locator("#thread > li").nth(0).locator(".answer-card").wait_for()

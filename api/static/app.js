@@ -9,6 +9,19 @@ const STAGE_TEXT = {
   reading: "Reading the best passages…",
   rewriting: "Working out the follow-up…",
 };
+// What each server timing measures, in words (the API's timings_ms keys are internal names).
+const STAGE_NAMES = {
+  embed_query: "understanding the question",
+  dense_search: "searching by meaning",
+  lexical_search: "searching by keywords",
+  fuse: "combining both searches",
+  rescore: "ranking the passages",
+  retrieve: "finding passages, in all",
+  read: "reading the best passages",
+  rewrite: "working out the follow-up",
+  conversation: "keeping the conversation",
+};
+const HINT = "Enter to send · Shift+Enter for a new line";
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
 const $ = (id) => document.getElementById(id);
@@ -20,6 +33,7 @@ const ui = {
   composer: $("composer"),
   question: $("question"),
   send: $("send"),
+  hint: $("composer-hint"),
   newChat: $("new-chat"),
   libraryButton: $("library-button"),
   docCount: $("doc-count"),
@@ -252,9 +266,19 @@ function parseEvent(block) {
 // ------------------------------------------------------------------------------- asking
 
 function setBusy(busy) {
-  ui.send.disabled = busy;
-  ui.send.textContent = busy ? "Answering…" : "Ask";
+  // While answering, the button stops the answer (a short label: the box keeps its width).
+  ui.send.textContent = busy ? "Stop" : "Ask";
+  ui.send.classList.toggle("stop", busy);
+  ui.send.setAttribute("aria-label", busy ? "Stop answering" : "Ask");
   ui.composer.setAttribute("aria-busy", String(busy));
+  if (!busy) ui.hint.textContent = HINT;
+}
+
+function stopAnswer() {
+  const turn = state.turns[state.turns.length - 1];
+  if (!state.controller || !turn) return;
+  turn.stopped = true;
+  state.controller.abort();
 }
 
 function autogrow() {
@@ -275,7 +299,13 @@ function isTall(node) {
 
 function submitQuestion() {
   const question = ui.question.value.trim();
-  if (!question || state.controller) return;
+  if (state.controller) {
+    const text = "Still answering the previous question: wait for it, or press Stop.";
+    ui.hint.textContent = text;
+    announce(text);
+    return;
+  }
+  if (!question) return;
   ui.question.value = "";
   autogrow();
   const turn = addTurn(question);
@@ -296,6 +326,7 @@ function addTurn(question) {
 
 async function ask(turn, body) {
   turn.body = body;
+  turn.stopped = false;
   const controller = new AbortController();
   state.controller = controller;
   setBusy(true);
@@ -308,6 +339,7 @@ async function ask(turn, body) {
   let answer = null;
   let failure = null; // { message, retry }
   let done = false;
+  let reached = false; // whether the server answered at all
   try {
     const response = await request("/v1/ask/stream", {
       method: "POST",
@@ -315,9 +347,10 @@ async function ask(turn, body) {
       body: JSON.stringify(body),
       signal: controller.signal,
     });
+    reached = true;
     if (response.status === 404 && body.conversation_id) {
       // The server no longer has this conversation (expired or deleted): start a fresh one.
-      if (state.conversationId === body.conversation_id) state.conversationId = null;
+      if (state.conversationId === body.conversation_id) setConversation(null);
       turn.body = { ...body, conversation_id: null };
       failure = { message: "This conversation has expired on the server. Retry to ask the "
         + "question again as the start of a new conversation.", retry: true };
@@ -346,11 +379,12 @@ async function ask(turn, body) {
     }
   } catch (error) {
     if (turn.cancelled) return;
-    const stalled = controller.signal.aborted;
+    const stalled = controller.signal.aborted && !turn.stopped;
     failure = {
-      message: stalled
-        ? "No answer arrived for a long time, so the request was stopped."
-        : "The connection to the server was lost before the answer arrived.",
+      message: turn.stopped ? "Stopped before the answer arrived. Retry to ask again."
+        : stalled ? "No answer arrived for a long time, so the request was stopped."
+        : reached ? "The connection to the server was lost before the answer arrived."
+          : "The server could not be reached. Check that it is running, then retry.",
       retry: true,
     };
     if (!(error instanceof DOMException)) console.warn(error);
@@ -362,8 +396,11 @@ async function ask(turn, body) {
   }
   if (turn.cancelled) return;
   if (answer) {
-    if (answer.conversation_id) state.conversationId = answer.conversation_id;
+    if (answer.conversation_id) setConversation(answer.conversation_id);
     return;
+  }
+  if (!failure && turn.stopped) {
+    failure = { message: "Stopped before the answer arrived. Retry to ask again.", retry: true };
   }
   if (!failure) {
     failure = {
@@ -433,12 +470,14 @@ function quoteWithAnswer(citation) {
 }
 
 function citationButton(citation, number, turn) {
-  const button = el("button", { type: "button", class: "citation", "data-citation": number,
-    "aria-label": `Source ${number}: ${citation.title}. Open it in the article.` },
+  // The accessible name is the button's own text, so a screen reader hears the quote itself.
+  const button = el("button", { type: "button", class: "citation", "data-citation": number },
   el("span", { class: "chip", "aria-hidden": "true" }, String(number)),
+  el("span", { class: "visually-hidden" }, `Source ${number}: `),
   el("span", { class: "citation-text" },
     quoteWithAnswer(citation),
-    el("span", { class: "citation-title" }, citation.title)));
+    el("span", { class: "citation-title" }, citation.title)),
+  el("span", { class: "visually-hidden" }, ". Opens it in the article."));
   button.addEventListener("click", () => openCitation(citation, number, button, turn));
   return button;
 }
@@ -448,7 +487,7 @@ function renderAnswer(turn, data) {
   // The source pane must not keep showing an earlier question's article beside a new answer.
   if (!ui.articleView.hidden) showLibrary(false);
   const card = el("section", { class: answered ? "answer-card" : "answer-card abstain",
-    "aria-label": answered ? "Answer" : "Not in the articles" });
+    "aria-label": `${answered ? "Answer to" : "Not in the articles"}: ${turn.question}` });
   if (answered) {
     card.append(el("p", { class: "eyebrow" }, "Answer"),
       el("p", { class: "answer-text" }, data.answer));
@@ -464,10 +503,11 @@ function renderAnswer(turn, data) {
     card.append(el("p", { class: "searched" }, "Understood as ", el("q", {}, searched)));
   }
   // An abstention has no answer to be confident in: no meter (a "13%" there only confused).
-  if (answered) card.append(confidenceMeter(data.confidence));
+  // (a turn restored from the server has no confidence recorded)
+  if (answered && typeof data.confidence === "number") card.append(confidenceMeter(data.confidence));
   if (data.citations.length) {
     if (answered) {
-      card.append(el("h3", { class: "sources-heading" },
+      card.append(el("h2", { class: "sources-heading" },
         data.citations.length === 1 ? "Source" : "Sources"));
     }
     const list = el("ol", { class: "citations" });
@@ -491,7 +531,8 @@ function renderTimings(turn, data, clientMs) {
   if (!turn.card) return;
   const list = el("dl", { class: "timings-list" });
   for (const [stage, ms] of Object.entries(data.timings_ms || {})) {
-    list.append(el("dt", {}, stage.replace(/_/g, " ")), el("dd", {}, `${Math.round(ms)} ms`));
+    list.append(el("dt", {}, STAGE_NAMES[stage] || stage.replace(/_/g, " ")),
+      el("dd", {}, `${Math.round(ms)} ms`));
   }
   if (typeof data.total_ms === "number") {
     list.append(el("dt", {}, "server total"), el("dd", {}, `${Math.round(data.total_ms)} ms`));
@@ -506,7 +547,7 @@ function newChat() {
   if (state.controller) state.controller.abort();
   cancelTurns();
   ui.thread.replaceChildren();
-  state.conversationId = null;
+  setConversation(null);
   state.controller = null;
   setBusy(false);
   ui.welcome.hidden = false;
@@ -761,7 +802,7 @@ async function addDocument(init, form) {
 
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
-  submitQuestion();
+  if (event.submitter === ui.send && state.controller) stopAnswer(); else submitQuestion();
 });
 ui.question.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -810,6 +851,44 @@ ui.pasteForm.addEventListener("submit", (event) => {
     body: JSON.stringify({ title, text }) }, ui.pasteForm);
 });
 
+// ------------------------------------------------------------------------ conversations
+
+/** Keep the conversation's id in the page's URL (?c=ID): a reload or a shared link opens it. */
+function setConversation(id) {
+  state.conversationId = id;
+  const url = new URL(window.location.href);
+  if (id) url.searchParams.set("c", id); else url.searchParams.delete("c");
+  window.history.replaceState(null, "", url);
+}
+
+/** The conversation named in the URL, its turns shown again; an expired one is explained. */
+async function restoreConversation() {
+  const id = new URL(window.location.href).searchParams.get("c");
+  if (!id) return;
+  let response;
+  try {
+    response = await request(`/v1/conversations/${encodeURIComponent(id)}`);
+  } catch {
+    return;
+  }
+  if (!response.ok) {
+    setConversation(null);
+    ui.welcome.hidden = false;
+    ui.welcome.append(el("p", { class: "welcome-empty notice", role: "status" },
+      response.status === 404
+        ? "That conversation has expired or was deleted; questions now start a new one."
+        : "That conversation could not be opened."));
+    return;
+  }
+  const conversation = await response.json();
+  setConversation(conversation.id);
+  for (const saved of conversation.turns) {
+    const turn = addTurn(saved.question);
+    renderAnswer(turn, saved);
+  }
+  announce(`Conversation restored: ${plural(conversation.turns.length, "earlier question")}.`);
+}
+
 async function loadThreshold() {
   try {
     const response = await fetch("/healthz");
@@ -822,4 +901,5 @@ async function loadThreshold() {
 setKey(storedKey());
 loadThreshold();
 loadLibrary();
+restoreConversation();
 ui.question.focus();
