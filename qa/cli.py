@@ -66,6 +66,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not args.question:
         print("error: give a question (or --chat)", file=sys.stderr)
         return 2
+    server = args.server or os.environ.get("QA_SERVER_URL")
+    if server:
+        return _ask_server(server, " ".join(args.question), args.top_k, args.json)
     service = get_service()
     if not service.corpus.store.document_ids():
         print(NO_DOCUMENTS, file=sys.stderr)
@@ -73,6 +76,30 @@ def cmd_ask(args: argparse.Namespace) -> int:
     answer = service.ask(" ".join(args.question), args.top_k)
     _print_answer(describe(answer), args.json)
     return 0
+
+
+def _ask_server(server: str, question: str, top_k: int | None, as_json: bool) -> int:
+    """Ask a running `qa serve` (its models are already loaded: no start-up wait)."""
+    import urllib.error
+    import urllib.request
+
+    body = {"question": question, **({"top_k": top_k} if top_k else {})}
+    headers = {"content-type": "application/json"}
+    if os.environ.get("QA_API_KEY"):
+        headers["authorization"] = f"Bearer {os.environ['QA_API_KEY']}"
+    request = urllib.request.Request(server.rstrip("/") + "/v1/ask", json.dumps(body).encode(),
+                                     headers)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            _print_answer(json.loads(response.read()), as_json)
+        return 0
+    except urllib.error.HTTPError as exc:
+        detail = json.loads(exc.read() or b"{}").get("error", exc.reason)
+        print(f"error: {server} answered {exc.code}: {detail}", file=sys.stderr)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"error: cannot reach {server} ({getattr(exc, 'reason', exc)}); is `qa serve` "
+              "running there?", file=sys.stderr)
+    return 1
 
 
 def _chat(args: argparse.Namespace) -> int:
@@ -200,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interactive: keep asking in one conversation (follow-ups understood)")
     p.add_argument("--conversation", metavar="ID", default=None,
                    help="ask as the next turn of this conversation")
+    p.add_argument("--server", metavar="URL", default=None,
+                   help="ask a running `qa serve` at URL instead of loading the models here "
+                        "(default: $QA_SERVER_URL when set)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("documents", help="list documents, or delete some")

@@ -67,3 +67,36 @@ def test_top_k_is_validated_like_the_api(value: str, capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as exited:
         qa_main(["ask", "--top-k", value, "where?"])
     assert exited.value.code == 2 and "--top-k" in capsys.readouterr().err
+
+
+def test_ask_a_running_server(api_env: Path, sample_text: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    app = create_app()
+    with TestClient(app) as client:
+        client.post("/v1/documents", json={"title": "Report", "text": sample_text})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            thread.join(0.1)
+        assert qa_main(["ask", "--server", f"http://127.0.0.1:{port}", "where did they meet?"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("Turkey") and "[1]" in out
+        assert qa_main(["ask", "--server", f"http://127.0.0.1:{port}", " "]) == 1
+        assert "answered 422" in capsys.readouterr().err
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert qa_main(["ask", "--server", f"http://127.0.0.1:{port}", "where?"]) == 1
+    assert "cannot reach" in capsys.readouterr().err
