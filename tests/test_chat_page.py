@@ -644,3 +644,40 @@ def test_enter_while_answering_says_so_and_stop_stops(app_page: Page) -> None:
     page.unroute("**/v1/ask/stream")
     error.get_by_role("button", name="Retry").click()
     page.locator("#thread > li").nth(0).locator(".answer-card").wait_for()
+
+
+LONG_TURNS = ("Who did Khaled Mashaal meet?", "Where?", "Who reported it?", "What did Tehran reject?",
+              "Who leads Hamas?", "How large is the Quds Force?")
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_a_long_conversation_keeps_the_header_in_place(app_page: Page) -> None:
+    page = app_page.page
+    for question in LONG_TURNS:
+        app_page.ask(question)
+    page.wait_for_timeout(600)  # smooth scrolling
+    # Only the thread scrolls: the page itself stays put, header on screen, no blank band.
+    assert page.evaluate("document.scrollingElement.scrollTop") == 0
+    assert page.evaluate("document.querySelector('.masthead').getBoundingClientRect().top") == 0
+    assert page.evaluate("document.body.getBoundingClientRect().bottom") <= WIDE["height"]
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_phone_header_stays_and_the_question_box_is_opaque(narrow_page: Page) -> None:
+    page = narrow_page.page
+    for question in LONG_TURNS:
+        card = narrow_page.ask(question)
+    page.wait_for_timeout(600)
+    assert page.evaluate("document.scrollingElement.scrollTop") > 0  # the phone page scrolls...
+    top = page.evaluate("document.querySelector('.masthead').getBoundingClientRect().top")
+    assert top == 0  # ...and its header stays on screen
+    assert page.locator("#new-chat").is_visible()
+    assert page.evaluate("getComputedStyle(document.querySelector('#composer')).backgroundImage") \
+        == "none"
+    # The last question is on screen with its answer, not scrolled away under the header.
+    bubble = page.locator("#thread > li").last.locator(".bubble")
+    box, header = bubble.bounding_box(), page.locator(".masthead").bounding_box()
+    assert box is not None and header is not None and card.is_visible()
+    assert box["y"] >= header["y"] + header["height"] - 1 and box["y"] < NARROW["height"]

@@ -523,7 +523,8 @@ function renderAnswer(turn, data) {
   announce(answered
     ? `Answer: ${data.answer}. Confidence ${Math.round(data.confidence * 100)} percent. ${sources}.`
     : `Not in the articles. ${sources}.`);
-  if (turn.tall) card.scrollIntoView({ block: "start", behavior: scrollBehavior() });
+  // A tall answer shows from its question down (the question must not scroll away).
+  if (turn.tall) turn.item.scrollIntoView({ block: "start", behavior: scrollBehavior() });
   else reveal(card);
 }
 
