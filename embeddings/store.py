@@ -398,7 +398,7 @@ class DocumentStore:
                " WHERE passages_fts MATCH ?")
         params: list[Any] = [match]
         if allowed is not None:
-            sql += " AND " + in_list("rowid")
+            sql += " AND " + in_list("+rowid")  # MATCH drives; the list only filters
             params.append(json.dumps(allowed))
         rows = self._query(sql + " ORDER BY score LIMIT ?", [*params, k])
         return [(int(r[0]), -float(r[1])) for r in rows]
