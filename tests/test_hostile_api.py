@@ -235,3 +235,19 @@ def test_repeated_closest_sentences_are_cited_once() -> None:
              Citation("d", "T", 2, 42, 83, caption, None, None),
              Citation("d", "T", 3, 90, 120, "Another sentence entirely.", None, None)]
     assert [c.passage_id for c in distinct_citations(cites)] == [1, 3]
+
+
+def test_one_size_rule_for_a_big_page_with_a_small_article(client: TestClient, tmp_path: Path) -> None:
+    """A 6 MB saved page whose article is short: the body is under QA_MAX_UPLOAD_BYTES and the
+    extracted text under QA_MAX_DOCUMENT_BYTES, so the API and the CLI both take it."""
+    from qa.loaders import load_paths
+
+    padding = "<script>var x = '" + "a" * 6_000_000 + "';</script>"
+    html = (f"<html><head><title>Big page</title>{padding}</head><body><article><h1>Big page</h1>"
+            f"<p>{ARTICLE}</p><p>{ARTICLE}</p></article></body></html>").encode()
+    assert get_settings().max_document_bytes < len(html) < get_settings().max_upload_bytes
+    r = client.post("/v1/documents", files={"file": ("big.html", html, "text/html")})
+    assert r.status_code in (200, 201), r.text
+    (tmp_path / "big.html").write_bytes(html)
+    report = load_paths([tmp_path / "big.html"], get_settings().max_upload_bytes)
+    assert not report.problems and "Harwick bridge" in report.documents[0].text
