@@ -36,7 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 # One writer process: adds (and sometimes deletes) small documents forever, printing
-# "ADD <id>" / "DEL <id>" only after the call has returned (the acknowledgement).
+# "ADD <id>" / "DEL <id>" only after the call has returned (the acknowledgement), and
+# "DELETING <id>" before a delete (a kill then may or may not have deleted it).
 WRITER = r"""
 import random, sys
 from qa.corpus import Corpus
@@ -53,6 +54,7 @@ mine = []
 for i in range(10**6):
     if mine and rng.random() < 0.25:
         doc_id = mine.pop(rng.randrange(len(mine)))
+        print("DELETING", doc_id, flush=True)  # may complete unacknowledged if killed now
         if corpus.delete(doc_id):
             print("DEL", doc_id, flush=True)
         continue
@@ -128,6 +130,8 @@ def run_crash_drill(data_dir: Path, writers: int = 2, rounds: int = 2, seed: int
                 if kind == "ADD":
                     state[doc_id] = "added"
                     report.acknowledged_adds += 1
+                elif kind == "DELETING":
+                    state[doc_id] = "deleting"  # either outcome is right
                 elif kind == "DEL":
                     state[doc_id] = "deleted"
                     report.acknowledged_deletes += 1
@@ -170,9 +174,9 @@ def _request(url: str, body: dict[str, Any] | None = None, method: str = "POST",
 
 
 def run_load_drill(data_dir: Path, clients: int = 4, seconds: float = 10.0,
-                   sample: Path = ROOT / "sample") -> dict[str, Any]:
+                   sample: Path = ROOT / "sample", writer: bool = True) -> dict[str, Any]:
     """Serve `data_dir` (the sample article ingested first) on loopback and ask from `clients`
-    threads for `seconds` while one thread adds and deletes documents."""
+    threads for `seconds` while (when `writer`) one thread adds and deletes documents."""
     env = _env(data_dir)
     env.pop("QA_TORCH_THREADS")
     subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(sample)], env=env, cwd=ROOT,
@@ -231,7 +235,8 @@ def run_load_drill(data_dir: Path, clients: int = 4, seconds: float = 10.0,
                 i += 1
 
         threads = [threading.Thread(target=ask, args=(n,)) for n in range(clients)]
-        threads.append(threading.Thread(target=write))
+        if writer:
+            threads.append(threading.Thread(target=write))
         began = time.monotonic()
         for t in threads:
             t.start()
@@ -240,7 +245,8 @@ def run_load_drill(data_dir: Path, clients: int = 4, seconds: float = 10.0,
         elapsed = time.monotonic() - began
         status, health = _request(base + "/healthz", method="GET")
         return {
-            "clients": clients, "seconds": round(elapsed, 1), "questions": len(latencies),
+            "clients": clients, "writer": writer,
+            "seconds": round(elapsed, 1), "questions": len(latencies),
             "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
             "questions_per_s": round(len(latencies) / elapsed, 2),
             "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
@@ -263,6 +269,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--long", action="store_true",
                     help="the full form: crash 4 writers x 3 rounds; load 32 clients x 60 s")
     ap.add_argument("--data-dir", type=Path, default=None, help="default: a temporary folder")
+    ap.add_argument("--clients", type=int, default=None, help="load: asking clients (4; 32 long)")
+    ap.add_argument("--seconds", type=float, default=None, help="load: duration (10; 60 long)")
+    ap.add_argument("--no-writer", action="store_true", help="load: questions only")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="qa-drill-") as tmp:
         data_dir = args.data_dir or Path(tmp)
@@ -271,7 +280,8 @@ def main(argv: list[str]) -> int:
                                      rounds=3 if args.long else 2)
             print(json.dumps({**report.__dict__, "ok": report.ok}, indent=1))
             return 0 if report.ok else 1
-        result = run_load_drill(data_dir, clients=32 if args.long else 4,
-                                seconds=60 if args.long else 10)
+        result = run_load_drill(data_dir, clients=args.clients or (32 if args.long else 4),
+                                seconds=args.seconds or (60 if args.long else 10),
+                                writer=not args.no_writer)
         print(json.dumps(result, indent=1))
         return 0 if result["errors"] == 0 and result["consistent"] else 1

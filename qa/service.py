@@ -63,8 +63,8 @@ def abstain_threshold(settings: Settings) -> float:
     if settings.abstain_threshold is not None:
         return settings.abstain_threshold
     if uses_neural_reader(settings):
-        return shared_neural_reader(settings.reader_path,
-                                    retrieval_weight=settings.reader_retrieval_weight).abstain_threshold
+        return shared_neural_reader(settings.reader_path, settings.torch_threads,
+                                    settings.reader_retrieval_weight).abstain_threshold
     return RuleExtractor.abstain_threshold
 
 
@@ -84,7 +84,8 @@ class QAService:
         if self._reader is None:
             if uses_neural_reader(self.settings):
                 self._reader = shared_neural_reader(
-                    self.settings.reader_path, retrieval_weight=self.settings.reader_retrieval_weight)
+                    self.settings.reader_path, self.settings.torch_threads,
+                    self.settings.reader_retrieval_weight)
             else:
                 if self.settings.reader == "neural":
                     log.warning("no trained reader found; using the rule-based extractor")

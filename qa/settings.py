@@ -55,8 +55,8 @@ class Settings(BaseSettings):
         "~/.cache/pressroom)")
     reader: Literal["neural", "rules"] = "neural"
     reader_path: Path | None = Field(None, description="folder with model.onnx and tokenizer")
-    torch_threads: int | None = Field(None, description="threads for torch and the encoder's "
-                                      "ONNX Runtime session (default: all cores)")
+    torch_threads: int | None = Field(None, description="threads for torch and the encoder's and reader's"
+                                      " ONNX Runtime sessions (default: all cores)")
 
     # retrieval
     top_k: int = Field(5, description="passages returned with an answer")
