@@ -681,3 +681,36 @@ def test_phone_header_stays_and_the_question_box_is_opaque(narrow_page: Page) ->
     box, header = bubble.bounding_box(), page.locator(".masthead").bounding_box()
     assert box is not None and header is not None and card.is_visible()
     assert box["y"] >= header["y"] + header["height"] - 1 and box["y"] < NARROW["height"]
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_copy_an_answer_link_a_source_and_select_a_quote(app_page: Page, browser: Any,
+                                                         server: str) -> None:
+    page = app_page.page
+    app_page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    card = app_page.ask("where did they meet?")
+    card.get_by_role("button", name="Copy").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    quote = card.locator(".quote").first.text_content()
+    assert copied.startswith("Q: where did they meet?\nA: Turkey") and f"[1] “{quote}”" in copied
+    link = card.get_by_role("link", name="Link to source 1").get_attribute("href")
+    assert link and "#source=" in link and link in copied
+
+    elsewhere = Page(browser, server, WIDE)  # the link alone opens the article at the quote
+    try:
+        elsewhere.page.goto(link)
+        mark = elsewhere.page.locator("#article-body mark")
+        mark.wait_for()
+        assert mark.text_content() == quote and mark.locator("strong").inner_text() == "Turkey"
+    finally:
+        elsewhere.close()
+
+    box = card.locator(".quote").first.bounding_box()  # drag across the quote: a selection
+    assert box is not None
+    page.mouse.move(box["x"] + 2, box["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 5, steps=8)
+    page.mouse.up()
+    assert page.evaluate("String(window.getSelection())").strip()
+    assert page.locator("#article-view").is_hidden()  # ...that did not open the article

@@ -478,7 +478,51 @@ function citationButton(citation, number, turn) {
     quoteWithAnswer(citation),
     el("span", { class: "citation-title" }, citation.title)),
   el("span", { class: "visually-hidden" }, ". Opens it in the article."));
-  button.addEventListener("click", () => openCitation(citation, number, button, turn));
+  button.addEventListener("click", () => {
+    // Dragging across the quote selects it (to copy); only a plain click opens the article.
+    if (String(window.getSelection() || "").trim()) return;
+    openCitation(citation, number, button, turn);
+  });
+  return button;
+}
+
+/** A link that opens the article at this citation's span: `#source=DOC:START-END[:A-B]`. */
+function sourceLink(citation) {
+  let hash = `#source=${encodeURIComponent(citation.document_id)}:${citation.start}-${citation.end}`;
+  if (citation.answer_start !== null && citation.answer_end !== null) {
+    hash += `:${citation.answer_start}-${citation.answer_end}`;
+  }
+  return new URL(window.location.pathname + hash, window.location.origin).href;
+}
+
+function citationItem(citation, number, turn) {
+  const link = el("a", { class: "permalink", href: sourceLink(citation),
+    "aria-label": `Link to source ${number}` }, "Link");
+  return el("li", {}, citationButton(citation, number, turn), link);
+}
+
+/** The answer and its sources as plain text, with a link to each cited span. */
+function answerAsText(question, data) {
+  const lines = [`Q: ${question}`,
+    `A: ${typeof data.answer === "string" ? data.answer : "The articles do not say."}`];
+  data.citations.forEach((c, i) => {
+    lines.push(`[${i + 1}] “${c.quote}” — ${c.title}`, `    ${sourceLink(c)}`);
+  });
+  return lines.join("\n");
+}
+
+function copyButton(turn, data) {
+  const button = el("button", { type: "button", class: "button small copy" }, "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(answerAsText(turn.question, data));
+      button.textContent = "Copied";
+      announce("Answer and sources copied.");
+    } catch {
+      button.textContent = "Copy failed";
+    }
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  });
   return button;
 }
 
@@ -512,10 +556,11 @@ function renderAnswer(turn, data) {
     }
     const list = el("ol", { class: "citations" });
     data.citations.forEach((citation, i) => {
-      list.append(el("li", {}, citationButton(citation, i + 1, turn)));
+      list.append(citationItem(citation, i + 1, turn));
     });
     card.append(list);
   }
+  card.append(copyButton(turn, data));
   turn.reply.replaceChildren(card);
   turn.card = card;
   turn.tall = isTall(card);
@@ -899,8 +944,41 @@ async function loadThreshold() {
   }
 }
 
+/** `#source=DOC:START-END[:A-B]` (a link to a cited span): open that article there. */
+async function openLinkedSource() {
+  const match = /^#source=([^:]+):(\d+)-(\d+)(?::(\d+)-(\d+))?$/.exec(window.location.hash);
+  if (!match) return;
+  const [, id, start, end, as, ae] = match;
+  const token = ++state.openToken;
+  showArticleView();
+  setActiveCitation(null);
+  ui.articleBack.hidden = true;
+  ui.articleContext.textContent = "A linked source";
+  ui.articleBody.replaceChildren(el("p", { class: "loading" }, "Opening the article…"));
+  let doc;
+  try {
+    doc = await getDocument(decodeURIComponent(id));
+  } catch (error) {
+    if (token !== state.openToken) return;
+    ui.articleBody.replaceChildren(el("p", { class: "error-text" },
+      `This article could not be opened: ${error.message}`));
+    return;
+  }
+  if (token !== state.openToken) return;
+  const citation = { start: Number(start), end: Number(end),
+    quote: doc.text.slice(jsIndex(doc.text, Number(start)), jsIndex(doc.text, Number(end))),
+    answer_start: as === undefined ? null : Number(as),
+    answer_end: ae === undefined ? null : Number(ae) };
+  const mark = renderArticle(doc, citation);
+  (mark || ui.articleTitle).scrollIntoView({ block: "center", behavior: scrollBehavior() });
+  (mark || ui.articleTitle).focus({ preventScroll: true });
+}
+
+window.addEventListener("hashchange", openLinkedSource);
+
 setKey(storedKey());
 loadThreshold();
 loadLibrary();
 restoreConversation();
+openLinkedSource();
 ui.question.focus();
