@@ -66,6 +66,27 @@ class DocumentIn(CleanInput):
         return value
 
 
+class BulkIn(CleanInput):
+    documents: list[DocumentIn] = Field(..., min_length=1, max_length=1000,
+                                        description="at most 1,000 documents")
+
+
+class BulkItemOut(BaseModel):
+    record: str = Field(..., description="which record: documents[i], or FILE:LINE / FILE[i]")
+    id: str | None = None
+    title: str | None = None
+    passages: int | None = None
+    created: bool | None = Field(None, description="false when the same text was already stored")
+    error: str | None = Field(None, description="why this record was not added")
+
+
+class BulkOut(BaseModel):
+    added: int
+    unchanged: int
+    failed: int
+    results: list[BulkItemOut] = Field(..., description="one per record, in order")
+
+
 class DocumentCreated(BaseModel):
     id: str
     title: str

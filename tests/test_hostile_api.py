@@ -251,3 +251,25 @@ def test_one_size_rule_for_a_big_page_with_a_small_article(client: TestClient, t
     (tmp_path / "big.html").write_bytes(html)
     report = load_paths([tmp_path / "big.html"], get_settings().max_upload_bytes)
     assert not report.problems and "Harwick bridge" in report.documents[0].text
+
+
+def test_bulk_adds_the_good_records_and_reports_each_bad_one(client: TestClient) -> None:
+    lines = [json.dumps({"title": "Ferry one", "text": "The ferry left at noon on Monday."}),
+             "{broken",
+             json.dumps({"title": "Ferry two", "text": "The second ferry was cancelled."}),
+             json.dumps({"title": "Empty", "text": "\u200b"})]
+    r = client.post("/v1/documents:bulk",
+                    files={"file": ("day.jsonl", "\n".join(lines).encode(), "application/x-ndjson")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["added"], body["failed"]) == (2, 2)
+    by_record = {x["record"]: x for x in body["results"]}
+    assert by_record["day.jsonl:2"]["error"].startswith("invalid JSON")
+    assert "empty" in by_record["day.jsonl:4"]["error"] and by_record["day.jsonl:1"]["id"]
+    as_json = client.post("/v1/documents:bulk", json={"documents": [
+        {"title": "Ferry one", "text": "The ferry left at noon on Monday."},
+        {"title": "Ferry three", "text": "A third ferry sailed on Tuesday."}]}).json()
+    assert (as_json["added"], as_json["unchanged"], as_json["failed"]) == (1, 1, 0)
+    two = "\n".join([lines[0], lines[2]]).encode()
+    single = client.post("/v1/documents", files={"file": ("day.jsonl", two)})
+    assert single.status_code == 422 and "/v1/documents:bulk" in single.json()["error"]

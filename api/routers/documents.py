@@ -11,9 +11,20 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import require_write_key, service_dep
-from api.schemas import GUARD_ERRORS, DocumentCreated, DocumentFull, DocumentIn, DocumentSummary, ErrorOut
+from api.schemas import (
+    GUARD_ERRORS,
+    BulkIn,
+    BulkItemOut,
+    BulkOut,
+    DocumentCreated,
+    DocumentFull,
+    DocumentIn,
+    DocumentSummary,
+    ErrorOut,
+)
 from embeddings.store import DocumentRecord
-from qa.loaders import load_bytes
+from qa.corpus import DocumentError
+from qa.loaders import load_bytes, read_documents
 from qa.service import QAService
 from qa.types import NewDocument
 
@@ -89,12 +100,80 @@ async def add_document(request: Request, response: Response,
 
     docs = await _documents_from_request(request)
     if len(docs) != 1:
-        raise HTTPException(422, f"upload holds {len(docs)} documents; send one per request")
+        raise HTTPException(422, f"upload holds {len(docs)} documents: send them to "
+                            "POST /v1/documents:bulk, or one per request")
     result = (await run_in_threadpool(service.add_documents, docs))[0]
     if not result.created:
         response.status_code = 200
     d = result.document
     return DocumentCreated(id=d.id, title=d.title, passages=d.passage_count, created=result.created)
+
+
+@router.post(
+    ":bulk",
+    response_model=BulkOut,
+    responses={k: v for k, v in _ERRORS.items() if k != 200},
+    dependencies=[Depends(require_write_key)],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {
+                    "type": "object", "required": ["documents"], "additionalProperties": False,
+                    "properties": {"documents": {
+                        "type": "array", "minItems": 1, "maxItems": 1000,
+                        "items": DocumentIn.model_json_schema()}}}},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": ["file"],
+                               "properties": {"file": {"type": "string", "format": "binary"}}}},
+            },
+            "required": True,
+        }
+    },
+)
+async def add_documents(request: Request,
+                        service: QAService = Depends(service_dep)) -> BulkOut:
+    """Add many articles in one request: JSON `{"documents": [{title, text, url?, published?},
+    ...]}` or an uploaded `.json` / `.jsonl` file (or any single-document file). The same path
+    as `qa ingest`: a record that cannot be added (a bad JSONL line, empty text, too large) is
+    reported in `results` and the others are added."""
+    from starlette.concurrency import run_in_threadpool
+
+    results: list[BulkItemOut] = []
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(422, "multipart upload needs a 'file' field")
+        name = upload.filename or "upload.jsonl"
+        docs, problems, _ = read_documents(await upload.read(), name)
+        results += [BulkItemOut(record=str(p).split(": ", 1)[0], error=str(p).split(": ", 1)[-1])
+                    for p in problems]
+        records = [(d.source or name, d) for d in docs]
+    else:
+        try:
+            payload = await request.json()
+        except ValueError as exc:
+            raise HTTPException(400, "body is not valid JSON") from exc
+        try:
+            bulk = BulkIn.model_validate(payload)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from exc
+        records = [(f"documents[{i}]", NewDocument(d.title, d.text, d.url, d.published))
+                   for i, d in enumerate(bulk.documents)]
+    ready: list[tuple[str, NewDocument]] = []
+    for record, doc in records:
+        try:
+            ready.append((record, service.corpus.prepare(doc)))
+        except DocumentError as exc:
+            results.append(BulkItemOut(record=record, error=str(exc)))
+    added = await run_in_threadpool(service.add_documents, [d for _, d in ready]) if ready else []
+    for (record, _), result in zip(ready, added, strict=True):
+        d = result.document
+        results.append(BulkItemOut(record=record, id=d.id, title=d.title,
+                                   passages=d.passage_count, created=result.created))
+    return BulkOut(added=sum(1 for r in results if r.created),
+                   unchanged=sum(1 for r in results if r.created is False),
+                   failed=sum(1 for r in results if r.error), results=results)
 
 
 @router.get("", response_model=list[DocumentSummary])
