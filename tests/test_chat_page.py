@@ -556,6 +556,9 @@ def test_update_readme_screenshot(app_page: Page) -> None:
 
 
 AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+TEN_TURNS = ("Who did Khaled Mashaal meet?", "Where?", "Who reported it?", "What did Tehran reject?",
+             "Who leads Hamas?", "How large is the Quds Force?", "When did the meeting take place?",
+             "Who is Qassem Soleimani?", "What did Iran want?")
 
 
 def axe_violations(page: Any) -> list[str]:
@@ -578,9 +581,9 @@ def axe_violations(page: Any) -> list[str]:
 def test_axe_finds_nothing_serious_after_a_conversation(app_page: Page, narrow_page: Page,
                                                         width: str) -> None:
     page = app_page if width == "wide" else narrow_page
-    for question in ("Who did Khaled Mashaal meet?", "Where?", "Who reported it?",
-                     "What is the price of bitcoin today?"):
+    for question in (*TEN_TURNS[:4], "What is the price of bitcoin today?", *TEN_TURNS[4:9]):
         page.ask(question)
+    assert page.page.locator("#thread > li").count() == 10
     assert axe_violations(page.page) == []
 
 
