@@ -717,3 +717,21 @@ def test_copy_an_answer_link_a_source_and_select_a_quote(app_page: Page, browser
     page.mouse.up()
     assert page.evaluate("String(window.getSelection())").strip()
     assert page.locator("#article-view").is_hidden()  # ...that did not open the article
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_wording_for_people_not_for_developers(app_page: Page) -> None:
+    page = app_page.page
+    card = app_page.ask("where did they meet?")
+    card.locator("details.timings summary").click()
+    timings = card.locator("details.timings").inner_text()
+    assert "searching by meaning" in timings and "embed query" not in timings
+    assert "rescore" not in timings and "fuse" not in timings
+    assert card.get_attribute("aria-label") == "Answer to: where did they meet?"
+    page.route("**/v1/ask/stream", lambda route: route.abort())  # the server is not there
+    page.locator("#question").fill("Who reported it?")
+    page.locator("#question").press("Enter")
+    error = page.locator("#thread > li").nth(1).locator(".error-card")
+    error.wait_for()
+    assert "could not be reached" in error.inner_text() and "lost" not in error.inner_text()
