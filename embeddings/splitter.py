@@ -56,10 +56,9 @@ def cut(text: str, start: int, end: int, limit: int) -> list[TextSpan]:
     pieces: list[TextSpan] = []
     while end - start > limit:
         window = text[start : start + limit]
-        at = max((m.end() for m in _BREAK_AFTER.finditer(window, limit // 2)
-                  if not window[m.start()].isspace()), default=-1)
-        if at < 0:
-            at = window.rfind(" ", limit // 2) + 1 or window.rfind("\n", limit // 2) + 1 or limit
+        breaks = list(_BREAK_AFTER.finditer(window, limit // 2))
+        after_mark = [m.end() for m in breaks if not window[m.start()].isspace()]
+        at = (after_mark or [m.end() for m in breaks] or [limit])[-1]
         if (span := _strip(text, start, start + at)) is not None:
             pieces.append(span)
         start += at

@@ -187,6 +187,9 @@ class DocumentStore:
     def list_documents(self) -> list[DocumentRecord]:
         return [_document(r) for r in self._query(self._DOC_SQL + " ORDER BY d.created_at, d.id")]
 
+    def is_empty(self) -> bool:
+        return not self._query("SELECT 1 FROM documents LIMIT 1")
+
     def document_ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT id FROM documents")]
 

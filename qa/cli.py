@@ -27,11 +27,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     problems = [str(p) for p in report.problems]
     service = get_service()
     docs = []
-    for doc in report.documents:
-        try:
-            docs.append(service.corpus.prepare(doc))
-        except DocumentError as exc:
-            problems.append(f"{doc.source or repr(doc.title[:80])}: {exc}")
+    for doc, prepared in zip(report.documents, service.corpus.prepare_each(report.documents),
+                             strict=True):
+        if isinstance(prepared, DocumentError):
+            problems.append(f"{doc.source or repr(doc.title[:80])}: {prepared}")
+        else:
+            docs.append(prepared)
     if docs:
         for r in service.add_documents(docs, progress=True):
             state = "added" if r.created else "unchanged"
@@ -70,7 +71,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if server:
         return _ask_server(server, " ".join(args.question), args.top_k, args.json)
     service = get_service()
-    if not service.corpus.store.document_ids():
+    if service.corpus.store.is_empty():
         print(NO_DOCUMENTS, file=sys.stderr)
         return 1
     answer = service.ask(" ".join(args.question), args.top_k)

@@ -194,6 +194,17 @@ class Corpus:
         self.validate(doc)
         return doc
 
+    def prepare_each(self, docs: list[NewDocument]) -> list[NewDocument | DocumentError]:
+        """`prepare` of each document, or the reason it cannot be added, in order: for callers
+        that report each bad document and add the rest (`qa ingest`, the bulk route)."""
+        out: list[NewDocument | DocumentError] = []
+        for doc in docs:
+            try:
+                out.append(self.prepare(doc))
+            except DocumentError as exc:
+                out.append(exc)
+        return out
+
     def validate(self, doc: NewDocument) -> None:
         if not doc.text.strip():
             raise DocumentError("document text is empty")

@@ -298,9 +298,11 @@ def read_documents(data: bytes, name: str) -> tuple[list[NewDocument], list[Load
         except json.JSONDecodeError as exc:
             raise LoadError(f"{name}: invalid JSON ({exc.msg}, line {exc.lineno})") from exc
         records = parsed if isinstance(parsed, list) else [parsed]
-        return _records(((f"{name}[{i}]", r) for i, r in enumerate(records))) + (encoding,)
+        docs, problems = _records((f"{name}[{i}]", r) for i, r in enumerate(records))
+        return docs, problems, encoding
     if suffix in {".jsonl", ".ndjson"}:
-        return _records(_json_lines(text, name)) + (encoding,)
+        docs, problems = _records(_json_lines(text, name))
+        return docs, problems, encoding
     return [from_text(text, name)], [], encoding
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData, UploadFile
 
 from api.deps import require_write_key, service_dep
 from api.schemas import (
@@ -30,6 +30,8 @@ from qa.types import NewDocument
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
+M = TypeVar("M", bound=BaseModel)
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     200: {"model": DocumentCreated, "description": "the same text was already stored "
           "(`created: false`)"},
@@ -43,29 +45,43 @@ def _summary(d: DocumentRecord) -> DocumentSummary:
                            characters=len(d.text))
 
 
-async def _documents_from_request(request: Request) -> list[NewDocument]:
-    """The documents of an add request. The body is limited by QA_MAX_UPLOAD_BYTES (checked as
-    it streams in, see api.limits); the text extracted from it by QA_MAX_DOCUMENT_BYTES, the same
-    rule as `qa ingest`."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise HTTPException(422, "multipart upload needs a 'file' field")
-        docs = load_bytes(await upload.read(), upload.filename or "upload.txt")
-        title = form.get("title")
-        if isinstance(title, str) and title.strip() and len(docs) == 1:
-            docs = [replace(docs[0], title=title)]
-        return docs
+async def _uploaded_file(request: Request) -> tuple[UploadFile, FormData]:
+    """The multipart form's `file` field, and the form."""
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise HTTPException(422, "multipart upload needs a 'file' field")
+    return upload, form
+
+
+async def _json_body(request: Request, model: type[M]) -> M:
+    """The JSON body validated as `model` (400 for malformed JSON, 422 for a wrong shape)."""
     try:
         payload = await request.json()
     except ValueError as exc:
         raise HTTPException(400, "body is not valid JSON") from exc
     try:
-        doc = DocumentIn.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
+
+
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
+async def _documents_from_request(request: Request) -> list[NewDocument]:
+    """The documents of an add request. The body is limited by QA_MAX_UPLOAD_BYTES (checked as
+    it streams in, see api.guard); the text extracted from it by QA_MAX_DOCUMENT_BYTES, the same
+    rule as `qa ingest`."""
+    if _is_multipart(request):
+        upload, form = await _uploaded_file(request)
+        docs = load_bytes(await upload.read(), upload.filename or "upload.txt")
+        title = form.get("title")
+        if isinstance(title, str) and title.strip() and len(docs) == 1:
+            docs = [replace(docs[0], title=title)]
+        return docs
+    doc = await _json_body(request, DocumentIn)
     return [NewDocument(doc.title, doc.text, doc.url, doc.published)]
 
 
@@ -139,33 +155,24 @@ async def add_documents(request: Request,
     from starlette.concurrency import run_in_threadpool
 
     results: list[BulkItemOut] = []
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise HTTPException(422, "multipart upload needs a 'file' field")
+    if _is_multipart(request):
+        upload, _ = await _uploaded_file(request)
         name = upload.filename or "upload.jsonl"
         docs, problems, _ = read_documents(await upload.read(), name)
         results += [BulkItemOut(record=str(p).split(": ", 1)[0], error=str(p).split(": ", 1)[-1])
                     for p in problems]
         records = [(d.source or name, d) for d in docs]
     else:
-        try:
-            payload = await request.json()
-        except ValueError as exc:
-            raise HTTPException(400, "body is not valid JSON") from exc
-        try:
-            bulk = BulkIn.model_validate(payload)
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors()) from exc
+        bulk = await _json_body(request, BulkIn)
         records = [(f"documents[{i}]", NewDocument(d.title, d.text, d.url, d.published))
                    for i, d in enumerate(bulk.documents)]
     ready: list[tuple[str, NewDocument]] = []
-    for record, doc in records:
-        try:
-            ready.append((record, service.corpus.prepare(doc)))
-        except DocumentError as exc:
-            results.append(BulkItemOut(record=record, error=str(exc)))
+    for (record, _), prepared in zip(records, service.corpus.prepare_each(
+            [doc for _, doc in records]), strict=True):
+        if isinstance(prepared, DocumentError):
+            results.append(BulkItemOut(record=record, error=str(prepared)))
+        else:
+            ready.append((record, prepared))
     added = await run_in_threadpool(service.add_documents, [d for _, d in ready]) if ready else []
     for (record, _), result in zip(ready, added, strict=True):
         d = result.document
