@@ -1,4 +1,4 @@
-"""The `qa` command: ingest, ask, documents, serve, eval, bench."""
+"""The `qa` command: ingest, ask, documents, serve, mcp, eval, bench."""
 
 from __future__ import annotations
 
@@ -189,6 +189,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server over stdin/stdout, for a local MCP client (Claude Desktop, an IDE...)."""
+    from qa.mcp_server import serve_stdio
+
+    serve_stdio()
+    return 0
+
+
 # Commands that live in `eval` (which sits above qa), by the module whose main runs them.
 DELEGATED = {"eval": "eval.eval_cli", "bench": "eval.bench_cli", "drill": "eval.drill"}
 
@@ -241,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve the MCP tools (ask, search, get_document, "
+                       "add_document) over stdio, for a local MCP client")
+    p.set_defaults(func=cmd_mcp)
 
     sub.add_parser("eval", help="evaluate on gold data (qa eval --help)", add_help=False)
     sub.add_parser("bench", help="benchmark speed and memory (qa bench --help)", add_help=False)
