@@ -1,18 +1,24 @@
-"""The FastAPI application: routers, JSON errors, start-up warm-up."""
+"""The FastAPI application: routers, the MCP server at /mcp, JSON errors (OpenAI's shape on the
+OpenAI-compatible routes), start-up warm-up."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from api.guard import RequestGuard, route_exists
-from api.routers import ask, conversations, documents, health, pages, stream
+from api.mcp_http import PATH as MCP_PATH
+from api.mcp_http import MCPEndpoint
+from api.openai_schemas import openai_error, speaks_openai
+from api.routers import ask, conversations, documents, health, openai_compat, pages, stream
 from qa.chat import get_chat_service
 from qa.conversations import ConversationNotFound
 from qa.corpus import DocumentError, DocumentTooLarge
@@ -23,12 +29,28 @@ from qa.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Load the models and check the index before taking requests.
-    get_service(get_settings()).warm_up()
-    get_chat_service(get_settings())  # opens (and migrates) the conversation store
-    yield
+def lifespan_with(mcp: MCPEndpoint) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load the models and check the index before taking requests.
+        get_service(get_settings()).warm_up()
+        get_chat_service(get_settings())  # opens (and migrates) the conversation store
+        async with mcp.running():
+            yield
+
+    return lifespan
+
+
+def error_response(request: Request, status: int, message: str, detail: Any = None,
+                   param: str | None = None, headers: dict[str, str] | None = None
+                   ) -> JSONResponse:
+    """The API's JSON error, or OpenAI's error shape on the OpenAI-compatible routes."""
+    if speaks_openai(request.url.path):
+        return JSONResponse(openai_error(status, message, param), status, headers=headers)
+    body: dict[str, Any] = {"error": message}
+    if detail is not None:
+        body["detail"] = detail
+    return JSONResponse(body, status, headers=headers)
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
@@ -37,16 +59,30 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
             if route_exists({"app": app, "path": path, "method": m})]
 
 
+def openai_message(errors: Any) -> str:
+    """A validation error said as OpenAI says it: an unknown field as an unrecognized
+    argument, a refusal (tools, images, n > 1) in its own words, else where and what."""
+    first = dict(errors[0]) if errors else {}
+    where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+    if first.get("type") == "extra_forbidden":
+        return f"Unrecognized request argument supplied: {where}"
+    message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
 def create_app() -> FastAPI:
+    mcp = MCPEndpoint()
     app = FastAPI(
         title="Pressroom",
         version="0.1.0",
-        description="Ask questions about news articles; answers cite the exact text.",
-        lifespan=lifespan,
+        description="Ask questions about news articles; answers cite the exact text. Also "
+        "OpenAI-compatible chat (/v1/chat/completions) and an MCP server (/mcp).",
+        lifespan=lifespan_with(mcp),
     )
     for router in (health.router, documents.router, ask.router, stream.router, pages.router,
-                   conversations.router):
+                   conversations.router, openai_compat.router):
         app.include_router(router)
+    app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))  # an ASGI app: any method
     app.add_middleware(RequestGuard, settings=get_settings)
 
     @app.exception_handler(StarletteHTTPException)
@@ -54,21 +90,23 @@ def create_app() -> FastAPI:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # every method the path takes, not the first route's
             headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
-        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=headers)
+        return error_response(request, exc.status_code, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return JSONResponse({"error": "body is not valid JSON", "detail": errors}, 400)
+            return error_response(request, 400, "body is not valid JSON", errors)
         first = errors[0] if errors else {"loc": [], "msg": ""}
         where = ".".join(str(x) for x in first["loc"] if x != "body")
-        return JSONResponse({"error": f"invalid request: {where}: {first['msg']}", "detail": errors},
-                            422)
+        if speaks_openai(request.url.path):  # OpenAI refuses a bad request with a 400
+            return error_response(request, 400, openai_message(exc.errors()), param=where or None)
+        return error_response(request, 422, f"invalid request: {where}: {first['msg']}", errors)
 
     @app.exception_handler(QuestionError)
-    async def question_error(_: Request, exc: QuestionError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, 422)
+    async def question_error(request: Request, exc: QuestionError) -> JSONResponse:
+        return error_response(request, 400 if speaks_openai(request.url.path) else 422, str(exc),
+                              param="messages")
 
     @app.exception_handler(ConversationNotFound)
     async def conversation_not_found(_: Request, exc: ConversationNotFound) -> JSONResponse:
@@ -83,9 +121,9 @@ def create_app() -> FastAPI:
         return JSONResponse({"error": str(exc)}, 400)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return JSONResponse({"error": "internal error"}, 500)
+        return error_response(request, 500, "internal error")
 
     return app
 

@@ -1,6 +1,7 @@
 """What every request passes before a router sees it: a body-size limit enforced as the body
 streams in (413), a JSON or multipart content type on writes and questions (415), and no
-state-changing request from another site's page (403). All refusals are the API's JSON error."""
+state-changing request from another site's page (403). All refusals are the API's JSON error
+(in OpenAI's shape on the OpenAI-compatible routes, so their clients show it)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from fastapi import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.openai_schemas import openai_error, speaks_openai
 from qa.settings import Settings
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _UPLOAD_PATHS = ("/v1/documents",)
+_MCP_PATH = "/mcp"  # its add_document carries a whole article: the upload limit
 
 
 class BodyTooLarge(HTTPException):
@@ -26,8 +29,9 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body is larger than {limit} bytes")
 
 
-async def _error(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
+async def _error(send: Send, status: int, message: str, path: str = "") -> None:
+    payload = openai_error(status, message) if speaks_openai(path) else {"error": message}
+    body = json.dumps(payload).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
@@ -79,22 +83,23 @@ class RequestGuard:
         settings = self.settings()
         method, path = scope["method"], scope["path"]
         upload = path.startswith(_UPLOAD_PATHS)
-        limit = settings.max_upload_bytes if upload else settings.max_request_bytes
+        large = upload or path == _MCP_PATH
+        limit = settings.max_upload_bytes if large else settings.max_request_bytes
         if method in _WRITES:
             if cross_site(scope, settings.allowed_origins):
                 await _error(send, 403, "cross-site request refused: send it from this site's "
-                             "page or a non-browser client")
+                             "page or a non-browser client", path)
                 return
             content_type = _header(scope, b"content-type").split(";")[0].strip().lower()
             allowed = ("application/json", "multipart/form-data") if upload else ("application/json",)
             # Only where a route takes this method: elsewhere the router answers 404/405.
             if method != "DELETE" and content_type not in allowed and route_exists(scope):
                 await _error(send, 415, f"Content-Type must be {' or '.join(allowed)}"
-                             f" (got {content_type or 'none'})")
+                             f" (got {content_type or 'none'})", path)
                 return
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
-            await _error(send, 413, f"request body is larger than {limit} bytes")
+            await _error(send, 413, f"request body is larger than {limit} bytes", path)
             return
         received = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,48 @@ def api_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         get_settings.cache_clear()
         yield data_dir
     get_settings.cache_clear()
+
+
+SAMPLE_TITLE = "Report: Hamas leader met with top Iran commander"
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str  # http://127.0.0.1:PORT
+    document_id: str  # the sample article's
+    data_dir: Path
+
+
+@pytest.fixture(scope="module")
+def live_server(api_env: Path, sample_text: str) -> Iterator[LiveServer]:
+    """The real app (lifespan, models, /mcp) served by uvicorn on a loopback port in this
+    process, with the sample article added: for the real OpenAI and MCP clients."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from api.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
+                                           log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 300  # the lifespan loads the models
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        added = httpx.post(f"{url}/v1/documents", json={"title": SAMPLE_TITLE, "text": sample_text},
+                           timeout=120)
+        assert added.status_code == 201, added.text
+        yield LiveServer(url, added.json()["id"], api_env)
+    finally:
+        server.should_exit = True
+        thread.join(30)
