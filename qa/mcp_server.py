@@ -31,7 +31,7 @@ from qa.dates import DateError, parse_date
 from qa.retriever import PassageFilter
 from qa.service import QAService, QuestionError, get_service
 from qa.settings import Settings, get_settings
-from qa.types import NewDocument
+from qa.types import Citation, NewDocument
 
 log = logging.getLogger(__name__)
 
@@ -51,25 +51,14 @@ Date = Annotated[str | None, Field(description="an ISO date (2014-10-07), as a d
                                    "`published`")]
 
 
-class CitationResult(BaseModel):
-    """As /v1/ask: `quote` is the stored text at [start:end], the answer at
-    [answer_start:answer_end] (null for the closest passages of an abstention)."""
-
-    document_id: str
-    title: str
-    passage_id: int
-    start: int
-    end: int
-    quote: str
-    answer_start: int | None
-    answer_end: int | None
-
-
 class AskResult(BaseModel):
     question: str
     answer: str | None = Field(..., description="null when the articles do not say")
     confidence: float
-    citations: list[CitationResult]
+    # The service's own citations, so they are /v1/ask's field for field: `quote` is the
+    # stored text at [start:end], the answer at [answer_start:answer_end] (null for the
+    # closest passages of an abstention).
+    citations: list[Citation]
 
 
 class PassageResult(BaseModel):
@@ -169,7 +158,7 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
             raise ToolError(str(exc)) from exc
         return AskResult(question=answer.question, answer=answer.answer,
                          confidence=answer.confidence,
-                         citations=[CitationResult(**c.__dict__) for c in answer.citations])
+                         citations=answer.citations)
 
     @server.tool()
     async def search(query: Question, ctx: Context,
