@@ -128,22 +128,18 @@ class _OnnxEncoder:
 
     @classmethod
     def open(cls, encoder: Encoder, cache_dir: Path, threads: int | None) -> _OnnxEncoder:
-        import onnxruntime as ort
         from transformers import AutoTokenizer
+
+        from embeddings.onnx_session import CoreSharingSession
 
         model_dir = Path(encoder.model_path)
         config = _pipeline_config(model_dir)
         path = cache_dir / f"{encoder.name}-{_fingerprint(model_dir)}.onnx"
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        # Idle threads must not spin: they would take the cores from the reader (see reader.py).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
 
         def load() -> _OnnxEncoder:
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            return cls(session, tokenizer, config["max_seq_length"], config["dimension"])
+            return cls(CoreSharingSession(path, threads), tokenizer, config["max_seq_length"],
+                       config["dimension"])
 
         if path.exists():
             try:

@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pathological", action="store_true",
                    help="only the hostile-documents drill: question latency and peak memory "
                         "after each pathological document (eval/pathological.py)")
+    p.add_argument("--concurrency", default=None, metavar="N,M,...",
+                   help="only the concurrency drill: questions/s of a loopback server asked by "
+                        "N, then M, ... concurrent clients (e.g. 1,32; eval/concurrency.py)")
+    p.add_argument("--seconds", type=float, default=20.0,
+                   help="--concurrency: seconds of asking per level")
+    p.add_argument("--threads", type=int, default=None,
+                   help="--concurrency: QA_TORCH_THREADS for the server (default: all cores)")
     p.add_argument("--out", type=Path, default=Path("runs/bench/bench.json"), help="JSON output")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -63,6 +70,20 @@ def main(argv: list[str]) -> int:
         print(format_rows(rows))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"pathological": rows}, indent=1), encoding="utf-8")
+        print(f"wrote {args.out}")
+        return 0
+    if args.concurrency:
+        from eval.concurrency import format_rows as format_levels
+        from eval.concurrency import run_concurrency
+
+        levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
+        if not levels or min(levels) < 1:
+            print("error: --concurrency takes client counts >= 1, e.g. 1,32", file=sys.stderr)
+            return 2
+        rows = run_concurrency(levels, args.seconds, threads=args.threads)
+        print(format_levels(rows))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"concurrency": rows}, indent=1), encoding="utf-8")
         print(f"wrote {args.out}")
         return 0
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]

@@ -16,6 +16,7 @@ The short forms run in the test suite; `--long` is the form the hardening issue 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -29,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,12 +175,12 @@ def _request(url: str, body: dict[str, Any] | None = None, method: str = "POST",
         return exc.code, None
 
 
-def run_load_drill(data_dir: Path, clients: int = 4, seconds: float = 10.0,
-                   sample: Path = ROOT / "sample", writer: bool = True) -> dict[str, Any]:
-    """Serve `data_dir` (the sample article ingested first) on loopback and ask from `clients`
-    threads for `seconds` while (when `writer`) one thread adds and deletes documents."""
-    env = _env(data_dir)
-    env.pop("QA_TORCH_THREADS")
+@contextlib.contextmanager
+def served(data_dir: Path, sample: Path = ROOT / "sample",
+           env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """A `qa serve` process on a free loopback port over `data_dir` (with `sample` ingested
+    first), ready to answer; yields its base URL and process id, and stops it afterwards."""
+    env = env or _env(data_dir)
     subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(sample)], env=env, cwd=ROOT,
                    check=True, capture_output=True)
     port = free_port()
@@ -196,70 +198,87 @@ def run_load_drill(data_dir: Path, clients: int = 4, seconds: float = 10.0,
                 time.sleep(0.5)
         else:
             raise RuntimeError("the server did not start")
-        latencies: list[float] = []
-        errors: list[str] = []
-        writes = {"added": 0, "deleted": 0}
-        stop = time.monotonic() + seconds
-        lock = threading.Lock()
-
-        def ask(n: int) -> None:
-            i = n
-            while time.monotonic() < stop:
-                started = time.perf_counter()
-                try:
-                    status, _ = _request(base + "/v1/ask", {"question": QUESTIONS[i % len(QUESTIONS)]})
-                except OSError as exc:
-                    status = str(exc)  # type: ignore[assignment]
-                with lock:
-                    if status == 200:
-                        latencies.append((time.perf_counter() - started) * 1000)
-                    else:
-                        errors.append(f"ask: {status}")
-                i += 1
-
-        def write() -> None:
-            i = 0
-            while time.monotonic() < stop:
-                status, body = _request(base + "/v1/documents", {
-                    "title": f"Load {i}", "text": f"Drill report {i}: the harbour reopened on day {i}."})
-                if status != 201:
-                    errors.append(f"add: {status}")
-                    continue
-                writes["added"] += 1
-                if i % 2:
-                    gone, _ = _request(f"{base}/v1/documents/{body['id']}", method="DELETE")
-                    if gone != 204:
-                        errors.append(f"delete: {gone}")
-                    else:
-                        writes["deleted"] += 1
-                i += 1
-
-        threads = [threading.Thread(target=ask, args=(n,)) for n in range(clients)]
-        if writer:
-            threads.append(threading.Thread(target=write))
-        began = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.monotonic() - began
-        status, health = _request(base + "/healthz", method="GET")
-        return {
-            "clients": clients, "writer": writer,
-            "seconds": round(elapsed, 1), "questions": len(latencies),
-            "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
-            "questions_per_s": round(len(latencies) / elapsed, 2),
-            "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-            "p95_ms": round(statistics.quantiles(latencies, n=20)[-1], 1) if len(latencies) > 1 else None,
-            **writes,
-            "consistent": status == 200 and health["passages"] == health["indexed_passages"],
-        }
+        yield base, server.pid
     finally:
         server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def ask_for(base: str, clients: int, seconds: float, writer: bool = False) -> dict[str, Any]:
+    """Ask the server at `base` from `clients` threads, each one question after another, for
+    `seconds` while (when `writer`) one more thread adds and deletes documents."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    writes = {"added": 0, "deleted": 0}
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def ask(n: int) -> None:
+        i = n
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            try:
+                status, _ = _request(base + "/v1/ask", {"question": QUESTIONS[i % len(QUESTIONS)]})
+            except OSError as exc:
+                status = str(exc)  # type: ignore[assignment]
+            with lock:
+                if status == 200:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                else:
+                    errors.append(f"ask: {status}")
+            i += 1
+
+    def write() -> None:
+        i = 0
+        while time.monotonic() < stop:
+            status, body = _request(base + "/v1/documents", {
+                "title": f"Load {i}", "text": f"Drill report {i}: the harbour reopened on day {i}."})
+            if status != 201:
+                errors.append(f"add: {status}")
+                continue
+            writes["added"] += 1
+            if i % 2:
+                gone, _ = _request(f"{base}/v1/documents/{body['id']}", method="DELETE")
+                if gone != 204:
+                    errors.append(f"delete: {gone}")
+                else:
+                    writes["deleted"] += 1
+            i += 1
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(clients)]
+    if writer:
+        threads.append(threading.Thread(target=write))
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - began
+    return {
+        "clients": clients, "writer": writer,
+        "seconds": round(elapsed, 1), "questions": len(latencies),
+        "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
+        "questions_per_s": round(len(latencies) / elapsed, 2),
+        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "p95_ms": round(statistics.quantiles(latencies, n=20)[-1], 1) if len(latencies) > 1 else None,
+        **(writes if writer else {}),
+    }
+
+
+def run_load_drill(data_dir: Path, clients: int = 4, seconds: float = 10.0,
+                   sample: Path = ROOT / "sample", writer: bool = True) -> dict[str, Any]:
+    """Serve `data_dir` (the sample article ingested first) on loopback and ask from `clients`
+    threads for `seconds` while (when `writer`) one thread adds and deletes documents."""
+    env = _env(data_dir)
+    env.pop("QA_TORCH_THREADS")
+    with served(data_dir, sample, env) as (base, _pid):
+        result = ask_for(base, clients, seconds, writer)
+        status, health = _request(base + "/healthz", method="GET")
+    return {**result,
+            "consistent": status == 200 and health["passages"] == health["indexed_passages"]}
 
 
 def main(argv: list[str]) -> int:
