@@ -55,6 +55,10 @@ class DocumentIn(CleanInput):
         None, json_schema_extra={"format": "date"},
         description="publication date: an ISO date (also accepted: 2014-10, a datetime, a "
         "written date such as '7 October 2014'); stored as an ISO date")
+    key: str | None = Field(
+        None, min_length=1, max_length=2048, pattern=VISIBLE,
+        description="the story's identity (default: `url`): new text under a key already "
+        "stored is a new version of that story, and the old version is superseded")
 
     _published = field_validator("published")(_iso_date)
 
@@ -92,6 +96,8 @@ class DocumentCreated(BaseModel):
     title: str
     passages: int
     created: bool = Field(True, description="false when the same text was already stored")
+    replaced: str | None = Field(None, description="the id of the earlier version of the same "
+                                 "story (same key or URL) that this one supersedes")
 
 
 class DocumentSummary(BaseModel):
@@ -102,10 +108,26 @@ class DocumentSummary(BaseModel):
     passages: int
     created_at: str
     characters: int
+    story_key: str | None = Field(None, description="the story's identity: its key, URL or "
+                                  "file path")
+    current: bool = Field(True, description="false once a newer version of the story was added")
+    superseded_by: str | None = Field(None, description="the id of the version that replaced "
+                                      "this one")
+
+
+class VersionOut(BaseModel):
+    id: str
+    title: str
+    published: str | None
+    created_at: str
+    current: bool
+    superseded_at: str | None
 
 
 class DocumentFull(DocumentSummary):
     text: str
+    versions: list[VersionOut] = Field(..., description="every version of the story, oldest "
+                                       "first (this one among them)")
 
 
 class AskIn(CleanInput):
@@ -122,6 +144,12 @@ class AskIn(CleanInput):
                                      description="only articles published on/before this date")
     conversation_id: str | None = Field(None, max_length=MAX_ID_CHARS,
                                         description="continue this conversation")
+    include_superseded: bool = Field(
+        False, description="also answer from superseded versions of stories (they are left "
+        "out by default, unless named in document_ids)")
+    require_date: bool = Field(
+        False, description="leave out undated articles (by default they pass the "
+        "published_from / published_to limits, since their date is unknown)")
 
     _dates = field_validator("published_from", "published_to")(_iso_date)
 
@@ -142,6 +170,8 @@ class CitationOut(BaseModel):
     quote: str
     answer_start: int | None
     answer_end: int | None
+    published: str | None = Field(None, description="the document's publication date: the "
+                                  "answer is as of this date")
 
 
 class PassageOut(BaseModel):
@@ -158,6 +188,17 @@ class PassageOut(BaseModel):
                                       "that the passage holds the answer")
 
 
+class AlternativeOut(BaseModel):
+    answer: str = Field(..., description="what these sources say instead")
+    confidence: float = Field(..., description="the reader's confidence in it")
+    citations: list[CitationOut] = Field(..., description="one per document saying it")
+    published: str | None = Field(None, description="its newest source's publication date")
+    superseded: bool = Field(..., description="its sources were replaced by newer versions of "
+                             "their stories")
+    corrected: bool = Field(..., description="a later correction notice among the answer's "
+                            "sources says otherwise")
+
+
 class AskOut(BaseModel):
     question: str
     answer: str | None = Field(..., description="null when the articles do not say")
@@ -168,6 +209,14 @@ class AskOut(BaseModel):
     timings_ms: dict[str, float]
     standalone_question: str | None = None
     conversation_id: str | None = None
+    as_of: str | None = Field(None, description="the publication date of the answer's source")
+    agreement: list[CitationOut] = Field(
+        default_factory=list, description="other articles giving the same answer (so "
+        "1 + len(agreement) articles agree)")
+    disagreement: list[AlternativeOut] | None = Field(
+        None, description="what other articles say instead, when they disagree with the "
+        "answer (a newer report's value is the answer); null when they agree or one speaks")
+    notice: str | None = Field(None, description="e.g. that no article matches the filters")
 
 
 class TurnOut(BaseModel):

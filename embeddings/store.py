@@ -80,6 +80,16 @@ MIGRATIONS = [
         UPDATE corpus_version SET version = version + 1;
     END;
     """,
+    # 5: versions of a story: documents sharing a story key (URL, file path or a caller's key)
+    # are versions; a newer one supersedes the older (kept, citable on request)
+    """
+    ALTER TABLE documents ADD COLUMN story_key TEXT;
+    ALTER TABLE documents ADD COLUMN superseded_by TEXT;
+    ALTER TABLE documents ADD COLUMN superseded_at TEXT;
+    CREATE INDEX documents_story ON documents (story_key);
+    CREATE INDEX documents_superseded ON documents (superseded_by);
+    UPDATE corpus_version SET version = version + 1;
+    """,
 ]
 
 
@@ -108,6 +118,13 @@ class DocumentRecord:
     content_hash: str
     created_at: str
     passage_count: int
+    story_key: str | None = None
+    superseded_by: str | None = None  # the id of the version that replaced this one
+    superseded_at: str | None = None
+
+    @property
+    def current(self) -> bool:
+        return self.superseded_by is None
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,29 @@ class DocumentStore:
     def list_documents(self) -> list[DocumentRecord]:
         return [_document(r) for r in self._query(self._DOC_SQL + " ORDER BY d.created_at, d.id")]
 
+    def versions(self, story_key: str) -> list[DocumentRecord]:
+        """Every version of a story, oldest first."""
+        return [_document(r) for r in self._query(
+            self._DOC_SQL + " WHERE d.story_key = ? ORDER BY d.created_at, d.rowid", (story_key,))]
+
+    def current_version(self, story_key: str) -> DocumentRecord | None:
+        rows = self._query(self._DOC_SQL + " WHERE d.story_key = ? AND d.superseded_by IS NULL",
+                           (story_key,))
+        return _document(rows[0]) if rows else None
+
+    def document_heads(self, ids: list[str], chars: int) -> dict[str, tuple[bool, str]]:
+        """For each of `ids` that exists: whether it is superseded, and its first `chars`
+        characters (where a correction notice stands)."""
+        rows = self._query("SELECT id, superseded_by IS NOT NULL, substr(text, 1, ?) FROM"
+                           " documents WHERE " + in_list("id"), [chars, json.dumps(ids)])
+        return {r[0]: (bool(r[1]), r[2]) for r in rows}
+
+    def superseded_passage_ids(self) -> set[int]:
+        """Passages of documents a newer version replaced (kept out of answers by default)."""
+        return {r[0] for r in self._query(
+            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id"
+            " WHERE d.superseded_by IS NOT NULL")}
+
     def is_empty(self) -> bool:
         return not self._query("SELECT 1 FROM documents LIMIT 1")
 
@@ -205,20 +245,26 @@ class DocumentStore:
         input_hashes: list[str],
         model: str,
         sentences: SentenceVectors | None = None,
+        story_key: str | None = None,
     ) -> tuple[DocumentRecord, list[int]]:
         """Insert a document with its passages and vectors (and its sentence vectors, when
         given) in one transaction. `input_hashes` identify what was embedded, so identical
-        input is never embedded twice."""
+        input is never embedded twice. With a `story_key`, the document becomes the current
+        version of that story: the version it replaces is marked superseded by it."""
         digest = content_hash(text)
         doc_id = document_id(text)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         ids: list[int] = []
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO documents (id, title, url, published, text, content_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (doc_id, title, url, published, text, digest, now),
+                "INSERT INTO documents (id, title, url, published, text, content_hash, created_at,"
+                " story_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc_id, title, url, published, text, digest, now, story_key),
             )
+            if story_key is not None:
+                conn.execute(
+                    "UPDATE documents SET superseded_by = ?, superseded_at = ? WHERE story_key = ?"
+                    " AND superseded_by IS NULL AND id != ?", (doc_id, now, story_key, doc_id))
             for span, vector, input_hash in zip(passages, vectors, input_hashes, strict=True):
                 passage_text = text[span.start : span.end]
                 cur = conn.execute(
@@ -257,7 +303,26 @@ class DocumentStore:
             conn.execute("DELETE FROM passages WHERE document_id = ?", (document_id,))
             conn.execute("DELETE FROM sentence_vectors WHERE document_id = ?", (document_id,))
             conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+            # the version it had replaced is the story's current one again
+            conn.execute("UPDATE documents SET superseded_by = NULL, superseded_at = NULL"
+                         " WHERE superseded_by = ?", (document_id,))
         return ids
+
+    def make_current(self, document_id: str) -> None:
+        """Make a stored version its story's current one again (the same text ingested anew
+        after an edit was reverted); the version that was current is superseded by it."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self.transaction() as conn:
+            row = conn.execute("SELECT story_key FROM documents WHERE id = ?",
+                               (document_id,)).fetchone()
+            if row is None or row[0] is None:
+                return
+            conn.execute("UPDATE documents SET superseded_by = ?, superseded_at = ? WHERE"
+                         " story_key = ? AND superseded_by IS NULL AND id != ?",
+                         (document_id, now, row[0], document_id))
+            conn.execute("UPDATE documents SET superseded_by = NULL, superseded_at = NULL"
+                         " WHERE id = ?", (document_id,))
+            conn.execute("UPDATE corpus_version SET version = version + 1")
 
     # passages --------------------------------------------------------------------------------
     _PASSAGE_SQL = (
@@ -373,19 +438,24 @@ class DocumentStore:
 
     def passage_ids(self, document_ids: list[str] | None = None,
                     published_from: str | None = None,
-                    published_to: str | None = None) -> list[int]:
-        """Ids of passages of the given documents and/or published in [from, to] (ISO dates)."""
+                    published_to: str | None = None, require_date: bool = False) -> list[int]:
+        """Ids of passages of the given documents and/or published in [from, to] (ISO dates).
+        Undated documents pass a date limit unless `require_date` (their date is unknown, not
+        outside it)."""
         where: list[str] = []
         params: list[Any] = []
+        undated = "" if require_date else " OR d.published IS NULL"
         if document_ids is not None:
             where.append(in_list("p.document_id"))
             params.append(json.dumps(document_ids))
         if published_from:
-            where.append("d.published >= ?")
+            where.append(f"(d.published >= ?{undated})")
             params.append(published_from)
         if published_to:
-            where.append("substr(d.published, 1, ?) <= ?")
+            where.append(f"(substr(d.published, 1, ?) <= ?{undated})")
             params += [len(published_to), published_to]
+        if require_date:
+            where.append("d.published IS NOT NULL")
         sql = "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -411,7 +481,8 @@ def _document(row: sqlite3.Row) -> DocumentRecord:
     return DocumentRecord(
         id=row["id"], title=row["title"], url=row["url"], published=row["published"],
         text=row["text"], content_hash=row["content_hash"], created_at=row["created_at"],
-        passage_count=int(row["passage_count"]),
+        passage_count=int(row["passage_count"]), story_key=row["story_key"],
+        superseded_by=row["superseded_by"], superseded_at=row["superseded_at"],
     )
 
 

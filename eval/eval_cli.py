@@ -12,6 +12,7 @@ SUBCOMMANDS = [
     "eval.squad",
     "eval.beir",
     "eval.dialog",
+    "eval.stories",
 ]
 
 

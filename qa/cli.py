@@ -36,7 +36,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if docs:
         for r in service.add_documents(docs, progress=True):
             state = "added" if r.created else "unchanged"
-            print(f"{state}\t{r.document.id}\t{r.document.passage_count} passages\t{r.document.title}")
+            replaced = f"\t(new version of {r.replaced})" if r.replaced else ""
+            print(f"{state}\t{r.document.id}\t{r.document.passage_count} passages\t"
+                  f"{r.document.title}{replaced}")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if not docs and not problems:
@@ -51,14 +53,35 @@ def _print_answer(answer_data: dict, as_json: bool) -> None:
     if answer_data.get("standalone_question") and \
             answer_data["standalone_question"] != answer_data["question"]:
         print(f"(searched: {answer_data['standalone_question']})")
+    if answer_data.get("notice"):
+        print(answer_data["notice"])
     if answer_data["answer"] is None:
         print(f"The articles do not say. (confidence {answer_data['confidence']:.2f})")
         print("Closest passages:")
     else:
-        print(f"{answer_data['answer']}  (confidence {answer_data['confidence']:.2f})")
-    for n, c in enumerate(answer_data["citations"], start=1):
-        print(f"  [{n}] {c['title']} (document {c['document_id']}, chars {c['start']}-{c['end']})")
-        print(f"      \"{c['quote']}\"")
+        as_of = f", as of {answer_data['as_of']}" if answer_data.get("as_of") else ""
+        print(f"{answer_data['answer']}  (confidence {answer_data['confidence']:.2f}{as_of})")
+    agreeing = answer_data.get("agreement") or []
+    if agreeing:
+        print(f"{1 + len(agreeing)} articles agree.")
+    for n, c in enumerate([*answer_data["citations"], *agreeing], start=1):
+        _print_citation(n, c)
+    for alt in answer_data.get("disagreement") or []:
+        status = "; superseded by a newer version" if alt["superseded"] else \
+            "; corrected since" if alt["corrected"] else ""
+        dated = f", {alt['published']}" if alt.get("published") else ""
+        print(f"Other reports say: {alt['answer']}  (confidence {alt['confidence']:.2f}"
+              f"{dated}{status})")
+        for c in alt["citations"]:
+            _print_citation("-", c)
+
+
+def _print_citation(mark: int | str, c: dict) -> None:
+    dated = f", {c['published']}" if c.get("published") else ""
+    label = f"[{mark}]" if isinstance(mark, int) else f" {mark} "
+    print(f"  {label} {c['title']} (document {c['document_id']}{dated}, chars "
+          f"{c['start']}-{c['end']})")
+    print(f"      \"{c['quote']}\"")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

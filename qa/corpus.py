@@ -40,6 +40,7 @@ class DocumentTooLarge(DocumentError):
 class IngestResult:
     document: DocumentRecord
     created: bool  # False when the same text was already stored
+    replaced: str | None = None  # the id of the story's version this one superseded
 
 
 def embedding_input(title: str, passage_text: str, with_title: bool = True) -> str:
@@ -65,6 +66,7 @@ class Corpus:
         self.store = DocumentStore(settings.db_path)
         self._index: VectorIndex | None = None
         self._seen_version = -1  # the store's corpus version the index last caught up with
+        self._superseded: tuple[int, frozenset[int]] = (-1, frozenset())  # (version, ids)
         # Guards the FAISS index and the store+index pair during writes.
         self._lock = threading.RLock()
 
@@ -229,6 +231,10 @@ class Corpus:
             digest = content_hash(doc.text)
             existing = self.store.find_by_hash(digest)
             if existing is not None:
+                if (doc.story_key and existing.story_key == doc.story_key
+                        and not existing.current):  # an edit reverted: the old text is back
+                    self.store.make_current(existing.id)
+                    existing = self.store.get_document(existing.id) or existing
                 results[i] = IngestResult(existing, created=False)
             elif digest in seen:
                 continue  # same text twice in one batch: resolved after the first is stored
@@ -254,13 +260,15 @@ class Corpus:
                 doc_vectors = vectors[offset : offset + len(spans)]
                 doc_hashes = hashes[offset : offset + len(spans)]
                 offset += len(spans)
+                before = self.store.current_version(doc.story_key) if doc.story_key else None
                 record, ids = self.store.add_document(
                     title=doc.title, text=doc.text, url=doc.url, published=doc.published,
                     passages=spans, vectors=doc_vectors, input_hashes=doc_hashes, model=model,
-                    sentences=doc_sentences,
+                    sentences=doc_sentences, story_key=doc.story_key,
                 )
                 index.add(np.asarray(ids, dtype=np.int64), doc_vectors)
-                results[i] = IngestResult(record, created=True)
+                results[i] = IngestResult(record, created=True,
+                                          replaced=before.id if before is not None else None)
             if pending:
                 index.save(self.settings.index_path)
         for i, doc in enumerate(docs):
@@ -355,6 +363,17 @@ class Corpus:
             if found:
                 out[p.passage_id] = max(found)
         return out
+
+    def superseded_passages(self) -> frozenset[int]:
+        """Passages of superseded versions of stories, read again only when the corpus moved."""
+        version = self.store.version()
+        if self._superseded[0] != version:
+            self._superseded = (version, frozenset(self.store.superseded_passage_ids()))
+        return self._superseded[1]
+
+    def versions(self, document: DocumentRecord) -> list[DocumentRecord]:
+        """Every version of `document`'s story, oldest first ([document] when it has none)."""
+        return self.store.versions(document.story_key) if document.story_key else [document]
 
     def dense_search(self, vector: np.ndarray, k: int,
                      allowed: list[int] | None = None) -> list[tuple[int, float]]:

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,7 @@ def from_text(text: str, name: str) -> NewDocument:
         raise LoadError(str(exc)) from exc
     title = _text(meta.get("title")) or _title_from_text(text, Path(name).stem)
     return NewDocument(title=title, text=text, url=_text(meta.get("url") or meta.get("link")),
-                       published=date, source=name)
+                       published=date, source=name, key=_text(meta.get("key")))
 
 
 _NOISE = ("//template | //amp-ad | //amp-embed | //amp-sticky-ad | //amp-auto-ads | //noscript"
@@ -265,7 +265,7 @@ def from_record(record: object, name: str) -> NewDocument:
     the record, never coerced."""
     if not isinstance(record, dict):
         raise LoadError(f"{name}: a record must be an object, got {type(record).__name__}")
-    for key, required in (("text", True), ("title", False), ("url", False)):
+    for key, required in (("text", True), ("title", False), ("url", False), ("key", False)):
         value = record.get(key)
         if (value is None and required) or (value is not None and not isinstance(value, str)):
             got = "nothing" if value is None else type(value).__name__
@@ -281,6 +281,7 @@ def from_record(record: object, name: str) -> NewDocument:
         url=_text(record.get("url")),
         published=published,
         source=name,
+        key=_text(record.get("key")),
     )
 
 
@@ -354,6 +355,10 @@ def load_paths(paths: list[Path], max_bytes: int | None = None) -> LoadReport:
             continue
         if encoding not in ("utf-8", "utf-8-sig", "ascii"):
             report.notes.append(f"{item}: decoded as {encoding}")
+        if len(docs) == 1 and item.suffix.lower() not in JSON_SUFFIXES and not docs[0].story_key:
+            # A local article file is its own story: ingesting it again after an edit makes
+            # a new version, not a second article.
+            docs = [replace(docs[0], key=str(item.resolve()))]
         report.documents.extend(docs)
         report.problems.extend(problems)
     return report

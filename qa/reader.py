@@ -15,7 +15,7 @@ import numpy as np
 
 from qa.evidence import evidence_span
 from qa.span_decoding import SpanCandidate, best_spans
-from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
+from qa.types import AnswerSpan, Candidate, ReaderResult, RetrievedPassage
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,8 @@ DEFAULT_READER_DIR = Path(__file__).parent / "models" / "reader"
 
 # The most characters of one passage the reader reads (passages are at most
 # QA_PASSAGE_MAX_CHARS, 1,000 by default; reading mode gives whole SQuAD paragraphs, up to
-# 4,063 characters, and the sample article, 4,341), and the most windows it scores in one run.
+# 4,063 characters, and the sample article, 4,341).
 MAX_READ_CHARS = 8000
-WINDOW_BATCH = 16
 
 # Where a model folder records no calibration (and for the rule-based extractor).
 UNCALIBRATED_ABSTAIN_THRESHOLD = 0.5
@@ -112,16 +111,11 @@ class NeuralReader:
                 f"reader model not found at {path}: train and export it "
                 "(scripts/train_reader.py, scripts/export_reader.py) or set QA_READER=rules"
             )
-        import onnxruntime as ort
         from transformers import AutoTokenizer
 
-        options = ort.SessionOptions()
-        # Idle ONNX Runtime threads otherwise spin after each run and slow the next query
-        # embedding (torch) on the same cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if self.threads:
-            options.intra_op_num_threads = self.threads
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        from embeddings.onnx_session import CoreSharingSession
+
+        self._session = CoreSharingSession(path, self.threads)
         self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
         self._inputs = {i.name for i in self._session.get_inputs()}
         log.info("loaded reader %s", path)
@@ -139,13 +133,19 @@ class NeuralReader:
         )
         feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask",
                                                      "token_type_ids") if k in self._inputs}
-        starts, ends = [], []
-        for i in range(0, len(enc["input_ids"]), WINDOW_BATCH):
-            start, end = self._session.run(["start_logits", "end_logits"],
-                                           {k: v[i : i + WINDOW_BATCH] for k, v in feed.items()})
-            starts.append(start)
-            ends.append(end)
-        return enc, np.concatenate(starts), np.concatenate(ends)
+        # One window per run, without its padding: the model's int8 activations are quantized
+        # with one scale per run (DynamicQuantizeLinear), so in a batch a window's logits moved
+        # with whatever else was read beside it (by up to ~1.5), and padding cost ~20% of the
+        # work. Scored alone, a window gets the same answer whatever else was retrieved.
+        lengths = [int(n) for n in feed["attention_mask"].sum(axis=1)]
+        starts = np.full(feed["input_ids"].shape, -1e4, dtype=np.float32)
+        ends = np.full(feed["input_ids"].shape, -1e4, dtype=np.float32)
+        outputs = self._session.run_each(
+            ["start_logits", "end_logits"],
+            [{k: v[w : w + 1, :n] for k, v in feed.items()} for w, n in enumerate(lengths)])
+        for w, (n, (start, end)) in enumerate(zip(lengths, outputs, strict=True)):
+            starts[w, :n], ends[w, :n] = start[0], end[0]
+        return enc, starts, ends
 
     def window_spans(self, question: str, passages: list[RetrievedPassage]) -> list[WindowSpan]:
         """The best span of every window of question + passage that has one."""
@@ -162,36 +162,54 @@ class NeuralReader:
                                       float(start_logits[w][0] + end_logits[w][0])))
         return out
 
-    def best_window(self, question: str, passages: list[RetrievedPassage]
-                    ) -> tuple[WindowSpan | None, dict[int, float]]:
-        """The winning window's span (span score + retrieval prior), and per passage id how
-        strongly it answers (best span score - null score + prior)."""
-        best: tuple[float, WindowSpan] | None = None  # combined score, its window's span
+    def best_windows(self, question: str, passages: list[RetrievedPassage]
+                     ) -> tuple[dict[int, tuple[float, WindowSpan]], dict[int, float]]:
+        """Per passage read (by index), its winning window (by span score + retrieval prior)
+        with that combined score; and per passage id how strongly it answers (best span
+        score - null score + prior)."""
+        best: dict[int, tuple[float, WindowSpan]] = {}
         margins: dict[int, float] = {}
         for found in self.window_spans(question, passages) if passages else []:
             prior = retrieval_prior(passages[found.passage], self.retrieval_weight)
             pid = passages[found.passage].passage_id
             margins[pid] = max(margins.get(pid, -np.inf), found.span.score - found.null + prior)
-            if best is None or found.span.score + prior > best[0]:
-                best = (found.span.score + prior, found)
-        return (best[1] if best else None), margins
+            held = best.get(found.passage)
+            if held is None or found.span.score + prior > held[0]:
+                best[found.passage] = (found.span.score + prior, found)
+        return best, margins
+
+    def best_window(self, question: str, passages: list[RetrievedPassage]
+                    ) -> tuple[WindowSpan | None, dict[int, float]]:
+        """The winning window over all passages (span score + prior; ties: the earlier) and
+        the per passage margins of `best_windows`."""
+        per_passage, margins = self.best_windows(question, passages)
+        if not per_passage:
+            return None, margins
+        return max(per_passage.values(), key=lambda x: x[0])[1], margins
 
     def confidence(self, found: WindowSpan) -> float:
         """Calibrated probability that the window's span answers the question."""
         return sigmoid(self.slope * (found.span.score - found.null) + self.bias)
 
-    def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult:
-        found, margins = self.best_window(question, passages)
-        if found is None:
-            return ReaderResult(None, 0.0, 1.0)
-        passage, score = passages[found.passage], found.span.score
-        confidence = self.confidence(found)
-        a_start, a_end = passage.start + found.span.start_char, passage.start + found.span.end_char
+    def answer_span(self, passages: list[RetrievedPassage], found: WindowSpan) -> AnswerSpan:
+        passage = passages[found.passage]
+        a_start = passage.start + found.span.start_char
+        a_end = passage.start + found.span.end_char
         ev_start, ev_end = evidence_span(passage, a_start, a_end)
-        span = AnswerSpan(passage.document_id, passage.passage_id, a_start, a_end, ev_start,
-                          ev_end, score)
-        return ReaderResult(span, confidence=confidence, no_answer_probability=1.0 - confidence,
-                            passage_scores=margins)
+        return AnswerSpan(passage.document_id, passage.passage_id, a_start, a_end, ev_start,
+                          ev_end, found.span.score)
+
+    def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult:
+        per_passage, margins = self.best_windows(question, passages)
+        if not per_passage:
+            return ReaderResult(None, 0.0, 1.0)
+        _, found = max(per_passage.values(), key=lambda x: x[0])
+        confidence = self.confidence(found)
+        candidates = tuple(Candidate(self.answer_span(passages, w), self.confidence(w))
+                           for _, w in sorted(per_passage.values(), key=lambda x: -x[0]))
+        return ReaderResult(self.answer_span(passages, found), confidence=confidence,
+                            no_answer_probability=1.0 - confidence, passage_scores=margins,
+                            candidates=candidates)
 
 
 def retrieval_prior(passage: RetrievedPassage, weight: float) -> float:

@@ -30,10 +30,29 @@ class PassageFilter:
     document_ids: list[str] | None = None
     published_from: str | None = None
     published_to: str | None = None
+    # Superseded versions of a story are left out unless asked for, by this or by naming them
+    # in document_ids.
+    include_superseded: bool = False
+    # Undated documents pass date limits (their date is unknown) unless this is set.
+    require_date: bool = False
 
     @property
     def active(self) -> bool:
-        return bool(self.document_ids is not None or self.published_from or self.published_to)
+        return bool(self.document_ids is not None or self.published_from or self.published_to
+                    or self.require_date)
+
+    def describe(self) -> str:
+        """The filter in words, for saying that nothing matched it."""
+        parts = []
+        if self.document_ids is not None:
+            parts.append(f"among the {len(self.document_ids)} documents named")
+        if self.published_from:
+            parts.append(f"published on or after {self.published_from}")
+        if self.published_to:
+            parts.append(f"published on or before {self.published_to}")
+        if self.require_date and not (self.published_from or self.published_to):
+            parts.append("with a publication date")
+        return ", ".join(parts)
 
 
 def reciprocal_rank_fusion(
@@ -120,9 +139,17 @@ class HybridRetriever:
         allowed = None
         if where is not None and where.active:
             allowed = self.corpus.store.passage_ids(
-                where.document_ids, where.published_from, where.published_to
+                where.document_ids, where.published_from, where.published_to, where.require_date
             )
         depth = max(s.candidates, top_k)
+        excluded: frozenset[int] = frozenset()
+        if where is None or not (where.include_superseded or where.document_ids is not None):
+            excluded = self.corpus.superseded_passages()
+        if allowed is not None:
+            allowed = [i for i in allowed if i not in excluded]
+            excluded = frozenset()
+        # Unfiltered, superseded passages are dropped from each list: ask deeper to make up.
+        fetch = depth + min(len(excluded), depth)
         vector = None
         dense: list[tuple[int, float]] = []
         lexical: list[tuple[int, float]] = []
@@ -130,10 +157,13 @@ class HybridRetriever:
             with timer.stage("embed_query"):
                 vector = self.corpus.encoder.encode([query])[0]
             with timer.stage("dense_search"):
-                dense = self.corpus.dense_search(vector, depth, allowed)
+                dense = self.corpus.dense_search(vector, fetch, allowed)
         if s.fusion in ("rrf", "lexical"):
             with timer.stage("lexical_search"):
-                lexical = self.corpus.store.lexical_search(query, depth, allowed)
+                lexical = self.corpus.store.lexical_search(query, fetch, allowed)
+        if excluded:
+            dense = [x for x in dense if x[0] not in excluded][:depth]
+            lexical = [x for x in lexical if x[0] not in excluded][:depth]
         # The head is fused from the first `candidates` of each list whatever `top_k` is, so
         # its scores (and the re-scorer's features) do not depend on how deep a caller asks.
         head_dense, head_lexical = dense[: s.candidates], lexical[: s.candidates]
@@ -156,7 +186,7 @@ class HybridRetriever:
                 passage_id=pid, document_id=r.document_id, title=r.title, start=r.start,
                 end=r.end, text=r.text, score=score,
                 sentences=tuple((x.start, x.end) for x in r.sentences),
-                similarity=cosine.get(pid),
+                similarity=cosine.get(pid), published=r.published,
             )
             for pid, score in ranked
             if (r := records.get(pid)) is not None

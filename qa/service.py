@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from qa.corpus import Corpus, IngestResult
@@ -13,9 +16,25 @@ from qa.extractor import RuleExtractor
 from qa.reader import NeuralReader, Reader, shared_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
 from qa.settings import Settings, get_settings
+from qa.stories import (
+    CORRECTION_HEAD_CHARS,
+    Comparison,
+    SameSlotModel,
+    compare,
+    is_correction,
+    shared_slot_model,
+)
 from qa.text import clean_line
 from qa.timing import StageTimer
-from qa.types import Answer, Citation, NewDocument, ReaderResult, RetrievedPassage
+from qa.types import (
+    Alternative,
+    Answer,
+    AnswerSpan,
+    Citation,
+    NewDocument,
+    ReaderResult,
+    RetrievedPassage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +97,12 @@ class QAService:
         self.corpus = Corpus(settings)
         self.retriever = HybridRetriever(self.corpus, settings)
         self._reader: Reader | None = None
+        self._slot_model: SameSlotModel | None = None
+        from embeddings.onnx_session import available_cores
+
+        # Admission, not a lock: this many questions run at once, each to the end.
+        self._admitted = threading.BoundedSemaphore(
+            settings.max_concurrent_questions or available_cores() + 1)
 
     @property
     def reader(self) -> Reader:
@@ -91,6 +116,17 @@ class QAService:
                     log.warning("no trained reader found; using the rule-based extractor")
                 self._reader = RuleExtractor(self.corpus.encoder)
         return self._reader
+
+    @property
+    def slot_model(self) -> SameSlotModel:
+        """Whether two sources' answers are about the same thing (qa.stories)."""
+        if self._slot_model is None:
+            self._slot_model = shared_slot_model()
+        return self._slot_model
+
+    @slot_model.setter
+    def slot_model(self, model: SameSlotModel) -> None:
+        self._slot_model = model
 
     @property
     def abstain_threshold(self) -> float:
@@ -141,9 +177,47 @@ class QAService:
         replaces the question for retrieval and reading when given. `on_stage` is called with
         "searching" and "reading" as those stages start (for streaming progress)."""
         question = self.validate_question(question)
-        query = search_query or question
+        arrived = time.perf_counter()
+        with self._admitted:
+            queued_ms = (time.perf_counter() - arrived) * 1000
+            answer = self._ask(question, top_k, where, search_query or question, on_stage)
+        answer.timings_ms["queue"] = round(queued_ms, 2)
+        return answer
+
+    def _ask(self, question: str, top_k: int | None, where: PassageFilter | None, query: str,
+             on_stage: Callable[[str], None] | None) -> Answer:
         timer = StageTimer()
         top_k = top_k or self.settings.top_k
+        passages, as_read, result = self.read(query, top_k, where, timer, on_stage)
+        comparison = None
+        if (self.settings.compare_sources and result.best is not None
+                and result.confidence >= self.abstain_threshold):
+            with timer.stage("compare"):
+                comparison = self.compare_sources(query, result, as_read)
+            if comparison is not None and comparison.chosen.span != result.best:
+                confidence = comparison.chosen.candidate.confidence
+                result = replace(result, best=comparison.chosen.span, confidence=confidence,
+                                 no_answer_probability=1.0 - confidence)
+        answer = self.compose(question, result, passages[:top_k], timer.ms, query,
+                              as_read=as_read)
+        if not passages and where is not None and where.active:
+            answer.notice = f"No article matches the filter ({where.describe()})."
+        if comparison is not None and answer.answer is not None:
+            answer.agreement = [citation_of(s.span, s.passage) for s in comparison.agreeing]
+            answer.disagreement = [
+                Alternative(p.text, p.sources[0].candidate.confidence,
+                            [citation_of(s.span, s.passage) for s in p.sources],
+                            p.newest or None, not p.current, comparison.corrected[id(p)])
+                for p in comparison.others] or None
+        return answer
+
+    def read(self, query: str, top_k: int, where: PassageFilter | None = None,
+             timer: StageTimer | None = None, on_stage: Callable[[str], None] | None = None
+             ) -> tuple[list[RetrievedPassage], dict[int, RetrievedPassage], ReaderResult]:
+        """Retrieve and read: the passages (those read widened, re-ranked by the reader), every
+        passage read by id, and the reader's result (no answer when nothing read is about the
+        question)."""
+        timer = timer or StageTimer()
         notify = on_stage or (lambda _stage: None)
         notify("searching")
         with timer.stage("retrieve"):
@@ -163,13 +237,30 @@ class QAService:
         passages = [as_read.get(p.passage_id, p) for p in passages]
         if self.settings.rerank == "reader" and result.passage_scores:
             passages = rerank_by_reader(passages, result.passage_scores)
-        return self.compose(question, result, passages[:top_k], timer.ms, query)
+        return passages, as_read, result
+
+    def compare_sources(self, question: str, result: ReaderResult,
+                        read: dict[int, RetrievedPassage]) -> Comparison | None:
+        """What the documents read say, compared (qa.stories); None when fewer than two
+        speak with confidence."""
+        assert result.best is not None
+        docs = list(dict.fromkeys(c.span.document_id for c in result.candidates
+                                  if c.confidence >= self.abstain_threshold))
+        if len(docs) < 2:
+            return None
+        heads = self.corpus.store.document_heads(docs, CORRECTION_HEAD_CHARS)
+        return compare(question, result.candidates, read, self.abstain_threshold,
+                       frozenset(d for d, (old, _) in heads.items() if old),
+                       frozenset(d for d, (_, head) in heads.items() if is_correction(head)),
+                       result.best, self.slot_model.same_slot)
 
     def compose(self, question: str, result: ReaderResult, passages: list[RetrievedPassage],
-                timings_ms: dict[str, float], search_query: str | None = None) -> Answer:
+                timings_ms: dict[str, float], search_query: str | None = None,
+                as_read: dict[int, RetrievedPassage] | None = None) -> Answer:
         """Turn a reader's result into an answer with citations (or an abstention, which cites
-        the sentences closest to what was searched)."""
-        by_id = {p.passage_id: p for p in passages}
+        the sentences closest to what was searched). `as_read`: every passage the reader saw,
+        when more than `passages`."""
+        by_id = {**(as_read or {}), **{p.passage_id: p for p in passages}}
         citations: list[Citation] = []
         answer_text = None
         span = result.best
@@ -177,19 +268,15 @@ class QAService:
         if answered and span is not None:
             passage = by_id.get(span.passage_id)
             assert passage is not None, "reader cited a passage it was not given"
-            doc_text_at = passage.start
-            answer_text = passage.text[span.answer_start - doc_text_at : span.answer_end - doc_text_at]
-            citations.append(Citation(
-                document_id=span.document_id, title=passage.title, passage_id=span.passage_id,
-                start=span.evidence_start, end=span.evidence_end,
-                quote=passage.text[span.evidence_start - doc_text_at : span.evidence_end - doc_text_at],
-                answer_start=span.answer_start, answer_end=span.answer_end,
-            ))
+            answer_text = passage.text[span.answer_start - passage.start :
+                                       span.answer_end - passage.start]
+            citations.append(citation_of(span, passage))
         else:
             for p in passages:
                 s, e = closest_sentence(search_query or question, p)
                 citations.append(Citation(p.document_id, p.title, p.passage_id, s, e,
-                                          p.text[s - p.start : e - p.start], None, None))
+                                          p.text[s - p.start : e - p.start], None, None,
+                                          p.published))
             citations = distinct_citations(citations)
         return Answer(
             question=question, answer=answer_text,
@@ -197,6 +284,7 @@ class QAService:
             no_answer_probability=round(result.no_answer_probability, 4),
             citations=citations, passages=passages,
             timings_ms={k: round(v, 2) for k, v in timings_ms.items()},
+            as_of=citations[0].published if answer_text is not None else None,
         )
 
     def close(self) -> None:
@@ -213,6 +301,16 @@ def get_service(settings: Settings | None = None) -> QAService:
     settings = settings or get_settings()
     # Access-control settings belong to the API layer; they never call for a second service.
     return _service_for(settings.model_dump_json(exclude={"api_key", "ask_requires_key"}))
+
+
+def citation_of(span: AnswerSpan, passage: RetrievedPassage) -> Citation:
+    """The citation of an answer span: its evidence sentence(s) quoted from the passage."""
+    return Citation(
+        document_id=span.document_id, title=passage.title, passage_id=span.passage_id,
+        start=span.evidence_start, end=span.evidence_end,
+        quote=passage.text[span.evidence_start - passage.start : span.evidence_end - passage.start],
+        answer_start=span.answer_start, answer_end=span.answer_end, published=passage.published,
+    )
 
 
 def describe(answer: Answer) -> dict[str, Any]:

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     reader_path: Path | None = Field(None, description="folder with model.onnx and tokenizer")
     torch_threads: int | None = Field(None, description="threads for torch and the encoder's and reader's"
                                       " ONNX Runtime sessions (default: all cores)")
+    max_concurrent_questions: int | None = Field(
+        None, ge=1, description="questions worked on at once; more wait their turn (default: "
+        "cores + 1: enough to keep every core busy, few enough that request threads do not "
+        "queue for Python's interpreter lock with the cores idle)")
+
+    compare_sources: bool = Field(
+        True, description="compare what the documents read say: a newer report's value wins "
+        "over an older one's, and conflicting values are returned as `disagreement`")
 
     # retrieval
     top_k: int = Field(5, description="passages returned with an answer")

@@ -49,3 +49,11 @@ def clean_text(text: str) -> str:
 def clean_line(text: str) -> str:
     """A one-line field (a title, a question): cleaned, NULs dropped, whitespace collapsed."""
     return " ".join(clean_text(text.replace("\x00", " ")).split())
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents, for comparing words ("Dolmabahçe" matches "dolmabahce")."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

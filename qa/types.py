@@ -14,6 +14,13 @@ class NewDocument:
     url: str | None = None
     published: str | None = None
     source: str | None = None  # where it came from (file, record), for messages; not stored
+    # The story's identity beyond its text (a caller's key; else the URL; else, for a local
+    # file, its path): new text under the same identity is a new version of the story.
+    key: str | None = None
+
+    @property
+    def story_key(self) -> str | None:
+        return self.key or self.url
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class RetrievedPassage:
     similarity: float | None = None  # cosine to the question, when dense search found it
     # the learned re-scorer's probability that the passage holds the answer, when it ran
     probability: float | None = None
+    published: str | None = None  # the document's publication date (ISO), when known
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,14 @@ class AnswerSpan:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A passage's own best answer and the reader's confidence in it."""
+
+    span: AnswerSpan
+    confidence: float
+
+
+@dataclass(frozen=True)
 class ReaderResult:
     """What a reader concluded: the best span (if any) and how sure it is that it answers."""
 
@@ -56,6 +72,8 @@ class ReaderResult:
     # How strongly each read passage answers (passage id -> best span score minus its null
     # score); used to re-rank the passages that were read. Empty when a reader has no scores.
     passage_scores: dict[int, float] = field(default_factory=dict)
+    # Each read passage's best answer (the neural reader's), for comparing what sources say.
+    candidates: tuple[Candidate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,19 @@ class Citation:
     quote: str
     answer_start: int | None
     answer_end: int | None
+    published: str | None = None  # the document's publication date: the answer is "as of" it
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A value other sources give for what was asked, where they disagree with the answer."""
+
+    answer: str
+    confidence: float  # the reader's, for its most confident source
+    citations: list[Citation]  # one per document giving it, most confident first
+    published: str | None  # its newest source's publication date
+    superseded: bool  # every source giving it was replaced by a newer version of its story
+    corrected: bool  # a later correction notice among the answer's sources says otherwise
 
 
 @dataclass
@@ -81,3 +112,9 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     standalone_question: str | None = None
     conversation_id: str | None = None
+    as_of: str | None = None  # the answer's source's publication date
+    # other documents that give the same answer (with the first citation: "3 articles agree")
+    agreement: list[Citation] = field(default_factory=list)
+    # what other sources say instead, when they disagree; None when they agree or one speaks
+    disagreement: list[Alternative] | None = None
+    notice: str | None = None  # e.g. that no article matches the filters asked for

@@ -735,3 +735,38 @@ def test_wording_for_people_not_for_developers(app_page: Page) -> None:
     error = page.locator("#thread > li").nth(1).locator(".error-card")
     error.wait_for()
     assert "could not be reached" in error.inner_text() and "lost" not in error.inner_text()
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_reports_that_disagree_are_shown_with_their_dates_and_sources(app_page: Page,
+                                                                       server: str) -> None:
+    gold = ROOT / "eval" / "gold" / "stories" / "articles.jsonl"
+    fire = [a for a in map(json.loads, gold.read_text(encoding="utf-8").splitlines())
+            if "cedar-ridge-fire-evacuations" in a["key"] or "85-percent" in a["key"]]
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    ids = []
+    for article in fire:
+        r = httpx.post(f"{server}/v1/documents", headers=headers, timeout=120, json={
+            k: article[k] for k in ("title", "text", "url", "published")})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    try:
+        page = app_page.page
+        card = app_page.ask("How many acres has the Cedar Ridge fire burned?")
+        assert card.locator(".answer-text").inner_text() == "8,900"
+        assert card.locator(".as-of").inner_text() == "As reported on 14 Aug 2023"
+        other = card.locator(".disagreement")
+        assert "Other reports say otherwise" in other.text_content()
+        assert other.locator(".alternative strong").inner_text() == "6,500"
+        assert other.locator(".alternative-status").inner_text() == " (10 Aug 2023 · an earlier report)"
+        older = other.locator("[data-citation]").first
+        assert older.get_attribute("data-citation") == "2"  # numbered on from the answer's
+        older.click()
+        mark = page.locator("#article-body mark")
+        mark.wait_for()
+        assert mark.locator("strong").inner_text() == "6,500"
+        assert page.locator("#article-title").inner_text().startswith("Cedar Ridge fire forces")
+    finally:
+        for doc_id in ids:
+            httpx.delete(f"{server}/v1/documents/{doc_id}", headers=headers, timeout=60)

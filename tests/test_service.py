@@ -178,6 +178,10 @@ def test_rescoring_switches_off_and_backfills_when_switched_on(
     on.close()
 
 
+def only_sample_ids(service: QAService, other: str) -> set[str]:
+    return {d for d in service.corpus.store.document_ids() if d != other}
+
+
 def test_filters_and_delete(service: QAService) -> None:
     added = service.add_documents([OTHER])[0]
     doc_id = added.document.id
@@ -191,8 +195,13 @@ def test_filters_and_delete(service: QAService) -> None:
                                   d for d in service.corpus.store.document_ids() if d != doc_id]))
     assert all(p.document_id != doc_id for p in only_sample.passages)
     dated = service.ask("storm", where=PassageFilter(published_from="2024-05-01",
-                                                     published_to="2024-05-31"))
+                                                     published_to="2024-05-31",
+                                                     require_date=True))
     assert dated.passages and all(p.document_id == doc_id for p in dated.passages)
+    # the undated sample article's date is unknown, not outside the range: it is kept
+    kept = service.ask("storm", top_k=20, where=PassageFilter(published_from="2024-05-01",
+                                                              published_to="2024-05-31"))
+    assert {p.document_id for p in kept.passages} == {doc_id, *only_sample_ids(service, doc_id)}
 
     passage_ids = [p.id for p in service.corpus.store.document_passages(doc_id)]
     assert service.delete_document(doc_id)

@@ -25,6 +25,7 @@ def ask(body: AskIn, chat: Chat) -> AskOut:
     about?"), which are resolved against the earlier turns before searching.
     `standalone_question` is what was searched. An unknown or expired `conversation_id` is a
     404."""
-    where = PassageFilter(body.document_ids, body.published_from, body.published_to)
+    where = PassageFilter(body.document_ids, body.published_from, body.published_to,
+                          body.include_superseded, body.require_date)
     answer = chat.ask(body.question, body.conversation_id, body.top_k, where)
     return AskOut.model_validate(describe(answer))

@@ -21,6 +21,7 @@ from api.schemas import (
     DocumentIn,
     DocumentSummary,
     ErrorOut,
+    VersionOut,
 )
 from embeddings.store import DocumentRecord
 from qa.corpus import DocumentError
@@ -42,7 +43,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def _summary(d: DocumentRecord) -> DocumentSummary:
     return DocumentSummary(id=d.id, title=d.title, url=d.url, published=d.published,
                            passages=d.passage_count, created_at=d.created_at,
-                           characters=len(d.text))
+                           characters=len(d.text), story_key=d.story_key, current=d.current,
+                           superseded_by=d.superseded_by)
 
 
 async def _uploaded_file(request: Request) -> tuple[UploadFile, FormData]:
@@ -82,7 +84,7 @@ async def _documents_from_request(request: Request) -> list[NewDocument]:
             docs = [replace(docs[0], title=title)]
         return docs
     doc = await _json_body(request, DocumentIn)
-    return [NewDocument(doc.title, doc.text, doc.url, doc.published)]
+    return [NewDocument(doc.title, doc.text, doc.url, doc.published, key=doc.key)]
 
 
 @router.post(
@@ -122,7 +124,8 @@ async def add_document(request: Request, response: Response,
     if not result.created:
         response.status_code = 200
     d = result.document
-    return DocumentCreated(id=d.id, title=d.title, passages=d.passage_count, created=result.created)
+    return DocumentCreated(id=d.id, title=d.title, passages=d.passage_count, created=result.created,
+                           replaced=result.replaced)
 
 
 @router.post(
@@ -164,7 +167,7 @@ async def add_documents(request: Request,
         records = [(d.source or name, d) for d in docs]
     else:
         bulk = await _json_body(request, BulkIn)
-        records = [(f"documents[{i}]", NewDocument(d.title, d.text, d.url, d.published))
+        records = [(f"documents[{i}]", NewDocument(d.title, d.text, d.url, d.published, key=d.key))
                    for i, d in enumerate(bulk.documents)]
     ready: list[tuple[str, NewDocument]] = []
     for (record, _), prepared in zip(records, service.corpus.prepare_each(
@@ -193,7 +196,10 @@ def get_document(document_id: str, service: QAService = Depends(service_dep)) ->
     d = service.corpus.store.get_document(document_id)
     if d is None:
         raise HTTPException(404, f"no document with id {document_id!r}")
-    return DocumentFull(**_summary(d).model_dump(), text=d.text)
+    versions = [VersionOut(id=v.id, title=v.title, published=v.published, created_at=v.created_at,
+                           current=v.current, superseded_at=v.superseded_at)
+                for v in service.corpus.versions(d)]
+    return DocumentFull(**_summary(d).model_dump(), text=d.text, versions=versions)
 
 
 @router.delete("/{document_id}", status_code=204,

@@ -93,7 +93,8 @@ def asker(chat: Annotated[ChatService, Depends(chat_service_dep)]) -> Asker:
             raise ConversationNotFound(body.conversation_id)
 
     def ask(body: AskIn, on_stage: StageCallback) -> Answer:
-        where = PassageFilter(body.document_ids, body.published_from, body.published_to)
+        where = PassageFilter(body.document_ids, body.published_from, body.published_to,
+                              body.include_superseded, body.require_date)
         return chat.ask(body.question, body.conversation_id, body.top_k, where, on_stage=on_stage)
 
     return Asker(validate, ask)

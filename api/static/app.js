@@ -20,6 +20,7 @@ const STAGE_NAMES = {
   read: "reading the best passages",
   rewrite: "working out the follow-up",
   conversation: "keeping the conversation",
+  queue: "waiting for other questions to finish",
 };
 const HINT = "Enter to send · Shift+Enter for a new line";
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -508,6 +509,9 @@ function answerAsText(question, data) {
   data.citations.forEach((c, i) => {
     lines.push(`[${i + 1}] “${c.quote}” — ${c.title}`, `    ${sourceLink(c)}`);
   });
+  for (const alt of data.disagreement || []) {
+    lines.push(`Other reports say: ${alt.answer}` + (alt.published ? ` (${alt.published})` : ""));
+  }
   return lines.join("\n");
 }
 
@@ -524,6 +528,37 @@ function copyButton(turn, data) {
     setTimeout(() => { button.textContent = "Copy"; }, 2000);
   });
   return button;
+}
+
+/** "2023-08-14" as "14 Aug 2023" (a month or year alone as given). */
+function formatDate(iso) {
+  const parts = String(iso).split("-").map(Number);
+  if (parts.length !== 3 || parts.some(Number.isNaN)) return String(iso);
+  return new Date(Date.UTC(parts[0], parts[1] - 1, parts[2]))
+    .toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+}
+
+/** What other articles say instead: each value, its dates and status, and its sources. */
+function disagreementSection(turn, data, numbered) {
+  const section = el("section", { class: "disagreement", "aria-label": "Other reports disagree" },
+    el("h2", { class: "sources-heading" }, "Other reports say otherwise"));
+  let number = numbered;
+  for (const alt of data.disagreement) {
+    const status = alt.superseded ? "an earlier version, since updated"
+      : alt.corrected ? "since corrected"
+        : alt.published && data.as_of && alt.published < data.as_of ? "an earlier report"
+          : "not settled";
+    const when = alt.published ? `${formatDate(alt.published)} · ` : "";
+    const list = el("ol", { class: "citations", start: String(number + 1) });
+    for (const citation of alt.citations) {
+      number += 1;
+      list.append(citationItem(citation, number, turn));
+    }
+    section.append(el("p", { class: "alternative" },
+      el("strong", {}, alt.answer), el("span", { class: "alternative-status" }, ` (${when}${status})`)),
+    list);
+  }
+  return section;
 }
 
 function renderAnswer(turn, data) {
@@ -549,16 +584,27 @@ function renderAnswer(turn, data) {
   // An abstention has no answer to be confident in: no meter (a "13%" there only confused).
   // (a turn restored from the server has no confidence recorded)
   if (answered && typeof data.confidence === "number") card.append(confidenceMeter(data.confidence));
-  if (data.citations.length) {
+  if (data.notice) card.append(el("p", { class: "notice" }, data.notice));
+  if (answered && data.as_of) {
+    card.append(el("p", { class: "as-of" }, `As reported on ${formatDate(data.as_of)}`));
+  }
+  // The answer's own sources, then the other articles that say the same, numbered on.
+  const cited = [...data.citations, ...(answered ? data.agreement || [] : [])];
+  if (cited.length) {
     if (answered) {
+      const agree = cited.length > 1 && (data.agreement || []).length
+        ? ` · ${new Set(cited.map((c) => c.document_id)).size} articles agree` : "";
       card.append(el("h2", { class: "sources-heading" },
-        data.citations.length === 1 ? "Source" : "Sources"));
+        (cited.length === 1 ? "Source" : "Sources") + agree));
     }
     const list = el("ol", { class: "citations" });
-    data.citations.forEach((citation, i) => {
+    cited.forEach((citation, i) => {
       list.append(citationItem(citation, i + 1, turn));
     });
     card.append(list);
+  }
+  if (answered && data.disagreement && data.disagreement.length) {
+    card.append(disagreementSection(turn, data, cited.length));
   }
   card.append(copyButton(turn, data));
   turn.reply.replaceChildren(card);

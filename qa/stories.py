@@ -1,0 +1,249 @@
+"""Stories that change: what the read sources say, compared.
+
+The reader gives each passage it read its own best answer (`ReaderResult.candidates`). Those
+it is confident in (at least the abstain threshold, the same bar as any answer) are grouped by
+value, loosely ("Istanbul" and "Dolmabahce Palace in Istanbul" agree; "3,200" and "4,100" do
+not). When the groups conflict, the newest report's value is the answer (a corrected or
+updated report is newer than what it corrects), and the others are returned as the
+disagreement, each with its citations, dates and whether its source was superseded by a newer
+version of the same story or corrected by a later correction notice.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.text import fold
+from qa.types import AnswerSpan, Candidate, RetrievedPassage
+
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_WORD = re.compile(r"\w+")
+_MINOR = frozenset("a an the of in at on to for and by from with about some".split())
+# A correction or update notice at the head of an article (news wording, several outlets).
+_CORRECTION = re.compile(
+    r"^\W*(correction|clarification|update|updated)\b"
+    r"|\ban earlier version of this (article|story|report)\b"
+    r"|\bthis (article|story|report) (has been|was) (updated|corrected)\b",
+    re.IGNORECASE | re.MULTILINE)
+CORRECTION_HEAD_CHARS = 400
+
+
+def numbers(value: str) -> frozenset[str]:
+    return frozenset(n.replace(",", "") for n in _NUMBER.findall(value))
+
+
+def words(value: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(fold(value)) if w not in _MINOR)
+
+
+def same_value(a: str, b: str) -> bool:
+    """Whether two answers say the same thing: the same numbers when either has one, else the
+    words of one within the other's ("in Istanbul" / "Dolmabahce Palace in Istanbul")."""
+    na, nb = numbers(a), numbers(b)
+    if na or nb:
+        return na == nb
+    wa, wb = words(a), words(b)
+    return bool(wa and wb) and (wa <= wb or wb <= wa)
+
+
+def is_correction(text: str) -> bool:
+    """Whether an article opens with a correction or update notice."""
+    return bool(_CORRECTION.search(text[:CORRECTION_HEAD_CHARS]))
+
+
+@dataclass(frozen=True)
+class Source:
+    """What one document says: its best candidate answer, as read."""
+
+    text: str
+    candidate: Candidate
+    passage: RetrievedPassage
+    superseded: bool
+    correction: bool
+
+    @property
+    def span(self) -> AnswerSpan:
+        return self.candidate.span
+
+    @property
+    def published(self) -> str:
+        return self.passage.published or ""
+
+
+@dataclass
+class Position:
+    """One value and the sources that give it, most confident first."""
+
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.sources[0].text
+
+    @property
+    def newest(self) -> str:
+        return max(s.published for s in self.sources)
+
+    @property
+    def current(self) -> bool:
+        return any(not s.superseded for s in self.sources)
+
+
+def newer(a: str, b: str) -> bool:
+    """Whether ISO date `a` is later than `b`; an unknown date ("") is never newer or older."""
+    return bool(a and b) and a > b
+
+
+@dataclass(frozen=True)
+class Comparison:
+    chosen: Source
+    agreeing: list[Source]  # other documents giving the chosen value
+    others: list[Position]  # conflicting values, newest first
+    corrected: dict[int, bool]  # id(position) -> a newer correction disagrees with it
+
+
+# ---------------------------------------------------------------------------- same slot
+_STOP = frozenset("""a an the of in at on to for and by from with about did do does was were is
+are be been has have had who what when where which why how many much that this it its their
+they he she his her as or""".split())
+_MONTHS = frozenset("""january february march april may june july august september october
+november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday
+thursday friday saturday sunday""".split())
+_NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve
+dozen dozens hundred hundreds thousand thousands million billion""".split())
+SLOT_FEATURES = ("other_confidence", "best_confidence", "same_shape", "other_covers_question",
+                 "best_covers_question", "evidence_overlap")
+
+
+def shape(value: str) -> str:
+    """A coarse answer type: date, number, name (capitalised words) or phrase."""
+    lowered = words(value)
+    if lowered & _MONTHS or re.search(r"\b(1[89]|20)\d\d\b", value):
+        return "date"
+    if _NUMBER.search(value) or lowered & _NUMBER_WORDS:
+        return "number"
+    if any(w[:1].isupper() for w in value.split()):
+        return "name"
+    return "phrase"
+
+
+def content(text: str) -> frozenset[str]:
+    return frozenset(w.rstrip("s") for w in words(text) if w not in _STOP)
+
+
+def evidence_words(source: Source) -> frozenset[str]:
+    """The content words of a source's evidence sentence(s), its answer left out."""
+    p, span = source.passage, source.span
+    before = p.text[span.evidence_start - p.start : span.answer_start - p.start]
+    after = p.text[span.answer_end - p.start : span.evidence_end - p.start]
+    return content(before + " " + after)
+
+
+def slot_features(question: str, best: Source, other: Source) -> list[float]:
+    """What tells whether `other` answers the same thing as `best` (SLOT_FEATURES order)."""
+    asked = content(question)
+    best_words, other_words = evidence_words(best), evidence_words(other)
+
+    def covers(found: frozenset[str]) -> float:
+        return len(asked & found) / len(asked) if asked else 0.0
+
+    union = best_words | other_words
+    return [other.candidate.confidence, best.candidate.confidence,
+            float(shape(best.text) == shape(other.text)), covers(other_words),
+            covers(best_words), len(best_words & other_words) / len(union) if union else 0.0]
+
+
+@dataclass(frozen=True)
+class SameSlotModel:
+    """Logistic model: the probability that two sources' different answers are answers to the
+    same question (a real disagreement), not to two different things the passages also say.
+    Fitted on the tuning stories by scripts/fit_same_slot.py."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = 0.5  # chosen on the tuning stories with the weights
+
+    @classmethod
+    def load(cls, path: Path) -> SameSlotModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != SLOT_FEATURES:
+            raise ValueError(f"{path}: fitted on other features {data['features']}")
+        return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]),
+                   float(data.get("threshold", 0.5)))
+
+    def probability(self, features: list[float]) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def same_slot(self, question: str, first: Source, other: Source) -> bool:
+        return self.probability(slot_features(question, first, other)) >= self.threshold
+
+
+DEFAULT_SLOT_MODEL = Path(__file__).parent / "models" / "stories" / "same_slot.json"
+
+
+@functools.cache
+def shared_slot_model(path: Path = DEFAULT_SLOT_MODEL) -> SameSlotModel:
+    return SameSlotModel.load(path)
+
+
+# ---------------------------------------------------------------------------- comparing
+def sources_of(candidates: tuple[Candidate, ...], passages: dict[int, RetrievedPassage],
+               threshold: float, superseded: frozenset[str], corrections: frozenset[str],
+               best: AnswerSpan) -> dict[str, Source]:
+    """Each document's candidate at or above `threshold`: `best` for its document, else the
+    most confident."""
+    out: dict[str, Source] = {}
+    for cand in sorted(candidates, key=lambda c: (c.span != best, -c.confidence)):
+        passage = passages.get(cand.span.passage_id)
+        doc = cand.span.document_id
+        if passage is None or cand.confidence < threshold or doc in out:
+            continue
+        text = passage.text[cand.span.answer_start - passage.start:
+                            cand.span.answer_end - passage.start]
+        out[doc] = Source(text, cand, passage, doc in superseded, doc in corrections)
+    return out
+
+
+def compare(question: str, candidates: tuple[Candidate, ...],
+            passages: dict[int, RetrievedPassage], threshold: float,
+            superseded: frozenset[str], corrections: frozenset[str], best: AnswerSpan,
+            same_slot: Callable[[str, Source, Source], bool]) -> Comparison | None:
+    """Group the confident candidates of different documents by value and pick the answer:
+    the reader's `best`, unless a value that answers the same thing (`same_slot`) comes from a
+    newer report (both dated) or `best`'s sources were all superseded. Values about something
+    else are left out. None when no other document speaks to the same thing or `best`'s
+    document is not among the confident."""
+    by_document = sources_of(candidates, passages, threshold, superseded, corrections, best)
+    first = next((s for s in by_document.values() if s.span == best), None)
+    if first is None or len(by_document) < 2:
+        return None
+    positions: list[Position] = [Position([first])]
+    for source in by_document.values():
+        if source is first:
+            continue
+        home = next((p for p in positions if same_value(p.text, source.text)), None)
+        if home is not None:
+            home.sources.append(source)
+        elif same_slot(question, first, source):
+            positions.append(Position([source]))
+    if len(positions) == 1 and len(positions[0].sources) == 1:
+        return None
+    winner = positions[0]
+    for other in positions[1:]:
+        if other.current and not winner.current:
+            winner = other  # a superseded version never outranks its story's current one
+        elif other.current == winner.current and newer(other.newest, winner.newest):
+            winner = other
+    others = sorted((p for p in positions if p is not winner), key=lambda p: p.newest,
+                    reverse=True)
+    chosen = winner.sources[0]
+    corrected = {id(p): any(s.correction and s.published >= p.newest for s in winner.sources)
+                 for p in others}
+    return Comparison(chosen, winner.sources[1:], others, corrected)

@@ -1,0 +1,118 @@
+"""Comparing what sources say (qa/stories.py) without models: values that agree loosely,
+correction notices, and which answer wins when reports conflict."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.stories import Source, compare, is_correction, same_value, shape, slot_features
+from qa.types import AnswerSpan, Candidate, RetrievedPassage
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("Istanbul", "Dolmabahce Palace in Istanbul", True),
+    ("in Turkey", "Turkey", True),
+    ("Dolmabahçe Palace", "the Dolmabahce palace", True),
+    ("3,200", "4,100", False),
+    ("3,200 people", "3200", True),
+    ("$48 million", "48 million dollars", True),
+    ("$48 million", "$52 million", False),
+    ("Ankara", "Istanbul", False),
+    ("three hours", "four hours", False),
+    ("85%", "85 percent", True),
+])
+def test_values_agree_loosely_but_not_across_numbers_or_places(a: str, b: str, same: bool) -> None:
+    assert same_value(a, b) is same
+    assert same_value(b, a) is same
+
+
+def test_correction_notices_are_recognised_at_the_head_only() -> None:
+    assert is_correction("Correction: An earlier version of this article said Ankara.\n\nATHENS")
+    assert is_correction("ATHENS — This article has been updated to give the venue.")
+    assert is_correction("UPDATED Aug. 14\nThe fire...")
+    assert not is_correction("The council updated its figures on Monday, officials said.")
+    assert not is_correction("x" * 500 + "\nCorrection: too far down to be a notice")
+
+
+def passage(pid: int, doc: str, text: str, published: str | None) -> RetrievedPassage:
+    return RetrievedPassage(pid, doc, f"title {doc}", 0, len(text), text, 1.0, published=published)
+
+
+def candidate(p: RetrievedPassage, value: str, confidence: float) -> Candidate:
+    start = p.text.index(value)
+    return Candidate(AnswerSpan(p.document_id, p.passage_id, start, start + len(value), 0,
+                                len(p.text), 1.0), confidence)
+
+
+FIRST = passage(1, "first", "Officials said 3,200 people were evacuated.", "2023-08-10")
+UPDATE = passage(2, "update", "Officials revised the number evacuated to 4,100.", "2023-08-14")
+AGREE = passage(3, "wire", "About 4,100 residents had to leave, the county said.", "2023-08-14")
+UNDATED = passage(4, "blog", "A blog said 5,000 people left.", None)
+
+
+def always(_question: str, _a: Source, _b: Source) -> bool:
+    return True
+
+
+def never(_question: str, _a: Source, _b: Source) -> bool:
+    return False
+
+
+Q = "How many people were evacuated?"
+
+
+def test_the_newer_report_wins_and_the_older_value_is_the_disagreement() -> None:
+    cands = (candidate(FIRST, "3,200", 0.9), candidate(UPDATE, "4,100", 0.6),
+             candidate(AGREE, "4,100", 0.5))
+    by_id = {p.passage_id: p for p in (FIRST, UPDATE, AGREE)}
+    result = compare(Q, cands, by_id, 0.3, frozenset(), frozenset(), cands[0].span, always)
+    assert result is not None
+    assert result.chosen.text == "4,100" and result.chosen.passage is UPDATE
+    assert [s.passage for s in result.agreeing] == [AGREE]
+    assert [p.text for p in result.others] == ["3,200"]
+    assert result.corrected[id(result.others[0])] is False
+
+
+def test_weak_candidates_and_a_single_source_say_nothing() -> None:
+    by_id = {p.passage_id: p for p in (FIRST, UPDATE)}
+    weak = (candidate(FIRST, "3,200", 0.9), candidate(UPDATE, "4,100", 0.1))
+    assert compare(Q, weak, by_id, 0.3, frozenset(), frozenset(), weak[0].span, always) is None
+    alone = (candidate(FIRST, "3,200", 0.9),)
+    assert compare(Q, alone, by_id, 0.3, frozenset(), frozenset(), alone[0].span, always) is None
+
+
+def test_undated_sources_never_win_on_time_and_superseded_ones_never_win() -> None:
+    cands = (candidate(UNDATED, "5,000", 0.9), candidate(FIRST, "3,200", 0.5))
+    by_id = {p.passage_id: p for p in (UNDATED, FIRST)}
+    result = compare(Q, cands, by_id, 0.3, frozenset(), frozenset(), cands[0].span, always)
+    assert result is not None and result.chosen.text == "5,000"  # the reader's best stands
+    old = compare(Q, cands, by_id, 0.3, frozenset({"blog"}), frozenset(), cands[0].span, always)
+    assert old is not None and old.chosen.text == "3,200" and not old.others[0].current
+
+
+def test_a_newer_correction_marks_what_it_corrects() -> None:
+    cands = (candidate(FIRST, "3,200", 0.9), candidate(UPDATE, "4,100", 0.6))
+    by_id = {p.passage_id: p for p in (FIRST, UPDATE)}
+    result = compare(Q, cands, by_id, 0.3, frozenset(), frozenset({"update"}), cands[0].span, always)
+    assert result is not None and result.corrected[id(result.others[0])] is True
+
+
+def test_values_about_something_else_are_left_out() -> None:
+    cands = (candidate(FIRST, "3,200", 0.9), candidate(UPDATE, "4,100", 0.6))
+    by_id = {p.passage_id: p for p in (FIRST, UPDATE)}
+    assert compare(Q, cands, by_id, 0.3, frozenset(), frozenset(), cands[0].span, never) is None
+
+
+def test_slot_features_see_shape_and_the_question_in_the_evidence() -> None:
+    assert [shape(v) for v in ("Aug. 10", "3,200", "Istanbul", "under investigation")] == [
+        "date", "number", "name", "phrase"]
+    cands = (candidate(FIRST, "3,200", 0.9), candidate(UPDATE, "4,100", 0.6))
+    by_id = {p.passage_id: p for p in (FIRST, UPDATE)}
+    sources = []
+    for c in cands:
+        p = by_id[c.span.passage_id]
+        sources.append(Source(p.text[c.span.answer_start:c.span.answer_end], c, p, False, False))
+    other, best, same_shape, other_covers, best_covers, overlap = slot_features(
+        "How many people were evacuated?", sources[0], sources[1])
+    assert (other, best, same_shape) == (0.6, 0.9, 1.0)
+    assert best_covers > 0 and other_covers > 0 and 0 < overlap < 1
