@@ -126,6 +126,9 @@ class VersionOut(BaseModel):
 
 class DocumentFull(DocumentSummary):
     text: str
+    pages: list[tuple[int, int]] | None = Field(None, description="each page's [start, end) "
+                                                "character range in `text` (a PDF's pages), "
+                                                "in order")
     versions: list[VersionOut] = Field(..., description="every version of the story, oldest "
                                        "first (this one among them)")
 
@@ -172,6 +175,8 @@ class CitationOut(BaseModel):
     answer_end: int | None
     published: str | None = Field(None, description="the document's publication date: the "
                                   "answer is as of this date")
+    page: int | None = Field(None, description="the page (from 1) the quote is on, for a "
+                             "document with pages (a PDF)")
 
 
 class PassageOut(BaseModel):

@@ -90,6 +90,10 @@ MIGRATIONS = [
     CREATE INDEX documents_superseded ON documents (superseded_by);
     UPDATE corpus_version SET version = version + 1;
     """,
+    # 6: a paged source's (a PDF's) page ranges: JSON [[start, end], ...] into the text
+    """
+    ALTER TABLE documents ADD COLUMN pages TEXT;
+    """,
 ]
 
 
@@ -121,10 +125,22 @@ class DocumentRecord:
     story_key: str | None = None
     superseded_by: str | None = None  # the id of the version that replaced this one
     superseded_at: str | None = None
+    pages: tuple[tuple[int, int], ...] | None = None  # each page's (start, end) in `text`
 
     @property
     def current(self) -> bool:
         return self.superseded_by is None
+
+
+def page_of(pages: tuple[tuple[int, int], ...] | None, offset: int) -> int | None:
+    """The page (from 1) of `pages` whose range holds `offset` (a page separator counts with
+    the page after it); None without pages."""
+    if not pages:
+        return None
+    for number, (_, end) in enumerate(pages, start=1):
+        if offset < end:
+            return number
+    return len(pages)
 
 
 @dataclass(frozen=True)
@@ -230,6 +246,12 @@ class DocumentStore:
     def is_empty(self) -> bool:
         return not self._query("SELECT 1 FROM documents LIMIT 1")
 
+    def document_pages(self, ids: list[str]) -> dict[str, tuple[tuple[int, int], ...]]:
+        """The page ranges of those of `ids` that have pages."""
+        rows = self._query("SELECT id, pages FROM documents WHERE pages IS NOT NULL AND "
+                           + in_list("id"), [json.dumps(ids)])
+        return {r[0]: tuple((s, e) for s, e in json.loads(r[1])) for r in rows}
+
     def document_ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT id FROM documents")]
 
@@ -246,6 +268,7 @@ class DocumentStore:
         model: str,
         sentences: SentenceVectors | None = None,
         story_key: str | None = None,
+        pages: tuple[tuple[int, int], ...] | None = None,
     ) -> tuple[DocumentRecord, list[int]]:
         """Insert a document with its passages and vectors (and its sentence vectors, when
         given) in one transaction. `input_hashes` identify what was embedded, so identical
@@ -258,8 +281,9 @@ class DocumentStore:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO documents (id, title, url, published, text, content_hash, created_at,"
-                " story_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc_id, title, url, published, text, digest, now, story_key),
+                " story_key, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc_id, title, url, published, text, digest, now, story_key,
+                 json.dumps(pages) if pages is not None else None),
             )
             if story_key is not None:
                 conn.execute(
@@ -483,6 +507,7 @@ def _document(row: sqlite3.Row) -> DocumentRecord:
         text=row["text"], content_hash=row["content_hash"], created_at=row["created_at"],
         passage_count=int(row["passage_count"]), story_key=row["story_key"],
         superseded_by=row["superseded_by"], superseded_at=row["superseded_at"],
+        pages=tuple((s, e) for s, e in json.loads(row["pages"])) if row["pages"] else None,
     )
 
 

@@ -13,7 +13,8 @@ from qa.corpus import DocumentError
 from qa.loaders import LoadError, load_paths
 from qa.service import QuestionError, describe, get_service
 
-NO_DOCUMENTS = "No documents yet: add some with `qa ingest PATH...` (text, Markdown, HTML, JSON)."
+NO_DOCUMENTS = ("No documents yet: add some with `qa ingest PATH...` (text, Markdown, HTML, JSON, "
+                "PDF, DOCX).")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -78,6 +79,7 @@ def _print_answer(answer_data: dict, as_json: bool) -> None:
 
 def _print_citation(mark: int | str, c: dict) -> None:
     dated = f", {c['published']}" if c.get("published") else ""
+    dated += f", page {c['page']}" if c.get("page") else ""
     label = f"[{mark}]" if isinstance(mark, int) else f" {mark} "
     print(f"  {label} {c['title']} (document {c['document_id']}{dated}, chars "
           f"{c['start']}-{c['end']})")
@@ -247,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="add articles (txt, md, html, json, jsonl, folders)")
+    p = sub.add_parser("ingest", help="add articles (txt, md, html, json, jsonl, pdf, docx, folders)")
     p.add_argument("paths", nargs="+")
     p.set_defaults(func=cmd_ingest)
 

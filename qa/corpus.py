@@ -188,11 +188,16 @@ class Corpus:
     # writes ----------------------------------------------------------------------------------
     def prepare(self, doc: NewDocument) -> NewDocument:
         """`doc` as it will be stored (qa.text's one normalisation of title and text), or
-        DocumentError when it cannot be: empty, binary, too large, untitled."""
+        DocumentError when it cannot be: empty, binary, too large, untitled. Page ranges are
+        kept only when normalising left the text as it was (qa.loaders gives such text)."""
         try:
-            doc = replace(doc, title=clean_line(doc.title), text=clean_text(doc.text))
+            text = clean_text(doc.text)
+            doc = replace(doc, title=clean_line(doc.title), text=text,
+                          pages=doc.pages if text == doc.text else None)
         except TextError as exc:
             raise DocumentError(f"document text is {exc}") from exc
+        if doc.pages is not None and any(not 0 <= a <= b <= len(text) for a, b in doc.pages):
+            raise DocumentError("page ranges outside the document text")
         self.validate(doc)
         return doc
 
@@ -264,7 +269,7 @@ class Corpus:
                 record, ids = self.store.add_document(
                     title=doc.title, text=doc.text, url=doc.url, published=doc.published,
                     passages=spans, vectors=doc_vectors, input_hashes=doc_hashes, model=model,
-                    sentences=doc_sentences, story_key=doc.story_key,
+                    sentences=doc_sentences, story_key=doc.story_key, pages=doc.pages,
                 )
                 index.add(np.asarray(ids, dtype=np.int64), doc_vectors)
                 results[i] = IngestResult(record, created=True,

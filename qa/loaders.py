@@ -1,4 +1,8 @@
-"""Turn files (plain text, Markdown, HTML news pages, JSON/JSONL records, folders) into documents.
+"""Turn files (plain text, Markdown, HTML news pages, JSON/JSONL records, PDF, DOCX, folders)
+into documents.
+
+A PDF's pages are kept: its text is the pages' text joined by blank lines, and the document
+carries each page's (start, end) character range, so a citation can name its page.
 
 What cannot be read is reported by name, one problem per file, record or folder entry, and never
 stops the rest: a folder with one bad file still yields every good one.
@@ -7,6 +11,7 @@ stops the rest: a folder with one bad file still yields every good one.
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import logging
 import os
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.dates import DateError, dateline_date, html_published, published_field
+from qa.text import clean_text
 from qa.types import NewDocument
 
 log = logging.getLogger(__name__)
@@ -24,7 +30,9 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
-SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+BINARY_SUFFIXES = {".pdf", ".docx"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | BINARY_SUFFIXES
+PAGE_SEPARATOR = "\n\n"  # between a PDF's pages in the stored text
 
 
 class LoadError(ValueError):
@@ -99,7 +107,7 @@ _BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
          (codecs.BOM_UTF16_BE, "utf-16")]
 _MAGIC = [(b"%PDF-", "a PDF document"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-          (b"GIF8", "a GIF image"), (b"PK\x03\x04", "a ZIP archive (or DOCX/ODT/EPUB)"),
+          (b"GIF8", "a GIF image"), (b"PK\x03\x04", "a ZIP archive (or an ODT/EPUB/XLSX/PPTX file)"),
           (b"\x1f\x8b", "gzip-compressed data"), (b"\x7fELF", "a program"),
           (b"RIFF", "audio, video or an image (RIFF)"), (b"\xd0\xcf\x11\xe0", "an old Office file"),
           (b"SQLite format 3", "an SQLite database"), (b"BZh", "bzip2-compressed data"),
@@ -120,7 +128,8 @@ def decode(data: bytes, name: str) -> tuple[str, str]:
                                 f"{encoding} ({exc.reason} at byte {exc.start})") from exc
     for magic, what in _MAGIC:
         if data.startswith(magic):
-            raise LoadError(f"{name}: {what}, not text; save it as text, HTML or JSON first")
+            raise LoadError(f"{name}: {what}, not text; save it as text, HTML, JSON, PDF or "
+                            "DOCX first")
     if b"\x00" in data:
         raise LoadError(f"{name}: binary data, not text")
     try:
@@ -285,12 +294,94 @@ def from_record(record: object, name: str) -> NewDocument:
     )
 
 
+def _page_text(text: str) -> str:
+    """One extracted page or paragraph as it will be stored (qa.text's normalisation applied
+    here, so that the page ranges computed from it stay true)."""
+    return clean_text(text.replace("\x00", "")).strip()
+
+
+def from_pdf(data: bytes, name: str) -> NewDocument:
+    """A PDF's text layer, page by page (pages joined by a blank line; `pages` holds each
+    page's character range, empty for a page without text). A PDF without any text (a scan)
+    or one that cannot be opened is refused by name."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError(f"{name}: an encrypted PDF (a password is needed to read it)")
+        texts = [_page_text(page.extract_text() or "") for page in reader.pages]
+        title = _text(reader.metadata.title) if reader.metadata else None
+    except LoadError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise LoadError(f"{name}: not a readable PDF ({exc})") from exc
+    text, pages = _join_pages(texts)
+    if not text.strip():
+        raise LoadError(f"{name}: a PDF without a text layer (a scan?); run OCR on it first")
+    return NewDocument(title=title or _title_from_text(text, Path(name).stem), text=text,
+                       published=dateline_date(text), source=name, pages=pages)
+
+
+def _join_pages(texts: list[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """The pages' texts joined by PAGE_SEPARATOR, and each page's (start, end) in the result."""
+    pages: list[tuple[int, int]] = []
+    at = 0
+    for i, page in enumerate(texts):
+        if i:
+            at += len(PAGE_SEPARATOR)
+        pages.append((at, at + len(page)))
+        at += len(page)
+    return PAGE_SEPARATOR.join(texts), tuple(pages)
+
+
+def from_docx(data: bytes, name: str) -> NewDocument:
+    """A Word (.docx) document's paragraphs, one a line; its title from the document's
+    properties, else its first line."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise LoadError(f"{name}: not a readable DOCX file ({exc})") from exc
+    lines = [line for p in document.paragraphs if (line := _page_text(p.text))]
+    text = "\n".join(lines)
+    if not text:
+        raise LoadError(f"{name}: a DOCX file without text")
+    title = _text(document.core_properties.title)
+    return NewDocument(title=title or _title_from_text(text, Path(name).stem), text=text,
+                       published=dateline_date(text), source=name)
+
+
+def _is_docx(data: bytes) -> bool:
+    """A ZIP archive holding word/document.xml: a Word document, whatever its name."""
+    import zipfile
+
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "word/document.xml" in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
 def read_documents(data: bytes, name: str) -> tuple[list[NewDocument], list[LoadError], str]:
     """Documents in one file's contents, the problems of its bad records (a JSONL line that is
-    not JSON costs only that line) and the encoding it was decoded with. The format is told by
-    the suffix of `name` and, for HTML, by the content. A problem with the whole file raises."""
+    not JSON costs only that line) and the encoding it was decoded with ("pdf" or "docx" for
+    those, which are not decoded as text). PDF and DOCX are told
+    by their content, HTML by the suffix of `name` or the content, the rest by the suffix;
+    other binary data is refused by name. A problem with the whole file raises."""
+    if data.startswith(b"%PDF-"):
+        return [from_pdf(data, name)], [], "pdf"
+    if _is_docx(data):
+        return [from_docx(data, name)], [], "docx"
     suffix = Path(name).suffix.lower()
-    text, encoding = decode(data, name)
+    text, encoding = decode(data, name)  # other binary data is refused here, saying what it is
+    if suffix in BINARY_SUFFIXES:
+        raise LoadError(f"{name}: not a {suffix[1:].upper()} file (its content is text)")
     if suffix in HTML_SUFFIXES or (suffix not in JSON_SUFFIXES and looks_like_html(text)):
         return [from_html(text, name)], [], encoding
     if suffix == ".json":
@@ -353,7 +444,7 @@ def load_paths(paths: list[Path], max_bytes: int | None = None) -> LoadReport:
         except LoadError as exc:
             report.problems.append(exc)
             continue
-        if encoding not in ("utf-8", "utf-8-sig", "ascii"):
+        if encoding not in ("utf-8", "utf-8-sig", "ascii", "pdf", "docx"):
             report.notes.append(f"{item}: decoded as {encoding}")
         if len(docs) == 1 and item.suffix.lower() not in JSON_SUFFIXES and not docs[0].story_key:
             # A local article file is its own story: ingesting it again after an edit makes

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from embeddings.store import page_of
 from qa.corpus import Corpus, IngestResult
 from qa.evidence import closest_sentence
 from qa.extractor import RuleExtractor
@@ -209,6 +210,23 @@ class QAService:
                             [citation_of(s.span, s.passage) for s in p.sources],
                             p.newest or None, not p.current, comparison.corrected[id(p)])
                 for p in comparison.others] or None
+        return self.with_pages(answer)
+
+    def with_pages(self, answer: Answer) -> Answer:
+        """`answer` with the page of each citation whose document has pages (a PDF's): one
+        query for all the documents cited."""
+        alternatives = answer.disagreement or []
+        cited = [*answer.citations, *answer.agreement, *(c for a in alternatives for c in a.citations)]
+        pages = self.corpus.store.document_pages(list({c.document_id for c in cited}))
+        if not pages:
+            return answer
+
+        def paged(citations: list[Citation]) -> list[Citation]:
+            return [replace(c, page=page_of(pages.get(c.document_id), c.start)) for c in citations]
+
+        answer.citations, answer.agreement = paged(answer.citations), paged(answer.agreement)
+        if answer.disagreement is not None:
+            answer.disagreement = [replace(a, citations=paged(a.citations)) for a in alternatives]
         return answer
 
     def read(self, query: str, top_k: int, where: PassageFilter | None = None,

@@ -17,6 +17,9 @@ class NewDocument:
     # The story's identity beyond its text (a caller's key; else the URL; else, for a local
     # file, its path): new text under the same identity is a new version of the story.
     key: str | None = None
+    # Each page's (start, end) character range in `text` (a PDF's pages, in order); None when
+    # the source has no pages.
+    pages: tuple[tuple[int, int], ...] | None = None
 
     @property
     def story_key(self) -> str | None:
@@ -87,6 +90,7 @@ class Citation:
     answer_start: int | None
     answer_end: int | None
     published: str | None = None  # the document's publication date: the answer is "as of" it
+    page: int | None = None  # the page (from 1) the quote starts on, when the document has pages
 
 
 @dataclass(frozen=True)

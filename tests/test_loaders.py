@@ -54,7 +54,7 @@ def test_folders_are_walked(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "name", "message"),
     [
-        (b"%PDF-1.4\n1 0 obj", "x.txt", "a PDF document, not text"),
+        (b"%PDF-1.4\n1 0 obj", "x.txt", "x.txt: not a readable PDF"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "photo.txt", "a PNG image"),
         (b"ab\x00cd", "x.txt", "binary data"),
         (b"{not json", "x.json", "invalid JSON"),

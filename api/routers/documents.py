@@ -199,7 +199,8 @@ def get_document(document_id: str, service: QAService = Depends(service_dep)) ->
     versions = [VersionOut(id=v.id, title=v.title, published=v.published, created_at=v.created_at,
                            current=v.current, superseded_at=v.superseded_at)
                 for v in service.corpus.versions(d)]
-    return DocumentFull(**_summary(d).model_dump(), text=d.text, versions=versions)
+    return DocumentFull(**_summary(d).model_dump(), text=d.text, versions=versions,
+                        pages=list(d.pages) if d.pages is not None else None)
 
 
 @router.delete("/{document_id}", status_code=204,
