@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", default=None, metavar="N,M,...",
                    help="only the concurrency drill: questions/s of a loopback server asked by "
                         "N, then M, ... concurrent clients (e.g. 1,32; eval/concurrency.py)")
+    p.add_argument("--chat", action="store_true",
+                   help="only what POST /v1/chat/completions costs over POST /v1/ask for the "
+                        "same question (eval/chat_bench.py; --rounds pairs)")
+    p.add_argument("--rounds", type=int, default=50, help="--chat: timed pairs")
     p.add_argument("--seconds", type=float, default=20.0,
                    help="--concurrency: seconds of asking per level")
     p.add_argument("--threads", type=int, default=None,
@@ -72,6 +76,10 @@ def main(argv: list[str]) -> int:
         args.out.write_text(json.dumps({"pathological": rows}, indent=1), encoding="utf-8")
         print(f"wrote {args.out}")
         return 0
+    if args.chat:
+        from eval.chat_bench import main as chat_bench
+
+        return chat_bench(["--rounds", str(args.rounds)])
     if args.concurrency:
         from eval.concurrency import format_rows as format_levels
         from eval.concurrency import run_concurrency

@@ -6,66 +6,22 @@ request timed by the client, after a warm-up. Prints the p50 of each and the p50
 differences (chat minus ask). /v1/ask stores each question as a conversation turn; the chat
 route stores nothing but renders the content, its annotations and the OpenAI envelope.
 
-    .venv/bin/python -m eval.chat_bench [--rounds 50] [--question "where did they meet?"]
+    qa bench --chat [--rounds 50]   (or .venv/bin/python -m eval.chat_bench [--question Q])
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _server(data_dir: Path) -> Iterator[str]:
-    env = {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1"}
-    subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(ROOT / "sample")], env=env,
-                   cwd=ROOT, check=True, capture_output=True)
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)],
-                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("qa serve did not start")
-            time.sleep(0.5)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+from eval.drill import served
 
 
 def _timed(http: httpx.Client, path: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
@@ -105,7 +61,7 @@ def measure(base: str, question: str, rounds: int, warm_up: int = 3) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.chat_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="qa bench --chat", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=50, help="timed pairs (after 3 warm-up)")
     parser.add_argument("--question", default="where did they meet?")
@@ -116,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(args.server.rstrip("/"), args.question, args.rounds)
     else:
         with tempfile.TemporaryDirectory(prefix="qa-chat-bench-") as data_dir, \
-                _server(Path(data_dir)) as base:
+                served(Path(data_dir)) as (base, _pid):
             result = measure(base, args.question, args.rounds)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0

@@ -179,8 +179,11 @@ def _request(url: str, body: dict[str, Any] | None = None, method: str = "POST",
 def served(data_dir: Path, sample: Path = ROOT / "sample",
            env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     """A `qa serve` process on a free loopback port over `data_dir` (with `sample` ingested
-    first), ready to answer; yields its base URL and process id, and stops it afterwards."""
-    env = env or _env(data_dir)
+    first), ready to answer; yields its base URL and process id, and stops it afterwards. By
+    default it uses every core, like a `qa serve` a user starts."""
+    if env is None:
+        env = _env(data_dir)
+        env.pop("QA_TORCH_THREADS")
     subprocess.run([sys.executable, "-m", "qa.cli", "ingest", str(sample)], env=env, cwd=ROOT,
                    check=True, capture_output=True)
     port = free_port()
@@ -272,9 +275,7 @@ def run_load_drill(data_dir: Path, clients: int = 4, seconds: float = 10.0,
                    sample: Path = ROOT / "sample", writer: bool = True) -> dict[str, Any]:
     """Serve `data_dir` (the sample article ingested first) on loopback and ask from `clients`
     threads for `seconds` while (when `writer`) one thread adds and deletes documents."""
-    env = _env(data_dir)
-    env.pop("QA_TORCH_THREADS")
-    with served(data_dir, sample, env) as (base, _pid):
+    with served(data_dir, sample) as (base, _pid):
         result = ask_for(base, clients, seconds, writer)
         status, health = _request(base + "/healthz", method="GET")
     return {**result,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every evaluation quoted in eval/RESULTS.md, in order. Needs ../shared/data (or DATA=...).
-# Usage: scripts/run_evals.sh [reader|retrieval|corpus|dialog|bench|all]
+# Usage: scripts/run_evals.sh [reader|retrieval|corpus|dialog|stories|bench|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -78,7 +78,19 @@ if [[ $what == dialog || $what == all ]]; then
       --out runs/eval5/s3-coqa
   $QA eval canard "$DATA/canard/dev.json"
 fi
+if [[ $what == stories || $what == all ]]; then
+  # corrections, updates and outlets that disagree; the same-slot model is fitted on the tuning
+  # stories only (scripts/fit_same_slot.py rewrites qa/models/stories/same_slot.json)
+  .venv/bin/python scripts/fit_same_slot.py
+  $QA eval stories --out runs/stories/compare.json
+  $QA eval stories --no-compare --out runs/stories/no-compare.json
+  $QA eval squad "$DATA/squad/dev-v1.1.json" --mode corpus --ask-split reader-dev --limit 800 \
+      --out runs/eval8/v1.1-corpus-devq-800 -q
+  $QA eval squad eval/gold/sample-squad-v2.json --mode both --out runs/eval8/sample -q
+fi
 if [[ $what == bench || $what == all ]]; then
   $QA bench --sizes sample,squad --questions 50 --out runs/bench/bench6.json -q
   $QA bench --sizes sample --ann 1000000 --out runs/bench/bench-ann.json -q
+  $QA bench --concurrency 1,2,4,32 --seconds 15 --out runs/bench8/concurrency.json
+  .venv/bin/python -m eval.chat_bench --rounds 100
 fi

@@ -137,3 +137,14 @@ def test_bench_concurrency_measures_a_real_server(tmp_path: Path) -> None:
         assert row["server_cores"] > 0.3  # the server did the work, not the clients
     assert rows[0]["vs_first"] == 1.0
     assert "| 4 |" in format_rows(rows)
+
+
+def test_bench_chat_times_both_routes_on_a_real_server(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from eval.bench_cli import main
+
+    assert main(["--chat", "--rounds", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["last_answer"] == "Turkey" and result["rounds"] == 2
+    assert result["ask_p50_ms"] > 0 and result["chat_p50_ms"] > 0
