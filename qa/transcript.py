@@ -24,7 +24,7 @@ from qa.followup import HISTORY_TURNS, Exchange, resolve
 from qa.retriever import PassageFilter
 from qa.service import QAService
 from qa.text import clean_line
-from qa.types import Answer, Citation
+from qa.types import Alternative, Answer, Citation
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,10 @@ def render(answer: Answer) -> Rendered:
             content += f"[{n}]"
         if sources:
             content += "\n\n" + SOURCES + "\n" + "\n".join(sources)
+        if answer.as_of:
+            content += f"\n\nAs reported on {answer.as_of}."
+        for alt in answer.disagreement or []:
+            content += "\n" + disagreement_line(alt, answer.as_of)
         return Rendered(content, markers)
     if not sources:
         return Rendered(NOT_SAID, [])
@@ -102,6 +106,17 @@ def render(answer: Answer) -> Rendered:
         markers.append(Marker(n - 1, len(content), len(content) + len(f"[{n}]")))
         content += line
     return Rendered(content, markers)
+
+
+def disagreement_line(alt: Alternative, as_of: str | None) -> str:
+    """"Other reports say: 6,500 (2023-08-10, an earlier report; Title)"."""
+    status = ("an earlier version, since updated" if alt.superseded else
+              "since corrected" if alt.corrected else
+              "an earlier report" if alt.published and as_of and alt.published < as_of else
+              "not settled")
+    dated = f"{alt.published}, " if alt.published else ""
+    title = f"; {one_line(alt.citations[0].title)}" if alt.citations else ""
+    return f"Other reports say: {alt.answer} ({dated}{status}{title})"
 
 
 def read_reply(question: str, standalone: str, reply: str | None) -> Exchange:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from api.openai_schemas import ChatCompletionIn
 from qa.transcript import NOT_SAID, read_reply, render, short_quote
-from qa.types import Answer, Citation
+from qa.types import Alternative, Answer, Citation
 
 TITLE = "Report: Hamas leader met with top Iran commander"
 QUOTE = ("Khaled Mashaal and Iran’s al-Quds Force commander Qassem Soleimani held a meeting in\n"
@@ -33,6 +33,18 @@ def test_answer_markers_and_sources() -> None:
     assert rendered.content == f"Turkey [1]\n\nSources:\n[1] {TITLE} — “{one_line_quote}”"
     [marker] = rendered.markers
     assert rendered.content[marker.start:marker.end] == "[1]" and marker.citation == 0
+
+
+def test_the_date_and_other_reports_follow_the_sources_and_read_back_cleanly() -> None:
+    answer = answer_of("Turkey", [citation()])
+    answer.as_of = "2014-09-02"
+    answer.disagreement = [Alternative("Qatar", 0.6, [citation("They met in Qatar.", "Qatar")],
+                                       "2014-08-30", False, True)]
+    content = render(answer).content
+    assert content.endswith("\n\nAs reported on 2014-09-02.\nOther reports say: Qatar "
+                            f"(2014-08-30, since corrected; {TITLE})")
+    back = read_reply("where did they meet?", "where did they meet?", content)
+    assert back.answer == "Turkey" and back.topic == TITLE
 
 
 def test_abstention_lists_the_closest_passages_without_an_answer() -> None:
