@@ -67,20 +67,40 @@ def cut(text: str, start: int, end: int, limit: int) -> list[TextSpan]:
     return pieces
 
 
+# The only pipes sentence boundaries need: the parser sets them, from its own tok2vec. The
+# tagger, attribute ruler, lemmatizer and NER are skipped (same boundaries, about half the time).
+SENTENCE_PIPES = ("tok2vec", "parser")
+
+
 def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[TextSpan]:
     """Sentence spans of `text` (document coordinates), whitespace trimmed, none longer than
     `max_chars`."""
-    blocks = [piece for m in _BLOCK.finditer(text) if m.group().strip()
-              for piece in ([TextSpan(m.start(), m.end())] if m.end() - m.start() <= MAX_PARSE_CHARS
-                            else cut(text, m.start(), m.end(), MAX_PARSE_CHARS))]
+    return split_sentences_many([text], max_chars)[0]
+
+
+def _blocks(text: str) -> list[TextSpan]:
+    """The non-blank lines of `text`, those over MAX_PARSE_CHARS cut."""
+    return [piece for m in _BLOCK.finditer(text) if m.group().strip()
+            for piece in ([TextSpan(m.start(), m.end())] if m.end() - m.start() <= MAX_PARSE_CHARS
+                          else cut(text, m.start(), m.end(), MAX_PARSE_CHARS))]
+
+
+def split_sentences_many(texts: list[str], max_chars: int = MAX_SENTENCE_CHARS,
+                         batch_size: int = 64) -> list[list[TextSpan]]:
+    """`split_sentences` of each text, the blocks of all of them parsed in one `nlp.pipe`
+    stream (spaCy batches across documents)."""
+    blocks = [(i, block) for i, text in enumerate(texts) for block in _blocks(text)]
     nlp = load_spacy()
-    spans: list[TextSpan] = []
-    docs: Iterable = nlp.pipe((text[b.start : b.end] for b in blocks), disable=["ner", "lemmatizer"])
-    for block, doc in zip(blocks, docs, strict=True):
+    disable = [name for name in nlp.pipe_names if name not in SENTENCE_PIPES]
+    docs: Iterable = nlp.pipe((texts[i][b.start : b.end] for i, b in blocks), disable=disable,
+                              batch_size=batch_size)
+    spans: list[list[TextSpan]] = [[] for _ in texts]
+    for (i, block), doc in zip(blocks, docs, strict=True):
+        text = texts[i]
         for sent in doc.sents:
             span = _strip(text, block.start + sent.start_char, block.start + sent.end_char)
             if span is not None:
-                spans.extend(cut(text, span.start, span.end, max_chars))
+                spans[i].extend(cut(text, span.start, span.end, max_chars))
     return spans
 
 
@@ -97,6 +117,10 @@ class PassageSplitter:
 
     def split(self, text: str) -> list[PassageSpan]:
         return self.group(split_sentences(text, self.max_chars))
+
+    def split_many(self, texts: list[str]) -> list[list[PassageSpan]]:
+        """`split` of each text, all parsed in one spaCy stream."""
+        return [self.group(s) for s in split_sentences_many(texts, self.max_chars)]
 
     def group(self, sentences: list[TextSpan]) -> list[PassageSpan]:
         passages: list[PassageSpan] = []

@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pathological", action="store_true",
                    help="only the hostile-documents drill: question latency and peak memory "
                         "after each pathological document (eval/pathological.py)")
+    p.add_argument("--ingest", action="store_true",
+                   help="only the ingest benchmark: `qa ingest` of the SQuAD dev paragraphs in a "
+                        "fresh process (documents/s, passages/s, time per stage, peak memory) "
+                        "against a plain sentence-transformers encode of the same inputs "
+                        "(eval/ingest_bench.py)")
     p.add_argument("--concurrency", default=None, metavar="N,M,...",
                    help="only the concurrency drill: questions/s of a loopback server asked by "
                         "N, then M, ... concurrent clients (e.g. 1,32; eval/concurrency.py)")
@@ -80,6 +85,19 @@ def main(argv: list[str]) -> int:
         from eval.chat_bench import main as chat_bench
 
         return chat_bench(["--rounds", str(args.rounds)])
+    if args.ingest:
+        from eval.ingest_bench import format_ingest, run_ingest_bench
+
+        if not args.squad.exists():
+            print(f"skipping the ingest benchmark: {args.squad} not found", file=sys.stderr)
+            return 0
+        ingest = run_ingest_bench(args.squad, base, args.squad_paragraphs)
+        ingest["command"] = "qa bench " + " ".join(shlex.quote(a) for a in argv)
+        print(format_ingest(ingest))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"ingest": ingest}, indent=1), encoding="utf-8")
+        print(f"wrote {args.out}")
+        return 0
     if args.concurrency:
         from eval.concurrency import format_rows as format_levels
         from eval.concurrency import run_concurrency

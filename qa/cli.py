@@ -17,9 +17,17 @@ NO_DOCUMENTS = ("No documents yet: add some with `qa ingest PATH...` (text, Mark
                 "PDF, DOCX).")
 
 
+# `qa ingest` hands documents to the corpus this many at a time: each batch is split in one
+# spaCy stream and embedded in one encoder call, and its lines are printed once it is stored.
+INGEST_BATCH = 64
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Add every readable document; each file, record or entry that cannot be added is reported
-    on one line by name, and the exit status is 1 when there was any."""
+    """Add every readable document, INGEST_BATCH at a time; each file, record or entry that
+    cannot be added is reported on one line by name, and the exit status is 1 when there was
+    any. A document's line is printed once its batch is stored."""
+    from tqdm import tqdm
+
     from qa.settings import get_settings
 
     report = load_paths([Path(p) for p in args.paths], get_settings().max_upload_bytes)
@@ -34,12 +42,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             problems.append(f"{doc.source or repr(doc.title[:80])}: {prepared}")
         else:
             docs.append(prepared)
-    if docs:
-        for r in service.add_documents(docs, progress=True):
-            state = "added" if r.created else "unchanged"
-            replaced = f"\t(new version of {r.replaced})" if r.replaced else ""
-            print(f"{state}\t{r.document.id}\t{r.document.passage_count} passages\t"
-                  f"{r.document.title}{replaced}")
+    with tqdm(total=len(docs), desc="ingesting", unit="doc", file=sys.stderr,
+              disable=len(docs) <= INGEST_BATCH or not sys.stderr.isatty()) as bar:
+        for start in range(0, len(docs), INGEST_BATCH):
+            batch = docs[start : start + INGEST_BATCH]
+            for r in service.add_documents(batch):
+                state = "added" if r.created else "unchanged"
+                replaced = f"\t(new version of {r.replaced})" if r.replaced else ""
+                bar.write(f"{state}\t{r.document.id}\t{r.document.passage_count} passages\t"
+                          f"{r.document.title}{replaced}", file=sys.stdout)
+            bar.update(len(batch))
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if not docs and not problems:

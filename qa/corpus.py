@@ -23,6 +23,7 @@ from embeddings.store import (
 )
 from qa.settings import Settings
 from qa.text import TextError, clean_line, clean_text
+from qa.timing import StageTimer
 from qa.types import NewDocument, RetrievedPassage
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,15 @@ class Corpus:
         """The vectors of each (title, text, distinct sentence spans)'s sentences: each
         distinct input embedded once, in one encoder call, reusing vectors stored for the same
         input before (an edited article re-embeds only its changed sentences)."""
+        per_doc, inputs = self._sentence_inputs(items)
+        vectors = self._complete(
+            inputs, self.store.cached_sentence_vectors(list(inputs), self.encoder.name),
+            "sentences", progress)
+        return self._sentence_vectors(per_doc, vectors)
+
+    def _sentence_inputs(self, items: list[tuple[str, str, list[tuple[int, int]]]]
+                         ) -> tuple[list[tuple[list[int], list[str]]], dict[str, str]]:
+        """Each document's (sentence starts, input hashes), and every distinct input by hash."""
         with_title = self.settings.embed_title
         per_doc: list[tuple[list[int], list[str]]] = []
         inputs: dict[str, str] = {}  # hash -> input
@@ -173,9 +183,10 @@ class Corpus:
             hashes = [content_hash(t) for t in texts]
             inputs.update(zip(hashes, texts, strict=True))
             per_doc.append(([a for a, _ in unique], hashes))
-        vectors = self._complete(
-            inputs, self.store.cached_sentence_vectors(list(inputs), self.encoder.name),
-            "sentences", progress)
+        return per_doc, inputs
+
+    def _sentence_vectors(self, per_doc: list[tuple[list[int], list[str]]],
+                          vectors: dict[str, np.ndarray]) -> list[SentenceVectors]:
         dim = self.encoder.dimension
         return [SentenceVectors(starts, hashes,
                                 np.vstack([vectors[h] for h in hashes]) if hashes
@@ -223,16 +234,20 @@ class Corpus:
         if not doc.title.strip():
             raise DocumentError("document title is empty")
 
-    def add(self, docs: list[NewDocument], progress: bool = False) -> list[IngestResult]:
+    def add(self, docs: list[NewDocument], progress: bool = False,
+            timer: StageTimer | None = None) -> list[IngestResult]:
         """Add documents (all prepared and validated first); returns one result per input, in
-        order."""
+        order. The new documents are split in one spaCy stream, and their passages and
+        sentences embedded in one encoder call; `timer` gets the split, encode and store
+        stages."""
+        timer = timer or StageTimer()
         docs = [self.prepare(doc) for doc in docs]
         self.refresh()  # the index saved below then holds other writers' passages too
         index = self.index
         results: list[IngestResult | None] = [None] * len(docs)
-        pending: list[tuple[int, NewDocument, list[PassageSpan]]] = []
+        new: list[tuple[int, NewDocument]] = []
         seen: dict[str, int] = {}
-        for i, doc in enumerate(tqdm(docs, desc="splitting", disable=not progress, unit="doc")):
+        for i, doc in enumerate(docs):
             digest = content_hash(doc.text)
             existing = self.store.find_by_hash(digest)
             if existing is not None:
@@ -245,22 +260,15 @@ class Corpus:
                 continue  # same text twice in one batch: resolved after the first is stored
             else:
                 seen[digest] = i
-                pending.append((i, doc, self.splitter.split(doc.text)))
-        inputs = [
-            embedding_input(doc.title, doc.text[p.start : p.end], self.settings.embed_title)
-            for _, doc, spans in pending
-            for p in spans
-        ]
-        hashes = [content_hash(t) for t in inputs]
-        vectors = self._embed(inputs, hashes, progress)
-        sentences: list[SentenceVectors | None] = [None] * len(pending)
-        if self.settings.rescores:  # embedded before the lock, stored with the passages
-            sentences = list(self._embed_sentences(
-                [(doc.title, doc.text, sentence_spans(spans)) for _, doc, spans in pending],
-                progress))
+                new.append((i, doc))
+        with timer.stage("split"):
+            splits = self.splitter.split_many([doc.text for _, doc in new])
+        pending = [(i, doc, spans) for (i, doc), spans in zip(new, splits, strict=True)]
+        with timer.stage("encode"):
+            vectors, hashes, sentences = self._embed_batch(pending, progress)
         model = self.encoder.name
         offset = 0
-        with self._lock:
+        with timer.stage("store"), self._lock:
             for (i, doc, spans), doc_sentences in zip(pending, sentences, strict=True):
                 doc_vectors = vectors[offset : offset + len(spans)]
                 doc_hashes = hashes[offset : offset + len(spans)]
@@ -283,15 +291,35 @@ class Corpus:
                 results[i] = IngestResult(stored, created=False)
         return [r for r in results if r is not None]
 
-    def _embed(self, inputs: list[str], hashes: list[str], progress: bool) -> np.ndarray:
-        """Vectors for `inputs`, reusing stored ones for input seen before."""
-        unique = dict(zip(hashes, inputs, strict=True))
-        vectors = self._complete(
-            unique, self.store.cached_vectors(list(unique), self.encoder.name), "passages",
-            progress)
-        if not hashes:
-            return np.zeros((0, self.encoder.dimension), dtype=np.float32)
-        return np.vstack([vectors[h] for h in hashes])
+    def _embed_batch(self, pending: list[tuple[int, NewDocument, list[PassageSpan]]],
+                     progress: bool
+                     ) -> tuple[np.ndarray, list[str], list[SentenceVectors | None]]:
+        """The passage vectors and input hashes of `pending` (all passages in order) and each
+        document's sentence vectors (None when nothing re-scores): every distinct input not
+        stored before, passage or sentence, embedded in one encoder call (the encoder sorts
+        them by length, so batches pad little)."""
+        with_title = self.settings.embed_title
+        inputs = [embedding_input(doc.title, doc.text[p.start : p.end], with_title)
+                  for _, doc, spans in pending for p in spans]
+        hashes = [content_hash(t) for t in inputs]
+        todo = dict(zip(hashes, inputs, strict=True))
+        cached = self.store.cached_vectors(list(todo), self.encoder.name)
+        per_doc: list[tuple[list[int], list[str]]] = []
+        if self.settings.rescores:  # embedded before the lock, stored with the passages
+            per_doc, sentence_inputs = self._sentence_inputs(
+                [(doc.title, doc.text, sentence_spans(spans)) for _, doc, spans in pending])
+            # The same input is the same text, so a passage's and a sentence's cached vectors
+            # serve each other.
+            cached.update(self.store.cached_sentence_vectors(
+                [h for h in sentence_inputs if h not in cached], self.encoder.name))
+            todo.update(sentence_inputs)
+        found = self._complete(todo, cached, "passages and sentences", progress)
+        vectors = np.vstack([found[h] for h in hashes]) if hashes else \
+            np.zeros((0, self.encoder.dimension), dtype=np.float32)
+        sentences: list[SentenceVectors | None] = (
+            list(self._sentence_vectors(per_doc, found)) if self.settings.rescores
+            else [None] * len(pending))
+        return vectors, hashes, sentences
 
     def _complete(self, inputs: dict[str, str], cached: dict[str, np.ndarray], what: str,
                   progress: bool) -> dict[str, np.ndarray]:

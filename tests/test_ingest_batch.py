@@ -1,0 +1,110 @@
+"""Ingest in batches: documents split in one spaCy stream (parser only), every new passage and
+sentence of a batch embedded in one encoder call, with the same offsets and vectors as one
+document at a time; `qa ingest` feeds the corpus in batches and prints each batch once stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.nlp import load_spacy
+from embeddings.splitter import PassageSplitter, split_sentences_many
+from qa.corpus import embedding_input
+from qa.service import QAService
+from qa.settings import Settings, get_settings
+from qa.types import NewDocument
+
+TEXTS = [
+    "The council met on Monday. It approved the ferry terminal after a long debate.\n"
+    "Mayor Ines Duarte said work starts in April. \"We waited long enough,\" she said.",
+    "Dr. Smith arrived at 9 a.m. in Lisbon. The U.S. delegation followed.",
+    "One line only",
+    "Headline\n\nA storm hit the coast. Thousands left their homes! Was it expected? No.",
+]
+
+
+def test_one_stream_with_the_parser_only_gives_the_full_pipelines_sentences(
+        sample_text: str) -> None:
+    texts = [*TEXTS, sample_text]
+    nlp = load_spacy()
+    full = [[(s.start_char, s.end_char) for s in doc.sents]
+            for doc in nlp.pipe(texts, disable=["ner", "lemmatizer"])]
+    only_parser = [[(s.start_char, s.end_char) for s in doc.sents]
+                   for doc in nlp.pipe(texts, disable=["tagger", "attribute_ruler", "lemmatizer",
+                                                       "ner"])]
+    assert only_parser == full
+    splitter = PassageSplitter(4, 1, 1000)
+    assert splitter.split_many(texts) == [splitter.split(t) for t in texts]
+    assert split_sentences_many([]) == []
+
+
+@pytest.fixture()
+def service(tmp_path: Path) -> Iterator[QAService]:
+    service = QAService(Settings(data_dir=tmp_path / "data"))
+    yield service
+    service.close()
+
+
+def test_a_batch_is_embedded_in_one_encoder_call_with_the_same_vectors(
+        service: QAService, monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = service.corpus.encoder
+    calls: list[int] = []
+    encode = encoder.encode
+
+    def counting(texts: list[str], progress: bool = False) -> np.ndarray:
+        calls.append(len(texts))
+        return encode(texts, progress)
+
+    monkeypatch.setattr(encoder, "encode", counting)
+    docs = [NewDocument(f"Story {i}", text) for i, text in enumerate(TEXTS)]
+    results = service.add_documents([*docs, docs[0]])  # the same text twice: stored once
+    assert len(calls) == 1 and [r.created for r in results] == [True] * 4 + [False]
+    assert results[4].document.id == results[0].document.id
+
+    store = service.corpus.store
+    for doc, result in zip(docs, results, strict=False):
+        passages = store.document_passages(result.document.id)
+        assert [(p.start, p.end) for p in passages] == [
+            (p.start, p.end) for p in service.corpus.splitter.split(doc.text)]
+        alone = encode([embedding_input(doc.title, p.text) for p in passages])
+        stored = store.vectors([p.id for p in passages], encoder.name)[1]
+        assert np.abs(stored - alone).max() < 1e-5
+    assert service.ask("When does work on the terminal start?").answer is not None
+
+    calls.clear()
+    again = service.add_documents(docs)  # nothing new: nothing embedded
+    assert not calls and not any(r.created for r in again)
+
+
+def test_cli_ingest_adds_in_batches_and_prints_every_document(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import qa.cli
+    from qa.service import get_service
+
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    monkeypatch.setattr(qa.cli, "INGEST_BATCH", 2)
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for i, text in enumerate(TEXTS + ["Fifth story\n\nThe bridge opened on Tuesday."]):
+        (folder / f"{i}.txt").write_text(text)
+    service = get_service()
+    batches: list[int] = []
+    add = service.add_documents
+
+    def recording(docs: list[NewDocument], progress: bool = False) -> list:
+        batches.append(len(docs))
+        return add(docs, progress)
+
+    monkeypatch.setattr(service, "add_documents", recording)
+    try:
+        assert qa.cli.main(["ingest", str(folder)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert batches == [2, 2, 1] and len(lines) == 5
+        assert all(line.startswith("added\t") for line in lines)
+    finally:
+        service.close()
+        get_settings.cache_clear()
