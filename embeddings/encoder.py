@@ -161,19 +161,35 @@ class _OnnxEncoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         # Longest first, as sentence-transformers does: batches of similar length pad little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        starts = range(0, len(order), batch_size)
-        for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
-            chunk = order[start : start + batch_size]
-            batch = self.tokenizer([texts[i] for i in chunk], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="np")
-            inputs = {name: batch[name].astype(np.int64)
-                      for name in ("input_ids", "attention_mask", "token_type_ids")}
-            hidden = self.session.run(None, inputs)[0]
-            mask = inputs["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[chunk] = pooled / np.clip(norms, 1e-12, None)
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        # Batches go to the session a few at a time: alone, they run side by side on one core
+        # each, which embeds a bulk ingest about 1.5x faster on 2 cores than every core on one
+        # batch after another (intra-op threads split a small batch poorly); a single batch (a
+        # question) still gets every core.
+        group = 4 * getattr(self.session, "cores", 1)
+        with tqdm(total=len(batches), desc="embedding", unit="batch", disable=not progress) as bar:
+            for first in range(0, len(batches), group):
+                chunks = batches[first : first + group]
+                feeds = [self._feed([texts[i] for i in chunk]) for chunk in chunks]
+                for chunk, feed, outputs in zip(chunks, feeds, self._run(feeds), strict=True):
+                    mask = feed["attention_mask"][..., None].astype(np.float32)
+                    pooled = (outputs[0] * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+                    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+                    out[chunk] = pooled / np.clip(norms, 1e-12, None)
+                bar.update(len(chunks))
         return out
+
+    def _feed(self, texts: list[str]) -> dict[str, np.ndarray]:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                               return_tensors="np")
+        return {name: batch[name].astype(np.int64)
+                for name in ("input_ids", "attention_mask", "token_type_ids")}
+
+    def _run(self, feeds: list[dict[str, np.ndarray]]) -> list[Any]:
+        run_each = getattr(self.session, "run_each", None)
+        if run_each is not None:  # a CoreSharingSession
+            return list(run_each(None, feeds))
+        return [self.session.run(None, feed) for feed in feeds]
 
 
 def _pipeline_config(model_dir: Path) -> dict[str, int]:

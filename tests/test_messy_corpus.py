@@ -44,7 +44,7 @@ def messy_corpus(folder: Path) -> dict[str, str | None]:
         "nul.txt": (f"Nul\n\n{BODY}\x00\x00".encode(), "binary data"),
         "invisible.txt": ("\u200b\u2060\n\u200b".encode(), "empty"),
         "report.txt": (b"%PDF-1.4\n1 0 obj << >> endobj\nBT (The ministers met in Geneva.) Tj ET",
-                       "a PDF document"),
+                       "not a readable PDF"),
         "image.md": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
     }
     for name, (data, _) in files.items():
