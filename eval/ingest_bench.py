@@ -3,9 +3,10 @@
 The SQuAD v1.1 dev paragraphs are written as one JSONL file and ingested by a fresh Python
 process doing what `qa ingest` does (load the file, prepare, `Corpus.add` in batches of
 `qa.cli.INGEST_BATCH`), timed by stage: imports, parse (qa.loaders), split (spaCy), encode,
-store, plus peak memory. Then a second fresh process encodes exactly the texts that ingest
-embedded (every distinct passage and sentence input) with plain sentence-transformers (torch
-fp32, batch 32): the reference the issue sets (ingest >= 1.5x as fast, whole process).
+store, plus peak memory. Then a second fresh process encodes, with plain sentence-transformers
+(torch fp32, batch 32), the passage inputs the ingest embedded (the issue's reference: ingest
+>= 1.5x as fast as that, whole process), then the sentence inputs it also embedded for the
+re-scorers (so the encode of everything ingest embeds is reported too).
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ from sentence_transformers import SentenceTransformer
 from embeddings.encoder import default_model_path
 model = SentenceTransformer(default_model_path(), device="cpu")
 t1 = time.perf_counter()
-texts = json.load(open(sys.argv[1]))
-model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
+passages, sentences = json.load(open(sys.argv[1]))
+model.encode(passages, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
 t2 = time.perf_counter()
-print(json.dumps({"load_s": t1 - t0, "encode_s": t2 - t1}))
+model.encode(sentences, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
+t3 = time.perf_counter()
+print(json.dumps({"load_s": t1 - t0, "passages_s": t2 - t1, "sentences_s": t3 - t2}))
 """
 
 
@@ -86,26 +89,26 @@ def _child(script: str, argument: Path, settings: Settings) -> tuple[float, dict
     return wall, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def embedded_inputs(settings: Settings) -> tuple[list[str], int]:
-    """Every distinct input the ingest embedded (passages and sentences), and the passage
-    count, read back from its store."""
+def embedded_inputs(settings: Settings) -> tuple[list[str], list[str]]:
+    """What the ingest embedded, read back from its store: each passage's input, and every
+    distinct sentence input that is not also a passage input."""
     from embeddings.store import DocumentStore
     from qa.corpus import sentence_spans
 
     store = DocumentStore(settings.db_path)
     try:
-        inputs: dict[str, None] = {}
-        passages = 0
+        passages: list[str] = []
+        sentences: dict[str, None] = {}
         for document in store.list_documents():
             records = store.document_passages(document.id)
-            passages += len(records)
-            for p in records:
-                inputs[embedding_input(document.title, p.text, settings.embed_title)] = None
+            passages += [embedding_input(document.title, p.text, settings.embed_title)
+                         for p in records]
             if settings.rescores:
-                for a, b in sentence_spans(records):
-                    inputs[embedding_input(document.title, document.text[a:b],
-                                           settings.embed_title)] = None
-        return list(inputs), passages
+                sentences.update((embedding_input(document.title, document.text[a:b],
+                                                  settings.embed_title), None)
+                                 for a, b in sentence_spans(records))
+        distinct = set(passages)
+        return passages, [s for s in sentences if s not in distinct]
     finally:
         store.close()
 
@@ -124,24 +127,31 @@ def run_ingest_bench(squad: Path, base: Settings, limit: int | None = None) -> d
         source = Path(tmp) / "squad-dev-paragraphs.jsonl"
         source.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
         ingest_wall, child = _child(_INGEST, source, settings)
-        inputs, passages = embedded_inputs(settings)
+        passages, sentences = embedded_inputs(settings)
         texts = Path(tmp) / "inputs.json"
-        texts.write_text(json.dumps(inputs), encoding="utf-8")
+        texts.write_text(json.dumps([passages, sentences]), encoding="utf-8")
         encode_wall, reference = _child(_ENCODE, texts, settings)
     stages = {k: round(v / 1000, 2) for k, v in child["stages_ms"].items()}
+    # The issue's reference: the same passages encoded by a process of their own (this one's
+    # wall time less its sentence encode, which ran after them).
+    passages_wall = encode_wall - reference["sentences_s"]
     return {
         "documents": child["documents"],
-        "passages": passages,
-        "embedded_inputs": len(inputs),
+        "passages": len(passages),
+        "sentence_inputs": len(sentences),
         "ingest_process_s": round(ingest_wall, 2),
         "ingest_import_s": round(child["import_s"], 2),
         "ingest_stages_s": stages,
         "documents_per_s": round(child["documents"] / ingest_wall, 1),
-        "passages_per_s": round(passages / ingest_wall, 1),
+        "passages_per_s": round(len(passages) / ingest_wall, 1),
         "peak_rss_mb": round(child["peak_rss_kb"] / 1024, 1) if child["peak_rss_kb"] else None,
-        "st_encode_process_s": round(encode_wall, 2),
-        "st_encode_only_s": round(reference["encode_s"], 2),
-        "speedup_vs_st_encode": round(encode_wall / ingest_wall, 2),
+        "st_load_s": round(reference["load_s"], 2),
+        "st_passages_process_s": round(passages_wall, 2),
+        "st_passages_encode_s": round(reference["passages_s"], 2),
+        "st_all_inputs_process_s": round(encode_wall, 2),
+        "st_sentences_encode_s": round(reference["sentences_s"], 2),
+        "speedup_vs_st_passages": round(passages_wall / ingest_wall, 2),
+        "speedup_vs_st_all_inputs": round(encode_wall / ingest_wall, 2),
         "target_speedup": 1.5,
     }
 
@@ -149,14 +159,16 @@ def run_ingest_bench(squad: Path, base: Settings, limit: int | None = None) -> d
 def format_ingest(result: dict[str, Any]) -> str:
     stages = ", ".join(f"{k} {v:.2f}" for k, v in result["ingest_stages_s"].items())
     return "\n".join([
-        f"ingest of {result['documents']} documents ({result['passages']} passages, "
-        f"{result['embedded_inputs']} distinct passage and sentence inputs embedded)",
+        f"ingest of {result['documents']} documents: {result['passages']} passages and "
+        f"{result['sentence_inputs']} further sentence inputs embedded",
         f"  whole process {result['ingest_process_s']:.2f} s: {result['documents_per_s']} "
         f"documents/s, {result['passages_per_s']} passages/s, peak RSS {result['peak_rss_mb']} MB",
         f"  imports {result['ingest_import_s']:.2f} s; stages (s): {stages}",
-        f"  plain sentence-transformers encode of the same inputs (torch fp32, batch 32), whole "
-        f"process: {result['st_encode_process_s']:.2f} s (encode alone "
-        f"{result['st_encode_only_s']:.2f} s)",
-        f"  ingest is {result['speedup_vs_st_encode']:.2f}x as fast as that encode (target "
-        f">= {result['target_speedup']}x)",
+        "  plain sentence-transformers (torch fp32, batch 32), whole process: the same passages "
+        f"{result['st_passages_process_s']:.2f} s (encode {result['st_passages_encode_s']:.2f} s, "
+        f"model load {result['st_load_s']:.2f} s); passages and sentences "
+        f"{result['st_all_inputs_process_s']:.2f} s",
+        f"  ingest is {result['speedup_vs_st_passages']:.2f}x as fast as the passages' encode "
+        f"(target >= {result['target_speedup']}x) and {result['speedup_vs_st_all_inputs']:.2f}x "
+        "as fast as the encode of everything it embeds",
     ])

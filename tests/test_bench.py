@@ -66,3 +66,26 @@ def test_bench_smoke_json_shape(tmp_path: Path) -> None:
 
 def test_bench_rejects_unknown_sizes(tmp_path: Path) -> None:
     assert bench_main(["--sizes", "huge", "--out", str(tmp_path / "b.json")]) == 2
+
+
+def test_ingest_bench_smoke_json_shape(tmp_path: Path) -> None:
+    data = {"data": [{"title": "Harbour_news", "paragraphs": [
+        {"context": f"The ferry number {i} left the harbour on Monday. It carried {i} cars.",
+         "qas": []} for i in range(3)]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "ingest.json"
+    assert bench_main(["--ingest", "--squad", str(path), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())["ingest"]
+    assert result["documents"] == 3 and result["passages"] == 3
+    assert result["sentence_inputs"] == 6  # each paragraph's two sentences, not its passage
+    assert set(result["ingest_stages_s"]) == {"parse", "load_models", "prepare", "split",
+                                              "encode", "store"}
+    assert result["peak_rss_mb"] > 0 and result["speedup_vs_st_passages"] > 0
+    assert result["command"].startswith("qa bench --ingest")
+
+
+def test_ingest_bench_skips_without_squad(tmp_path: Path) -> None:
+    assert bench_main(["--ingest", "--squad", str(tmp_path / "missing.json"),
+                       "--out", str(tmp_path / "x.json")]) == 0
+    assert not (tmp_path / "x.json").exists()
