@@ -66,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def write_json(out: Path, result: dict) -> int:
+    """Write a benchmark's JSON result and say where; the exit code."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Run `qa bench ARGV...`; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -77,10 +85,7 @@ def main(argv: list[str]) -> int:
 
         rows = run_pathological(base)
         print(format_rows(rows))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"pathological": rows}, indent=1), encoding="utf-8")
-        print(f"wrote {args.out}")
-        return 0
+        return write_json(args.out, {"pathological": rows})
     if args.chat:
         from eval.chat_bench import main as chat_bench
 
@@ -94,10 +99,7 @@ def main(argv: list[str]) -> int:
         ingest = run_ingest_bench(args.squad, base, args.squad_paragraphs)
         ingest["command"] = "qa bench " + " ".join(shlex.quote(a) for a in argv)
         print(format_ingest(ingest))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"ingest": ingest}, indent=1), encoding="utf-8")
-        print(f"wrote {args.out}")
-        return 0
+        return write_json(args.out, {"ingest": ingest})
     if args.concurrency:
         from eval.concurrency import format_rows as format_levels
         from eval.concurrency import run_concurrency
@@ -108,10 +110,7 @@ def main(argv: list[str]) -> int:
             return 2
         rows = run_concurrency(levels, args.seconds, threads=args.threads)
         print(format_levels(rows))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"concurrency": rows}, indent=1), encoding="utf-8")
-        print(f"wrote {args.out}")
-        return 0
+        return write_json(args.out, {"concurrency": rows})
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
@@ -139,7 +138,4 @@ def main(argv: list[str]) -> int:
         result["ann"] = ann
         print("approximate search on synthetic vectors: " +
               ", ".join(f"{k}={v}" for k, v in ann.items()))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    print(f"wrote {args.out}")
-    return 0
+    return write_json(args.out, result)
