@@ -57,8 +57,8 @@ class OpenAIErrorOut(BaseModel):
 
 
 def openai_json_error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/OpenAIErrorOut"}}}}
+    """A response documented as OpenAI's error body (the model registers its schema)."""
+    return {"description": description, "model": OpenAIErrorOut}
 
 
 # What api.guard refuses before a router runs, in OpenAI's shape on these routes.

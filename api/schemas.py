@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -200,6 +200,9 @@ class AlternativeOut(BaseModel):
     published: str | None = Field(None, description="its newest source's publication date")
     superseded: bool = Field(..., description="its sources were replaced by newer versions of "
                              "their stories")
+    status: Literal["superseded", "corrected", "earlier", "unsettled"] = Field(
+        ..., description="where it stands: its sources superseded, corrected since, an earlier "
+        "report than the answer's, or not settled (as recent, or undated)")
     corrected: bool = Field(..., description="a later correction notice among the answer's "
                             "sources says otherwise")
 

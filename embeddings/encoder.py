@@ -18,10 +18,13 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from embeddings.onnx_session import CoreSharingSession
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +123,8 @@ class _OnnxEncoder:
     """MiniLM in ONNX Runtime with the sentence-transformers pipeline around it: tokenize
     (truncating at the model's max_seq_length), mean-pool over real tokens, L2-normalize."""
 
-    def __init__(self, session: Any, tokenizer: Any, max_length: int, dimension: int):
+    def __init__(self, session: CoreSharingSession, tokenizer: Any, max_length: int,
+                 dimension: int):
         self.session = session
         self.tokenizer = tokenizer
         self.max_length = max_length
@@ -166,12 +170,13 @@ class _OnnxEncoder:
         # each, which embeds a bulk ingest about 1.5x faster on 2 cores than every core on one
         # batch after another (intra-op threads split a small batch poorly); a single batch (a
         # question) still gets every core.
-        group = 4 * getattr(self.session, "cores", 1)
+        group = 4 * self.session.cores
         with tqdm(total=len(batches), desc="embedding", unit="batch", disable=not progress) as bar:
             for first in range(0, len(batches), group):
                 chunks = batches[first : first + group]
                 feeds = [self._feed([texts[i] for i in chunk]) for chunk in chunks]
-                for chunk, feed, outputs in zip(chunks, feeds, self._run(feeds), strict=True):
+                outputs_each = self.session.run_each(None, feeds)
+                for chunk, feed, outputs in zip(chunks, feeds, outputs_each, strict=True):
                     mask = feed["attention_mask"][..., None].astype(np.float32)
                     pooled = (outputs[0] * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
                     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -184,12 +189,6 @@ class _OnnxEncoder:
                                return_tensors="np")
         return {name: batch[name].astype(np.int64)
                 for name in ("input_ids", "attention_mask", "token_type_ids")}
-
-    def _run(self, feeds: list[dict[str, np.ndarray]]) -> list[Any]:
-        run_each = getattr(self.session, "run_each", None)
-        if run_each is not None:  # a CoreSharingSession
-            return list(run_each(None, feeds))
-        return [self.session.run(None, feed) for feed in feeds]
 
 
 def _pipeline_config(model_dir: Path) -> dict[str, int]:

@@ -87,9 +87,16 @@ def main(argv: list[str]) -> int:
         print(format_rows(rows))
         return write_json(args.out, {"pathological": rows})
     if args.chat:
-        from eval.chat_bench import main as chat_bench
+        import tempfile
 
-        return chat_bench(["--rounds", str(args.rounds)])
+        from eval.chat_bench import measure
+        from eval.drill import served
+
+        with tempfile.TemporaryDirectory(prefix="qa-chat-bench-") as data_dir, \
+                served(Path(data_dir)) as (url, _pid):
+            chat = measure(url, "where did they meet?", args.rounds)
+        print(json.dumps(chat, indent=1, ensure_ascii=False))
+        return write_json(args.out, {"chat": chat})
     if args.ingest:
         from eval.ingest_bench import format_ingest, run_ingest_bench
 

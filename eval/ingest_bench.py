@@ -71,10 +71,9 @@ print(json.dumps({"load_s": t1 - t0, "passages_s": t2 - t1, "sentences_s": t3 - 
 
 def squad_paragraphs(path: Path, limit: int | None = None) -> list[dict[str, str]]:
     """The dev set's paragraphs as JSONL records (title, text), in file order."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    records = [{"title": article["title"].replace("_", " "), "text": par["context"]}
-               for article in data["data"] for par in article["paragraphs"]]
-    return records[:limit] if limit else records
+    from eval.bench import squad_workload
+
+    return [{"title": d.title, "text": d.text} for d in squad_workload(path, 0, limit or None).documents]
 
 
 def _child(script: str, argument: Path, settings: Settings) -> tuple[float, dict[str, Any]]:

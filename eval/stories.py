@@ -135,10 +135,18 @@ def run_stories(folder: Path, settings: Settings) -> dict[str, Any]:
                          "read_ms": answer.timings_ms.get("read"),
                          "compare_ms": answer.timings_ms.get("compare")})
         service.close()
-    return {**summarize(rows),
+    return {**summarize(rows), "compare_p50_ms": compare_p50(rows),
             "splits": {split: summarize([r for r in rows if r["split"] == split])
                        for split in ("tuning", "test")},
             "rows": rows}
+
+
+def compare_p50(rows: list[dict[str, Any]]) -> float | None:
+    """The median time of the comparison stage over the questions where it ran."""
+    import statistics
+
+    times = [r["compare_ms"] for r in rows if r.get("compare_ms") is not None]
+    return round(statistics.median(times), 2) if times else None
 
 
 def format_summary(result: dict[str, Any]) -> str:
@@ -154,7 +162,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
     if args.no_compare:
         settings = settings.model_copy(update={"compare_sources": False})
     result = run_stories(args.folder, settings)
-    print(format_summary(result))
+    print(format_summary(result) + f" | compare p50 {result['compare_p50_ms']} ms")
     for split, part in result["splits"].items():
         print(f"  {split} split: " + format_summary(part))
     edits_dir = args.folder / "edits"

@@ -12,6 +12,7 @@ from pathlib import Path
 from qa.corpus import DocumentError
 from qa.loaders import LoadError, load_paths
 from qa.service import QuestionError, describe, get_service
+from qa.stories import STATUS_WORDS
 
 NO_DOCUMENTS = ("No documents yet: add some with `qa ingest PATH...` (text, Markdown, HTML, JSON, "
                 "PDF, DOCX).")
@@ -80,11 +81,9 @@ def _print_answer(answer_data: dict, as_json: bool) -> None:
     for n, c in enumerate([*answer_data["citations"], *agreeing], start=1):
         _print_citation(n, c)
     for alt in answer_data.get("disagreement") or []:
-        status = "; superseded by a newer version" if alt["superseded"] else \
-            "; corrected since" if alt["corrected"] else ""
         dated = f", {alt['published']}" if alt.get("published") else ""
         print(f"Other reports say: {alt['answer']}  (confidence {alt['confidence']:.2f}"
-              f"{dated}{status})")
+              f"{dated}; {STATUS_WORDS[alt['status']]})")
         for c in alt["citations"]:
             _print_citation("-", c)
 

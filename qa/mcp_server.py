@@ -174,8 +174,7 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
             query = service.validate_question(query)
         except QuestionError as exc:
             raise ToolError(str(exc)) from exc
-        passages = await anyio.to_thread.run_sync(
-            lambda: service.retriever.retrieve(query, top_k, where))
+        passages = await anyio.to_thread.run_sync(lambda: service.search(query, top_k, where))
         return SearchResult(query=query, passages=[
             PassageResult(document_id=p.document_id, passage_id=p.passage_id, title=p.title,
                           start=p.start, end=p.end, text=p.text, score=p.score,

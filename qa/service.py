@@ -24,6 +24,7 @@ from qa.stories import (
     compare,
     is_correction,
     shared_slot_model,
+    status,
 )
 from qa.text import clean_line
 from qa.timing import StageTimer
@@ -185,6 +186,13 @@ class QAService:
         answer.timings_ms["queue"] = round(queued_ms, 2)
         return answer
 
+    def search(self, query: str, top_k: int, where: PassageFilter | None = None
+               ) -> list[RetrievedPassage]:
+        """The passages that best match `query` (retrieval alone), admitted like a question."""
+        query = self.validate_question(query)
+        with self._admitted:
+            return self.retriever.retrieve(query, top_k, where)
+
     def _ask(self, question: str, top_k: int | None, where: PassageFilter | None, query: str,
              on_stage: Callable[[str], None] | None) -> Answer:
         timer = StageTimer()
@@ -208,7 +216,8 @@ class QAService:
             answer.disagreement = [
                 Alternative(p.text, p.sources[0].candidate.confidence,
                             [citation_of(s.span, s.passage) for s in p.sources],
-                            p.newest or None, not p.current, comparison.corrected[id(p)])
+                            p.newest or None, not p.current, p.corrected,
+                            status(not p.current, p.corrected, p.newest, answer.as_of))
                 for p in comparison.others] or None
         return self.with_pages(answer)
 

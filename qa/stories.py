@@ -81,6 +81,7 @@ class Position:
     """One value and the sources that give it, most confident first."""
 
     sources: list[Source] = field(default_factory=list)
+    corrected: bool = False  # a newer correction notice among the answer's sources disagrees
 
     @property
     def text(self) -> str:
@@ -105,7 +106,6 @@ class Comparison:
     chosen: Source
     agreeing: list[Source]  # other documents giving the chosen value
     others: list[Position]  # conflicting values, newest first
-    corrected: dict[int, bool]  # id(position) -> a newer correction disagrees with it
 
 
 # ---------------------------------------------------------------------------- same slot
@@ -244,6 +244,19 @@ def compare(question: str, candidates: tuple[Candidate, ...],
     others = sorted((p for p in positions if p is not winner), key=lambda p: p.newest,
                     reverse=True)
     chosen = winner.sources[0]
-    corrected = {id(p): any(s.correction and s.published >= p.newest for s in winner.sources)
-                 for p in others}
-    return Comparison(chosen, winner.sources[1:], others, corrected)
+    for p in others:
+        p.corrected = any(s.correction and s.published >= p.newest for s in winner.sources)
+    return Comparison(chosen, winner.sources[1:], others)
+
+
+STATUS_WORDS = {"superseded": "an earlier version, since updated", "corrected": "since corrected",
+                "earlier": "an earlier report", "unsettled": "not settled"}
+
+
+def status(superseded: bool, corrected: bool, published: str | None, as_of: str | None) -> str:
+    """Where a competing value stands against the answer (a key of STATUS_WORDS)."""
+    if superseded:
+        return "superseded"
+    if corrected:
+        return "corrected"
+    return "earlier" if newer(as_of or "", published or "") else "unsettled"

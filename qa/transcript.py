@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.followup import HISTORY_TURNS, Exchange, resolve
 from qa.retriever import PassageFilter
 from qa.service import QAService
+from qa.stories import STATUS_WORDS
 from qa.text import clean_line
 from qa.types import Alternative, Answer, Citation
 
@@ -96,7 +97,7 @@ def render(answer: Answer) -> Rendered:
         if answer.as_of:
             content += f"\n\nAs reported on {answer.as_of}."
         for alt in answer.disagreement or []:
-            content += "\n" + disagreement_line(alt, answer.as_of)
+            content += "\n" + disagreement_line(alt)
         return Rendered(content, markers)
     if not sources:
         return Rendered(NOT_SAID, [])
@@ -108,15 +109,11 @@ def render(answer: Answer) -> Rendered:
     return Rendered(content, markers)
 
 
-def disagreement_line(alt: Alternative, as_of: str | None) -> str:
+def disagreement_line(alt: Alternative) -> str:
     """"Other reports say: 6,500 (2023-08-10, an earlier report; Title)"."""
-    status = ("an earlier version, since updated" if alt.superseded else
-              "since corrected" if alt.corrected else
-              "an earlier report" if alt.published and as_of and alt.published < as_of else
-              "not settled")
     dated = f"{alt.published}, " if alt.published else ""
     title = f"; {one_line(alt.citations[0].title)}" if alt.citations else ""
-    return f"Other reports say: {alt.answer} ({dated}{status}{title})"
+    return f"Other reports say: {alt.answer} ({dated}{STATUS_WORDS[alt.status]}{title})"
 
 
 def read_reply(question: str, standalone: str, reply: str | None) -> Exchange:
@@ -151,21 +148,18 @@ def resolve_history(earlier: Sequence[tuple[str, str | None]]) -> list[Exchange]
 
 def ask_in_transcript(service: QAService, question: str,
                       earlier: Sequence[tuple[str, str | None]] = (),
-                      top_k: int | None = None, where: PassageFilter | None = None,
-                      on_stage: Callable[[str], None] | None = None) -> Answer:
+                      where: PassageFilter | None = None) -> Answer:
     """Answer `question` as the next turn after `earlier` ((question, reply) pairs, oldest
     first), like `ChatService.ask` does for a stored conversation; nothing is stored.
     Raises QuestionError for an invalid question before anything is searched."""
     question = service.validate_question(question)
     started = time.perf_counter()
     history = resolve_history(earlier)[-HISTORY_TURNS:]
-    if history and on_stage is not None:
-        on_stage("rewriting")
     standalone = resolve(question, history)
     rewrite_ms = (time.perf_counter() - started) * 1000
     if standalone != question:
         log.info("follow-up %r resolved to %r", question, standalone)
-    answer = service.ask(question, top_k, where, search_query=standalone, on_stage=on_stage)
+    answer = service.ask(question, where=where, search_query=standalone)
     answer.standalone_question = standalone
     answer.timings_ms["rewrite"] = round(rewrite_ms, 2)
     return answer

@@ -103,6 +103,8 @@ class Alternative:
     published: str | None  # its newest source's publication date
     superseded: bool  # every source giving it was replaced by a newer version of its story
     corrected: bool  # a later correction notice among the answer's sources says otherwise
+    # superseded / corrected / earlier (an older report than the answer's) / unsettled
+    status: str = "unsettled"
 
 
 @dataclass

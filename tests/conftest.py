@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from qa.service import QAService
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -86,3 +92,21 @@ def live_server(api_env: Path, sample_text: str) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def counting_encoder(service: QAService) -> Iterator[list[int]]:
+    """Record how many texts the real encoder is asked to embed."""
+    encoder = service.corpus.encoder
+    calls: list[int] = []
+    original = encoder.encode
+
+    def counting(texts: list[str], progress: bool = False) -> np.ndarray:
+        calls.append(len(texts))
+        return original(texts, progress)
+
+    encoder.encode = counting  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        del encoder.encode

@@ -139,12 +139,13 @@ def test_bench_concurrency_measures_a_real_server(tmp_path: Path) -> None:
     assert "| 4 |" in format_rows(rows)
 
 
-def test_bench_chat_times_both_routes_on_a_real_server(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_chat_times_both_routes_on_a_real_server(tmp_path: Path) -> None:
     import json
 
     from eval.bench_cli import main
 
-    assert main(["--chat", "--rounds", "2"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    out = tmp_path / "chat.json"
+    assert main(["--chat", "--rounds", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))["chat"]
     assert result["last_answer"] == "Turkey" and result["rounds"] == 2
     assert result["ask_p50_ms"] > 0 and result["chat_p50_ms"] > 0

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import counting_encoder
 
 from embeddings.nlp import load_spacy
-from embeddings.splitter import PassageSplitter, split_sentences_many
+from embeddings.splitter import SENTENCE_PIPES, PassageSplitter, split_sentences_many
 from qa.corpus import embedding_input
 from qa.service import QAService
 from qa.settings import Settings, get_settings
@@ -33,8 +34,8 @@ def test_one_stream_with_the_parser_only_gives_the_full_pipelines_sentences(
     full = [[(s.start_char, s.end_char) for s in doc.sents]
             for doc in nlp.pipe(texts, disable=["ner", "lemmatizer"])]
     only_parser = [[(s.start_char, s.end_char) for s in doc.sents]
-                   for doc in nlp.pipe(texts, disable=["tagger", "attribute_ruler", "lemmatizer",
-                                                       "ner"])]
+                   for doc in nlp.pipe(texts, disable=[
+                       name for name in nlp.pipe_names if name not in SENTENCE_PIPES])]
     assert only_parser == full
     splitter = PassageSplitter(4, 1, 1000)
     assert splitter.split_many(texts) == [splitter.split(t) for t in texts]
@@ -49,18 +50,10 @@ def service(tmp_path: Path) -> Iterator[QAService]:
 
 
 def test_a_batch_is_embedded_in_one_encoder_call_with_the_same_vectors(
-        service: QAService, monkeypatch: pytest.MonkeyPatch) -> None:
-    encoder = service.corpus.encoder
-    calls: list[int] = []
-    encode = encoder.encode
-
-    def counting(texts: list[str], progress: bool = False) -> np.ndarray:
-        calls.append(len(texts))
-        return encode(texts, progress)
-
-    monkeypatch.setattr(encoder, "encode", counting)
+        service: QAService) -> None:
     docs = [NewDocument(f"Story {i}", text) for i, text in enumerate(TEXTS)]
-    results = service.add_documents([*docs, docs[0]])  # the same text twice: stored once
+    with counting_encoder(service) as calls:
+        results = service.add_documents([*docs, docs[0]])  # the same text twice: stored once
     assert len(calls) == 1 and [r.created for r in results] == [True] * 4 + [False]
     assert results[4].document.id == results[0].document.id
 
@@ -69,13 +62,13 @@ def test_a_batch_is_embedded_in_one_encoder_call_with_the_same_vectors(
         passages = store.document_passages(result.document.id)
         assert [(p.start, p.end) for p in passages] == [
             (p.start, p.end) for p in service.corpus.splitter.split(doc.text)]
-        alone = encode([embedding_input(doc.title, p.text) for p in passages])
-        stored = store.vectors([p.id for p in passages], encoder.name)[1]
+        alone = service.corpus.encoder.encode([embedding_input(doc.title, p.text) for p in passages])
+        stored = store.vectors([p.id for p in passages], service.corpus.encoder.name)[1]
         assert np.abs(stored - alone).max() < 1e-5
     assert service.ask("When does work on the terminal start?").answer is not None
 
-    calls.clear()
-    again = service.add_documents(docs)  # nothing new: nothing embedded
+    with counting_encoder(service) as calls:
+        again = service.add_documents(docs)  # nothing new: nothing embedded
     assert not calls and not any(r.created for r in again)
 
 

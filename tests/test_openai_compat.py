@@ -4,6 +4,7 @@ resolved like /v1/ask, refusals and keys as the client reports them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -196,3 +197,14 @@ def test_guard_refusals_take_openai_shape(live_server: LiveServer) -> None:
     # /v1/ask keeps its own shape.
     r = httpx.post(f"{live_server.url}/v1/ask", json={"question": " "})
     assert r.status_code == 422 and isinstance(r.json()["error"], str)
+
+
+def test_every_schema_the_openapi_document_refers_to_is_in_it() -> None:
+    import re
+
+    from api.app import create_app
+
+    document = create_app().openapi()
+    referred = set(re.findall(r"#/components/schemas/(\w+)", json.dumps(document)))
+    assert "OpenAIErrorOut" in referred
+    assert referred <= set(document["components"]["schemas"])

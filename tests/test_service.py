@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
+from conftest import counting_encoder
 
 from qa.corpus import DocumentError, DocumentTooLarge, embedding_input
 from qa.loaders import load_paths
@@ -65,24 +63,6 @@ def test_unanswerable_question_abstains_and_still_cites(service: QAService) -> N
     assert answer.answer is None
     assert answer.citations and all(c.answer_start is None for c in answer.citations)
     check_offsets(service, answer)
-
-
-@contextmanager
-def counting_encoder(service: QAService) -> Iterator[list[int]]:
-    """Record how many texts the real encoder is asked to embed."""
-    encoder = service.corpus.encoder
-    calls: list[int] = []
-    original = encoder.encode
-
-    def counting(texts: list[str], progress: bool = False) -> np.ndarray:
-        calls.append(len(texts))
-        return original(texts, progress)
-
-    encoder.encode = counting  # type: ignore[method-assign]
-    try:
-        yield calls
-    finally:
-        del encoder.encode
 
 
 def test_reingest_is_idempotent_and_embeds_nothing(service: QAService, sample_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_the_newer_report_wins_and_the_older_value_is_the_disagreement() -> None
     assert result.chosen.text == "4,100" and result.chosen.passage is UPDATE
     assert [s.passage for s in result.agreeing] == [AGREE]
     assert [p.text for p in result.others] == ["3,200"]
-    assert result.corrected[id(result.others[0])] is False
+    assert result.others[0].corrected is False
 
 
 def test_weak_candidates_and_a_single_source_say_nothing() -> None:
@@ -94,7 +94,7 @@ def test_a_newer_correction_marks_what_it_corrects() -> None:
     cands = (candidate(FIRST, "3,200", 0.9), candidate(UPDATE, "4,100", 0.6))
     by_id = {p.passage_id: p for p in (FIRST, UPDATE)}
     result = compare(Q, cands, by_id, 0.3, frozenset(), frozenset({"update"}), cands[0].span, always)
-    assert result is not None and result.corrected[id(result.others[0])] is True
+    assert result is not None and result.others[0].corrected is True
 
 
 def test_values_about_something_else_are_left_out() -> None:

@@ -39,7 +39,7 @@ def test_the_date_and_other_reports_follow_the_sources_and_read_back_cleanly() -
     answer = answer_of("Turkey", [citation()])
     answer.as_of = "2014-09-02"
     answer.disagreement = [Alternative("Qatar", 0.6, [citation("They met in Qatar.", "Qatar")],
-                                       "2014-08-30", False, True)]
+                                       "2014-08-30", False, True, "corrected")]
     content = render(answer).content
     assert content.endswith("\n\nAs reported on 2014-09-02.\nOther reports say: Qatar "
                             f"(2014-08-30, since corrected; {TITLE})")
@@ -91,10 +91,12 @@ def test_the_last_user_message_is_the_question() -> None:
     assert body.earlier == [("Who did Mashaal meet?", "Qassem Soleimani [1]")]
 
 
-@pytest.mark.parametrize("extra", [{"n": 3}, {"logprobs": True}, {"stream": 1},
-                                   {"tools": []}, {"temperature": "hot"}])
-def test_what_cannot_be_honoured_is_refused(extra: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
+@pytest.mark.parametrize(("extra", "why"), [
+    ({"n": 3}, "only n=1 is supported"), ({"logprobs": True}, "log probabilities are not"),
+    ({"stream": 1}, "valid boolean"), ({"tools": []}, "tools are not supported"),
+    ({"temperature": "hot"}, "valid number")])
+def test_what_cannot_be_honoured_is_refused(extra: dict[str, object], why: str) -> None:
+    with pytest.raises(ValidationError, match=why):
         request([{"role": "user", "content": "where?"}], **extra)
 
 

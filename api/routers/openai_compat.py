@@ -11,6 +11,7 @@ a link that opens the article at the quote, and the top-level `citations` are ex
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -99,11 +100,9 @@ def _citations(answer: Answer) -> list[CitationOut]:
     return [CitationOut(**asdict(c)) for c in answer.citations]
 
 
-def _asker(body: ChatCompletionIn, service: QAService
-           ) -> Callable[[Callable[[str], None] | None], Answer]:
+def _asker(body: ChatCompletionIn, service: QAService) -> Callable[[], Answer]:
     where = PassageFilter(body.document_ids, body.published_from, body.published_to)
-    question, earlier = body.question, body.earlier
-    return lambda on_stage: ask_in_transcript(service, question, earlier, None, where, on_stage)
+    return functools.partial(ask_in_transcript, service, body.question, body.earlier, where)
 
 
 @router.post("/chat/completions", response_model=ChatCompletionOut,
@@ -142,7 +141,7 @@ async def chat_completions(body: ChatCompletionIn, request: Request,
         return EventStreamResponse(
             _chunks(ask, completion_id, created, base),
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    answer = await run_in_threadpool(ask, None)
+    answer = await run_in_threadpool(ask)
     out = ChatCompletionOut(
         id=completion_id, created=created, model=MODEL_ID,
         choices=[ChoiceOut(message=message_of(answer, base))],
@@ -156,7 +155,7 @@ def _data(payload: dict[str, Any] | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
-async def _chunks(ask: Callable[[Callable[[str], None] | None], Answer], completion_id: str,
+async def _chunks(ask: Callable[[], Answer], completion_id: str,
                   created: int, base: str) -> AsyncIterator[bytes]:
     """The role at once, keep-alives while the question is answered in a worker thread, then
     the content, the stop and [DONE]."""
@@ -168,7 +167,7 @@ async def _chunks(ask: Callable[[Callable[[str], None] | None], Answer], complet
                                    "finish_reason": finish}], **extra})
 
     yield chunk({"role": "assistant", "content": ""})
-    work = asyncio.ensure_future(run_in_threadpool(ask, None))
+    work = asyncio.ensure_future(run_in_threadpool(ask))
     try:
         while not work.done():
             done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_SECONDS)

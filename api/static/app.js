@@ -538,16 +538,21 @@ function formatDate(iso) {
     .toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
 }
 
+// Where a competing value stands (the API's `disagreement[].status`).
+const STATUS_WORDS = {
+  superseded: "an earlier version, since updated",
+  corrected: "since corrected",
+  earlier: "an earlier report",
+  unsettled: "not settled",
+};
+
 /** What other articles say instead: each value, its dates and status, and its sources. */
 function disagreementSection(turn, data, numbered) {
   const section = el("section", { class: "disagreement", "aria-label": "Other reports disagree" },
     el("h2", { class: "sources-heading" }, "Other reports say otherwise"));
   let number = numbered;
   for (const alt of data.disagreement) {
-    const status = alt.superseded ? "an earlier version, since updated"
-      : alt.corrected ? "since corrected"
-        : alt.published && data.as_of && alt.published < data.as_of ? "an earlier report"
-          : "not settled";
+    const status = STATUS_WORDS[alt.status] || alt.status;
     const when = alt.published ? `${formatDate(alt.published)} · ` : "";
     const list = el("ol", { class: "citations", start: String(number + 1) });
     for (const citation of alt.citations) {
