@@ -113,10 +113,17 @@ def hard_negatives(articles: list[dict[str, Any]], share: float, seed: int) -> l
     return rows
 
 
+def train_holdout(data: Path, count: int) -> list[dict[str, Any]]:
+    """The last `count` articles of SQuAD v1.1 train: held out of training to compare readers
+    that never saw SQuAD train (the shipped one) with ones trained on it, on equal terms."""
+    return load_squad(data / "squad" / "train-v1.1.json")[-count:] if count else []
+
+
 def training_rows(data: Path, holdout: list[str], negative_share: float = 0.0,
                   squad_train: bool = True, seed: int = 13) -> list[dict[str, Any]]:
     """Every training question (the reader split's training side, SQuADShifts and, when present,
-    SQuAD v1.1 train), plus hard no-answer rows for `negative_share` of the SQuAD questions."""
+    SQuAD v1.1 train), plus hard no-answer rows for `negative_share` of the SQuAD questions.
+    `holdout` titles (of either file) stay out."""
     squad = data / "squad"
     titles = dev_titles(squad / "dev-v1.1.json") + holdout
     squad_articles = split_articles(load_squad(squad / "dev-v1.1.json"), titles, keep=False)
@@ -276,6 +283,10 @@ def main() -> None:
                     help="hold out this many training articles (their v1.1 and v2.0 questions leave "
                          "training) and score on their v2.0 questions instead of the dev sample; "
                          "for comparing settings")
+    ap.add_argument("--holdout-train", type=int, default=0,
+                    help="hold out the last N articles of SQuAD v1.1 train instead (scored on their "
+                         "questions plus one hard no-answer row for half of them): unseen by a "
+                         "reader trained on the issue-5 data only, so the two compare fairly")
     ap.add_argument("--negatives", type=float, default=0.0,
                     help="add a hard no-answer row (another paragraph of the article, the one "
                          "sharing most words with the question, without its answer) for this "
@@ -304,6 +315,8 @@ def main() -> None:
     base = str(args.base) if args.base else base_model_path()
     tok = AutoTokenizer.from_pretrained(base)
     held = holdout_titles(args.data, args.holdout)
+    held_train = train_holdout(args.data, args.holdout_train)
+    held += [a["title"] for a in held_train]
     rows = training_rows(args.data, held, args.negatives, not args.no_squad_train, args.seed)
     if args.limit_questions:
         rows = random.Random(args.seed).sample(rows, min(args.limit_questions, len(rows)))
@@ -311,7 +324,10 @@ def main() -> None:
     rows += [r for r in rows if not r["answers"]] * (args.oversample_unanswerable - 1)
     feats = featurize(tok, rows, args.max_len, args.stride)
     log.info("training questions %d, windows %d, held out %s", len(rows), len(feats), held)
-    if held:
+    if held_train:
+        eval_rows = flatten(held_train) + hard_negatives(held_train, 0.5, args.seed)
+        eval_name = "holdout_train"
+    elif held:
         squad = args.data / "squad"
         eval_rows = flatten(split_articles(load_squad(squad / "dev-v2.0.json"), held, keep=True))
         eval_name = "holdout"
