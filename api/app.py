@@ -18,7 +18,7 @@ from api.guard import RequestGuard, route_exists
 from api.mcp_http import PATH as MCP_PATH
 from api.mcp_http import MCPEndpoint
 from api.openai_schemas import openai_error, speaks_openai
-from api.routers import ask, conversations, documents, health, openai_compat, pages, stream
+from api.routers import ask, conversations, documents, feeds, health, openai_compat, pages, stream
 from qa.chat import get_chat_service
 from qa.conversations import ConversationNotFound
 from qa.corpus import DocumentError, DocumentTooLarge
@@ -79,8 +79,8 @@ def create_app() -> FastAPI:
         "OpenAI-compatible chat (/v1/chat/completions) and an MCP server (/mcp).",
         lifespan=lifespan_with(mcp),
     )
-    for router in (health.router, documents.router, ask.router, stream.router, pages.router,
-                   conversations.router, openai_compat.router):
+    for router in (health.router, documents.router, feeds.router, ask.router, stream.router,
+                   pages.router, conversations.router, openai_compat.router):
         app.include_router(router)
     app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))  # an ASGI app: any method
     app.add_middleware(RequestGuard, settings=get_settings)

@@ -19,6 +19,7 @@ from qa.settings import Settings
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _UPLOAD_PATHS = ("/v1/documents",)
 _MCP_PATH = "/mcp"  # its add_document carries a whole article: the upload limit
+_FEEDS_PATH = "/v1/feeds"  # a feed's XML may come inline: the upload limit
 
 
 class BodyTooLarge(HTTPException):
@@ -83,7 +84,7 @@ class RequestGuard:
         settings = self.settings()
         method, path = scope["method"], scope["path"]
         upload = path.startswith(_UPLOAD_PATHS)
-        large = upload or path == _MCP_PATH
+        large = upload or path in (_MCP_PATH, _FEEDS_PATH)
         limit = settings.max_upload_bytes if large else settings.max_request_bytes
         if method in _WRITES:
             if cross_site(scope, settings.allowed_origins):

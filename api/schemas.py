@@ -91,6 +91,60 @@ class BulkOut(BaseModel):
     results: list[BulkItemOut] = Field(..., description="one per record, in order")
 
 
+class FeedIn(CleanInput):
+    """Exactly one of `url` (a feed or a news page, fetched) and `feed` (a feed's XML)."""
+
+    url: str | None = Field(None, min_length=1, max_length=2048,
+                            json_schema_extra={"format": "uri",
+                                               "pattern": "^\\s*[Hh][Tt][Tt][Pp][Ss]?://"},
+                            description="an http(s) URL: an RSS/Atom feed (each entry's page is "
+                            "added) or a news page (one article)")
+    feed: str | None = Field(None, min_length=1, pattern=VISIBLE,
+                             description="an RSS or Atom feed's XML itself (each entry's page "
+                             "is fetched and added)")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from qa.feeds import FetchError, check_url
+
+        try:
+            return check_url(value)
+        except FetchError as exc:
+            raise ValueError(exc.reason) from exc
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FeedIn:
+        if (self.url is None) == (self.feed is None):
+            raise ValueError("give exactly one of 'url' (a feed or page to fetch) and 'feed' "
+                             "(the feed's XML)")
+        return self
+
+
+class FeedEntryOut(BaseModel):
+    link: str = Field(..., description="the entry's link (the document's url), or the page's "
+                      "URL; FEED[i] for an entry without a link")
+    title: str | None = None
+    status: Literal["added", "already_ingested", "failed"] = Field(
+        ..., description="added; already_ingested (a document with this URL or this text is "
+        "stored, or the link came earlier in the feed: nothing was fetched again); failed")
+    reason: str | None = Field(None, description="why it failed or was already ingested")
+    note: str | None = Field(None, description="e.g. that the page could not be read and the "
+                             "feed's own text of the entry was stored instead")
+    document_id: str | None = None
+
+
+class FeedOut(BaseModel):
+    source: str = Field(..., description="the URL, or `feed` for inline XML")
+    kind: Literal["feed", "page"]
+    added: int
+    already_ingested: int
+    failed: int
+    entries: list[FeedEntryOut] = Field(..., description="one per entry, in the feed's order")
+
+
 class DocumentCreated(BaseModel):
     id: str
     title: str
@@ -124,11 +178,23 @@ class VersionOut(BaseModel):
     superseded_at: str | None
 
 
+class BlockOut(BaseModel):
+    start: int
+    end: int
+    kind: str = Field(..., description="headline, standfirst, byline, dateline, body, caption "
+                      "or boilerplate")
+    indexed: bool = Field(..., description="whether its text is searched (boilerplate and "
+                          "repeats of an earlier line are not)")
+
+
 class DocumentFull(DocumentSummary):
     text: str
     pages: list[tuple[int, int]] | None = Field(None, description="each page's [start, end) "
                                                 "character range in `text` (a PDF's pages), "
                                                 "in order")
+    blocks: list[BlockOut] | None = Field(None, description="the article's lines, typed at "
+                                          "ingest, in order; null for documents added before "
+                                          "lines were typed or with QA_ARTICLE_STRUCTURE off")
     versions: list[VersionOut] = Field(..., description="every version of the story, oldest "
                                        "first (this one among them)")
 
@@ -177,6 +243,9 @@ class CitationOut(BaseModel):
                                   "answer is as of this date")
     page: int | None = Field(None, description="the page (from 1) the quote is on, for a "
                              "document with pages (a PDF)")
+    block: str | None = Field(None, description="the kind of article line quoted: body, "
+                              "caption (a photo caption), headline, standfirst, byline or "
+                              "dateline; null for documents added before lines were typed")
 
 
 class PassageOut(BaseModel):
@@ -191,6 +260,8 @@ class PassageOut(BaseModel):
                                      "search found the passage")
     probability: float | None = Field(None, description="the learned re-scorer's probability "
                                       "that the passage holds the answer")
+    block: str = Field("body", description="body; head: headline, standfirst, byline or "
+                       "dateline; caption: a passage of photo captions")
 
 
 class AlternativeOut(BaseModel):
@@ -205,6 +276,22 @@ class AlternativeOut(BaseModel):
         "report than the answer's, or not settled (as recent, or undated)")
     corrected: bool = Field(..., description="a later correction notice among the answer's "
                             "sources says otherwise")
+
+
+class SourceOut(BaseModel):
+    document_id: str
+    title: str
+    url: str | None
+    published: str | None
+
+
+class AnswerDateOut(BaseModel):
+    text: str = Field(..., description="the answer's words naming the date, as written")
+    value: str | None = Field(None, description="a day (YYYY-MM-DD), month (YYYY-MM) or year "
+                              "(YYYY); null for a range")
+    first: str | None = Field(None, description="a range's first day (\"last week\", \"over "
+                              "the summer\")")
+    last: str | None = Field(None, description="a range's last day")
 
 
 class AskOut(BaseModel):
@@ -225,6 +312,11 @@ class AskOut(BaseModel):
         None, description="what other articles say instead, when they disagree with the "
         "answer (a newer report's value is the answer); null when they agree or one speaks")
     notice: str | None = Field(None, description="e.g. that no article matches the filters")
+    date: AnswerDateOut | None = Field(None, description="the date the answer names, "
+                                       "normalized against its article's publication date")
+    also_reported_by: list[SourceOut] = Field(
+        default_factory=list, description="near-duplicates of the cited article (the same "
+        "wire copy under another headline, trimmed...): the other outlets that ran it")
 
 
 class TurnOut(BaseModel):

@@ -24,13 +24,24 @@ class TextSpan:
 
 
 @dataclass(frozen=True)
+class Region:
+    """A [start, end) part of a document to split, and its label (what kind of text it is).
+    Passages never cross from one region into another."""
+
+    start: int
+    end: int
+    label: str = "body"
+
+
+@dataclass(frozen=True)
 class PassageSpan:
-    """A passage: consecutive sentences of one document."""
+    """A passage: consecutive sentences of one document, all from regions of one label."""
 
     ordinal: int
     start: int
     end: int
     sentences: tuple[TextSpan, ...]
+    label: str = "body"
 
 
 def _strip(text: str, start: int, end: int) -> TextSpan | None:
@@ -75,32 +86,44 @@ SENTENCE_PIPES = ("tok2vec", "parser")
 def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[TextSpan]:
     """Sentence spans of `text` (document coordinates), whitespace trimmed, none longer than
     `max_chars`."""
-    return split_sentences_many([text], max_chars)[0]
+    return [s for s, _ in split_sentences_many([text], max_chars)[0]]
 
 
-def _blocks(text: str) -> list[TextSpan]:
-    """The non-blank lines of `text`, those over MAX_PARSE_CHARS cut."""
-    return [piece for m in _BLOCK.finditer(text) if m.group().strip()
-            for piece in ([TextSpan(m.start(), m.end())] if m.end() - m.start() <= MAX_PARSE_CHARS
-                          else cut(text, m.start(), m.end(), MAX_PARSE_CHARS))]
+def _blocks(text: str, regions: list[Region] | None) -> list[tuple[TextSpan, Region]]:
+    """The non-blank lines of `text` (of each region, when given), those over MAX_PARSE_CHARS
+    cut, each with the region it lies in."""
+    parts = regions if regions is not None else [Region(0, len(text))]
+    out = []
+    for part in parts:
+        for m in _BLOCK.finditer(text, part.start, part.end):
+            if not m.group().strip():
+                continue
+            pieces = ([TextSpan(m.start(), m.end())] if m.end() - m.start() <= MAX_PARSE_CHARS
+                      else cut(text, m.start(), m.end(), MAX_PARSE_CHARS))
+            out += [(p, part) for p in pieces]
+    return out
 
 
 def split_sentences_many(texts: list[str], max_chars: int = MAX_SENTENCE_CHARS,
-                         batch_size: int = 64) -> list[list[TextSpan]]:
-    """`split_sentences` of each text, the blocks of all of them parsed in one `nlp.pipe`
-    stream (spaCy batches across documents)."""
-    blocks = [(i, block) for i, text in enumerate(texts) for block in _blocks(text)]
+                         batch_size: int = 64, regions: list[list[Region] | None] | None = None
+                         ) -> list[list[tuple[TextSpan, Region]]]:
+    """The sentences of each text with the region they lie in (only inside its `regions` when
+    given, else in one region spanning the text, labelled "body"), the blocks of all of them
+    parsed in one `nlp.pipe` stream (spaCy batches across documents)."""
+    blocks = [(i, block, region) for i, text in enumerate(texts)
+              for block, region in _blocks(text, regions[i] if regions is not None else None)]
     nlp = load_spacy()
     disable = [name for name in nlp.pipe_names if name not in SENTENCE_PIPES]
-    docs: Iterable = nlp.pipe((texts[i][b.start : b.end] for i, b in blocks), disable=disable,
+    docs: Iterable = nlp.pipe((texts[i][b.start : b.end] for i, b, _ in blocks), disable=disable,
                               batch_size=batch_size)
-    spans: list[list[TextSpan]] = [[] for _ in texts]
-    for (i, block), doc in zip(blocks, docs, strict=True):
+    spans: list[list[tuple[TextSpan, Region]]] = [[] for _ in texts]
+    for (i, block, region), doc in zip(blocks, docs, strict=True):
         text = texts[i]
         for sent in doc.sents:
             span = _strip(text, block.start + sent.start_char, block.start + sent.end_char)
             if span is not None:
-                spans[i].extend(cut(text, span.start, span.end, max_chars))
+                spans[i].extend((piece, region)
+                                for piece in cut(text, span.start, span.end, max_chars))
     return spans
 
 
@@ -115,15 +138,32 @@ class PassageSplitter:
         self.overlap = overlap
         self.max_chars = max_chars
 
-    def split(self, text: str) -> list[PassageSpan]:
-        return self.group(split_sentences(text, self.max_chars))
+    def split(self, text: str, regions: list[Region] | None = None) -> list[PassageSpan]:
+        return self.split_many([text], [regions])[0]
 
-    def split_many(self, texts: list[str]) -> list[list[PassageSpan]]:
-        """`split` of each text, all parsed in one spaCy stream."""
-        return [self.group(s) for s in split_sentences_many(texts, self.max_chars)]
+    def split_many(self, texts: list[str], regions: list[list[Region] | None] | None = None
+                   ) -> list[list[PassageSpan]]:
+        """`split` of each text (only inside its regions, when given), all parsed in one spaCy
+        stream."""
+        return [self.group(s) for s in split_sentences_many(texts, self.max_chars,
+                                                            regions=regions)]
 
-    def group(self, sentences: list[TextSpan]) -> list[PassageSpan]:
+    def group(self, sentences: list[tuple[TextSpan, Region]]) -> list[PassageSpan]:
+        """Passages of consecutive sentences of one region: a passage never spans what lies
+        between two regions (text left out) nor mixes labels (captions make passages of their
+        own)."""
         passages: list[PassageSpan] = []
+        run_start = 0
+        while run_start < len(sentences):
+            region = sentences[run_start][1]
+            run_end = run_start
+            while run_end < len(sentences) and sentences[run_end][1] == region:
+                run_end += 1
+            self._group_run([s for s, _ in sentences[run_start:run_end]], region.label, passages)
+            run_start = run_end
+        return passages
+
+    def _group_run(self, sentences: list[TextSpan], label: str, passages: list[PassageSpan]) -> None:
         i = 0
         while i < len(sentences):
             j = i + 1
@@ -134,8 +174,7 @@ class PassageSplitter:
             ):
                 j += 1
             chunk = tuple(sentences[i:j])
-            passages.append(PassageSpan(len(passages), chunk[0].start, chunk[-1].end, chunk))
+            passages.append(PassageSpan(len(passages), chunk[0].start, chunk[-1].end, chunk, label))
             if j >= len(sentences):
                 break
             i = max(i + 1, j - self.overlap)
-        return passages

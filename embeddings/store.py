@@ -94,6 +94,26 @@ MIGRATIONS = [
     """
     ALTER TABLE documents ADD COLUMN pages TEXT;
     """,
+    # 7: an article's structure: its lines typed (JSON [[start, end, kind, copy_of], ...]), the
+    # dates its text names, resolved (JSON [[start, end, value, first day, last day], ...]), and
+    # what kind of text each passage is ("body", "head" or "caption"); passages stored before are body
+    # and near-duplicates (the same wire copy elsewhere): a MinHash signature, its bands for
+    # lookup, and the group's first document
+    """
+    ALTER TABLE documents ADD COLUMN blocks TEXT;
+    ALTER TABLE documents ADD COLUMN dates TEXT;
+    ALTER TABLE documents ADD COLUMN minhash BLOB;
+    ALTER TABLE documents ADD COLUMN shingle_count INTEGER;
+    ALTER TABLE documents ADD COLUMN duplicate_of TEXT;
+    CREATE INDEX documents_duplicate_of ON documents (duplicate_of);
+    CREATE TABLE document_bands (
+        band TEXT NOT NULL,
+        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE
+    );
+    CREATE INDEX document_bands_band ON document_bands (band);
+    CREATE INDEX document_bands_document ON document_bands (document_id);
+    ALTER TABLE passages ADD COLUMN block TEXT NOT NULL DEFAULT 'body';
+    """,
 ]
 
 
@@ -126,6 +146,10 @@ class DocumentRecord:
     superseded_by: str | None = None  # the id of the version that replaced this one
     superseded_at: str | None = None
     pages: tuple[tuple[int, int], ...] | None = None  # each page's (start, end) in `text`
+    # each line's (start, end, kind, start of the line it repeats or None), when typed
+    blocks: tuple[tuple[int, int, str, int | None], ...] | None = None
+    dates: tuple[DateSpan, ...] | None = None  # the dates the text names, when resolved
+    duplicate_of: str | None = None  # the first document of its group of near-duplicates
 
     @property
     def current(self) -> bool:
@@ -143,6 +167,46 @@ def page_of(pages: tuple[tuple[int, int], ...] | None, offset: int) -> int | Non
     return len(pages)
 
 
+# (start, end, value, first day, last day): words of a text naming a day, month or year
+# (value) or a range of days, resolved against the publication date (qa.dates)
+DateSpan = tuple[int, int, str | None, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A document's near-duplicate fingerprint, as stored: its MinHash values (bytes), its
+    shingle count and its band keys (qa.duplicates)."""
+
+    values: bytes
+    shingles: int
+    bands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Fingerprinted:
+    id: str
+    story_key: str | None
+    duplicate_of: str | None
+    fingerprint: Fingerprint
+
+
+@dataclass(frozen=True)
+class DocumentLayout:
+    """Where a document's pages are, what its lines are and which dates it names (each may be
+    unknown)."""
+
+    pages: tuple[tuple[int, int], ...] | None
+    blocks: tuple[tuple[int, int, str, int | None], ...] | None
+    dates: tuple[DateSpan, ...] | None = None
+
+    def block_at(self, offset: int) -> str | None:
+        """The kind of the line holding `offset` (None when lines were not typed)."""
+        for start, end, kind, _ in self.blocks or ():
+            if start <= offset < end:
+                return kind
+        return None
+
+
 @dataclass(frozen=True)
 class PassageRecord:
     id: int
@@ -154,6 +218,7 @@ class PassageRecord:
     end: int
     text: str
     sentences: tuple[TextSpan, ...]
+    block: str = "body"  # what kind of text it is: "body", "head" or "caption"
 
 
 @dataclass(frozen=True)
@@ -217,6 +282,32 @@ class DocumentStore:
         rows = self._query(self._DOC_SQL + " WHERE d.content_hash = ?", (digest,))
         return _document(rows[0]) if rows else None
 
+    def band_candidates(self, bands: list[str]) -> list[Fingerprinted]:
+        """The stored documents sharing at least one MinHash band with `bands`."""
+        rows = self._query(
+            "SELECT id, story_key, duplicate_of, minhash, shingle_count FROM documents WHERE id IN"
+            " (SELECT document_id FROM document_bands WHERE " + in_list("band") + ")"
+            " ORDER BY created_at, rowid", [json.dumps(bands)])
+        return [Fingerprinted(r[0], r[1], r[2], Fingerprint(r[3], int(r[4]), ()))
+                for r in rows if r[3] is not None]
+
+    def duplicates(self, document_id: str) -> list[DocumentRecord]:
+        """The other documents of `document_id`'s group of near-duplicates, oldest first."""
+        rows = self._query("SELECT COALESCE(duplicate_of, id) FROM documents WHERE id = ?",
+                           (document_id,))
+        if not rows:
+            return []
+        group = rows[0][0]
+        return [_document(r) for r in self._query(
+            self._DOC_SQL + " WHERE (d.id = ? OR d.duplicate_of = ?) AND d.id != ?"
+            " ORDER BY d.created_at, d.rowid", (group, group, document_id))]
+
+    def find_by_url(self, url: str) -> DocumentRecord | None:
+        """The newest document with this URL (whatever its story key)."""
+        rows = self._query(self._DOC_SQL + " WHERE d.url = ? ORDER BY d.created_at DESC,"
+                           " d.rowid DESC LIMIT 1", (url,))
+        return _document(rows[0]) if rows else None
+
     def list_documents(self) -> list[DocumentRecord]:
         return [_document(r) for r in self._query(self._DOC_SQL + " ORDER BY d.created_at, d.id")]
 
@@ -246,11 +337,11 @@ class DocumentStore:
     def is_empty(self) -> bool:
         return not self._query("SELECT 1 FROM documents LIMIT 1")
 
-    def document_pages(self, ids: list[str]) -> dict[str, tuple[tuple[int, int], ...]]:
-        """The page ranges of those of `ids` that have pages."""
-        rows = self._query("SELECT id, pages FROM documents WHERE pages IS NOT NULL AND "
-                           + in_list("id"), [json.dumps(ids)])
-        return {r[0]: tuple((s, e) for s, e in json.loads(r[1])) for r in rows}
+    def document_layout(self, ids: list[str]) -> dict[str, DocumentLayout]:
+        """The page ranges and typed lines of those of `ids` that have either."""
+        rows = self._query("SELECT id, pages, blocks, dates FROM documents WHERE (pages IS NOT"
+                           " NULL OR blocks IS NOT NULL) AND " + in_list("id"), [json.dumps(ids)])
+        return {r[0]: DocumentLayout(_pages(r[1]), _blocks(r[2]), _dates(r[3])) for r in rows}
 
     def document_ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT id FROM documents")]
@@ -269,6 +360,10 @@ class DocumentStore:
         sentences: SentenceVectors | None = None,
         story_key: str | None = None,
         pages: tuple[tuple[int, int], ...] | None = None,
+        blocks: list[tuple[int, int, str, int | None]] | None = None,
+        dates: list[DateSpan] | None = None,
+        fingerprint: Fingerprint | None = None,
+        duplicate_of: str | None = None,
     ) -> tuple[DocumentRecord, list[int]]:
         """Insert a document with its passages and vectors (and its sentence vectors, when
         given) in one transaction. `input_hashes` identify what was embedded, so identical
@@ -281,10 +376,16 @@ class DocumentStore:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO documents (id, title, url, published, text, content_hash, created_at,"
-                " story_key, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " story_key, pages, blocks, dates, minhash, shingle_count, duplicate_of)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (doc_id, title, url, published, text, digest, now, story_key,
-                 json.dumps(pages) if pages is not None else None),
+                 *(json.dumps(x) if x is not None else None for x in (pages, blocks, dates)),
+                 fingerprint.values if fingerprint else None,
+                 fingerprint.shingles if fingerprint else None, duplicate_of),
             )
+            if fingerprint is not None:
+                conn.executemany("INSERT INTO document_bands (band, document_id) VALUES (?, ?)",
+                                 [(band, doc_id) for band in fingerprint.bands])
             if story_key is not None:
                 conn.execute(
                     "UPDATE documents SET superseded_by = ?, superseded_at = ? WHERE story_key = ?"
@@ -293,7 +394,8 @@ class DocumentStore:
                 passage_text = text[span.start : span.end]
                 cur = conn.execute(
                     'INSERT INTO passages (document_id, ordinal, start, "end", sentences,'
-                    " text_hash, embedding, embedding_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " text_hash, embedding, embedding_model, block) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?)",
                     (
                         doc_id,
                         span.ordinal,
@@ -303,6 +405,7 @@ class DocumentStore:
                         input_hash,
                         np.asarray(vector, dtype=np.float32).tobytes(),
                         model,
+                        span.label,
                     ),
                 )
                 pid = int(cur.lastrowid or 0)
@@ -326,7 +429,16 @@ class DocumentStore:
             conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(i,) for i in ids])
             conn.execute("DELETE FROM passages WHERE document_id = ?", (document_id,))
             conn.execute("DELETE FROM sentence_vectors WHERE document_id = ?", (document_id,))
+            conn.execute("DELETE FROM document_bands WHERE document_id = ?", (document_id,))
             conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+            # its near-duplicates' group gets a new first document: the earliest left
+            members = [r[0] for r in conn.execute(
+                "SELECT id FROM documents WHERE duplicate_of = ? ORDER BY created_at, rowid",
+                (document_id,))]
+            if members:
+                conn.execute("UPDATE documents SET duplicate_of = NULL WHERE id = ?", (members[0],))
+                conn.execute("UPDATE documents SET duplicate_of = ? WHERE duplicate_of = ?",
+                             (members[0], document_id))
             # the version it had replaced is the story's current one again
             conn.execute("UPDATE documents SET superseded_by = NULL, superseded_at = NULL"
                          " WHERE superseded_by = ?", (document_id,))
@@ -351,7 +463,7 @@ class DocumentStore:
     # passages --------------------------------------------------------------------------------
     _PASSAGE_SQL = (
         'SELECT p.id, p.document_id, d.title, d.published, p.ordinal, p.start, p."end",'
-        " substr(d.text, p.start + 1, p.\"end\" - p.start) AS text, p.sentences"
+        " substr(d.text, p.start + 1, p.\"end\" - p.start) AS text, p.sentences, p.block"
         " FROM passages p JOIN documents d ON d.id = p.document_id"
     )
 
@@ -507,8 +619,21 @@ def _document(row: sqlite3.Row) -> DocumentRecord:
         text=row["text"], content_hash=row["content_hash"], created_at=row["created_at"],
         passage_count=int(row["passage_count"]), story_key=row["story_key"],
         superseded_by=row["superseded_by"], superseded_at=row["superseded_at"],
-        pages=tuple((s, e) for s, e in json.loads(row["pages"])) if row["pages"] else None,
+        pages=_pages(row["pages"]), blocks=_blocks(row["blocks"]), dates=_dates(row["dates"]),
+        duplicate_of=row["duplicate_of"],
     )
+
+
+def _pages(value: str | None) -> tuple[tuple[int, int], ...] | None:
+    return tuple((s, e) for s, e in json.loads(value)) if value else None
+
+
+def _blocks(value: str | None) -> tuple[tuple[int, int, str, int | None], ...] | None:
+    return tuple((s, e, k, c) for s, e, k, c in json.loads(value)) if value else None
+
+
+def _dates(value: str | None) -> tuple[DateSpan, ...] | None:
+    return tuple((s, e, v, a, b) for s, e, v, a, b in json.loads(value)) if value else None
 
 
 def _passage(row: sqlite3.Row) -> PassageRecord:
@@ -516,6 +641,7 @@ def _passage(row: sqlite3.Row) -> PassageRecord:
         id=row["id"], document_id=row["document_id"], title=row["title"],
         published=row["published"], ordinal=row["ordinal"], start=row["start"], end=row["end"],
         text=row["text"], sentences=tuple(TextSpan(s, e) for s, e in json.loads(row["sentences"])),
+        block=row["block"],
     )
 
 

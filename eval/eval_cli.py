@@ -13,6 +13,7 @@ SUBCOMMANDS = [
     "eval.beir",
     "eval.dialog",
     "eval.stories",
+    "eval.news",
 ]
 
 

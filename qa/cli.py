@@ -24,40 +24,57 @@ INGEST_BATCH = 64
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Add every readable document, INGEST_BATCH at a time; each file, record or entry that
-    cannot be added is reported on one line by name, and the exit status is 1 when there was
-    any. A document's line is printed once its batch is stored."""
+    """Add every readable document, INGEST_BATCH at a time; each file, record, entry or link
+    that cannot be added is reported on one line by name, and the exit status is 1 when there
+    was any. A document's line is printed once its batch is stored. Feeds (.rss, .atom and
+    feed .xml files, feed URLs) and page URLs go through qa.feeds: each entry's link is
+    fetched once, and a link already stored is not fetched again ("already ingested")."""
     from tqdm import tqdm
 
+    from qa.feeds import gather, split_arguments, stored_url
     from qa.settings import get_settings
 
-    report = load_paths([Path(p) for p in args.paths], get_settings().max_upload_bytes)
+    settings = get_settings()
+    paths, sources = split_arguments(args.paths)
+    report = load_paths([Path(p) for p in paths], settings.max_upload_bytes)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     problems = [str(p) for p in report.problems]
     service = get_service()
-    docs = []
-    for doc, prepared in zip(report.documents, service.corpus.prepare_each(report.documents),
-                             strict=True):
+    fed = gather(sources, settings, known=stored_url(service.corpus.store),
+                 max_file_bytes=settings.max_upload_bytes)
+    problems += [str(p) for p in fed.problems]
+    for entry in fed.entries:
+        if entry.note:
+            print(f"note: {entry.link}: {entry.note}", file=sys.stderr)
+        if entry.status == "failed":
+            problems.append(f"{entry.link}: {entry.reason}")
+        elif entry.status == "already_ingested" and entry.repeat_of is None:
+            print(f"already ingested\t{entry.document_id}\t{entry.link}")
+    incoming = [*report.documents, *(e.document for e in fed.pending if e.document is not None)]
+    docs = []  # (document as stored, whether it came from a feed or a page URL)
+    for i, (doc, prepared) in enumerate(zip(incoming, service.corpus.prepare_each(incoming),
+                                            strict=True)):
         if isinstance(prepared, DocumentError):
             problems.append(f"{doc.source or repr(doc.title[:80])}: {prepared}")
         else:
-            docs.append(prepared)
+            docs.append((prepared, i >= len(report.documents)))
     with tqdm(total=len(docs), desc="ingesting", unit="doc", file=sys.stderr,
               disable=len(docs) <= INGEST_BATCH or not sys.stderr.isatty()) as bar:
         for start in range(0, len(docs), INGEST_BATCH):
             batch = docs[start : start + INGEST_BATCH]
-            for r in service.add_documents(batch):
-                state = "added" if r.created else "unchanged"
+            results = service.add_documents([doc for doc, _ in batch])
+            for (_, fetched), r in zip(batch, results, strict=True):
+                state = "added" if r.created else "already ingested" if fetched else "unchanged"
                 replaced = f"\t(new version of {r.replaced})" if r.replaced else ""
                 bar.write(f"{state}\t{r.document.id}\t{r.document.passage_count} passages\t"
                           f"{r.document.title}{replaced}", file=sys.stdout)
             bar.update(len(batch))
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
-    if not docs and not problems:
+    if not docs and not problems and not fed.entries:
         print("no documents found", file=sys.stderr)
-    return 1 if problems or not docs else 0
+    return 1 if problems or not (docs or fed.entries) else 0
 
 
 def _print_answer(answer_data: dict, as_json: bool) -> None:
@@ -75,11 +92,18 @@ def _print_answer(answer_data: dict, as_json: bool) -> None:
     else:
         as_of = f", as of {answer_data['as_of']}" if answer_data.get("as_of") else ""
         print(f"{answer_data['answer']}  (confidence {answer_data['confidence']:.2f}{as_of})")
+        if date := answer_data.get("date"):
+            meaning = date["value"] or f"{date['first']} to {date['last']}"
+            print(f"\u201c{date['text']}\u201d means {meaning}")
     agreeing = answer_data.get("agreement") or []
     if agreeing:
         print(f"{1 + len(agreeing)} articles agree.")
     for n, c in enumerate([*answer_data["citations"], *agreeing], start=1):
         _print_citation(n, c)
+    also = answer_data.get("also_reported_by") or []
+    if also:
+        print("Also reported by: " + "; ".join(
+            s["title"] + (f" ({s['published']})" if s.get("published") else "") for s in also))
     for alt in answer_data.get("disagreement") or []:
         dated = f", {alt['published']}" if alt.get("published") else ""
         print(f"Other reports say: {alt['answer']}  (confidence {alt['confidence']:.2f}"
@@ -260,8 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="add articles (txt, md, html, json, jsonl, pdf, docx, folders)")
-    p.add_argument("paths", nargs="+")
+    p = sub.add_parser("ingest", help="add articles (txt, md, html, json, jsonl, pdf, docx, "
+                       "folders; RSS/Atom feeds and pages: files or http(s) URLs)")
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("ask", help="ask a question")

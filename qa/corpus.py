@@ -13,15 +13,19 @@ from tqdm import tqdm
 
 from embeddings.encoder import Encoder, shared_encoder
 from embeddings.index import VectorIndex
-from embeddings.splitter import PassageSpan, PassageSplitter
+from embeddings.splitter import PassageSpan, PassageSplitter, Region
 from embeddings.store import (
+    DateSpan,
     DocumentRecord,
     DocumentStore,
     PassageRecord,
     SentenceVectors,
     content_hash,
 )
+from qa.dates import resolve_dates
+from qa.duplicates import Signature, fingerprint, group_of, signature
 from qa.settings import Settings
+from qa.structure import Block, BlockKind, article_blocks
 from qa.text import TextError, clean_line, clean_text
 from qa.timing import StageTimer
 from qa.types import NewDocument, RetrievedPassage
@@ -35,6 +39,44 @@ class DocumentError(ValueError):
 
 class DocumentTooLarge(DocumentError):
     """A document over the configured size limit."""
+
+
+_HEAD = frozenset({BlockKind.HEADLINE, BlockKind.STANDFIRST, BlockKind.BYLINE, BlockKind.DATELINE})
+
+
+def region_label(kind: BlockKind) -> str:
+    """A passage's label: "caption", "head" (headline, standfirst, byline, dateline: what is
+    said about the report rather than in it) or "body"."""
+    return "caption" if kind is BlockKind.CAPTION else "head" if kind in _HEAD else "body"
+
+
+def indexed_regions(blocks: list[Block]) -> list[Region]:
+    """The parts of an article to index: runs of consecutive indexed lines of one label (head,
+    body or caption); boilerplate and repeated lines fall between runs, so no passage holds
+    them. An article of nothing but furniture is indexed whole rather than not at all."""
+    regions: list[Region] = []
+    joinable = False  # whether the last region may grow by the next line
+    for block in blocks:
+        label = region_label(block.kind)
+        if not block.indexed:
+            joinable = False
+        elif joinable and regions[-1].label == label:
+            regions[-1] = Region(regions[-1].start, block.end, label)
+        else:
+            regions.append(Region(block.start, block.end, label))
+            joinable = True
+    return regions or [Region(b.start, b.end) for b in blocks]
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A document's typed lines and dates as stored, the regions of it to index, and its
+    near-duplicate signature (None when detection is off)."""
+
+    blocks: list[tuple[int, int, str, int | None]] | None
+    regions: list[Region] | None
+    dates: list[DateSpan]
+    signature: Signature | None = None
 
 
 @dataclass(frozen=True)
@@ -262,22 +304,29 @@ class Corpus:
                 seen[digest] = i
                 new.append((i, doc))
         with timer.stage("split"):
-            splits = self.splitter.split_many([doc.text for _, doc in new])
+            notes = [self.annotate(doc) for _, doc in new]
+            splits = self.splitter.split_many([doc.text for _, doc in new],
+                                              [note.regions for note in notes])
         pending = [(i, doc, spans) for (i, doc), spans in zip(new, splits, strict=True)]
         with timer.stage("encode"):
             vectors, hashes, sentences = self._embed_batch(pending, progress)
         model = self.encoder.name
         offset = 0
         with timer.stage("store"), self._lock:
-            for (i, doc, spans), doc_sentences in zip(pending, sentences, strict=True):
+            for (i, doc, spans), doc_sentences, note in zip(pending, sentences, notes, strict=True):
                 doc_vectors = vectors[offset : offset + len(spans)]
                 doc_hashes = hashes[offset : offset + len(spans)]
                 offset += len(spans)
                 before = self.store.current_version(doc.story_key) if doc.story_key else None
+                group = None if note.signature is None else group_of(
+                    note.signature, doc.story_key,
+                    self.store.band_candidates(list(note.signature.bands())))
                 record, ids = self.store.add_document(
                     title=doc.title, text=doc.text, url=doc.url, published=doc.published,
                     passages=spans, vectors=doc_vectors, input_hashes=doc_hashes, model=model,
                     sentences=doc_sentences, story_key=doc.story_key, pages=doc.pages,
+                    blocks=note.blocks, dates=note.dates, duplicate_of=group,
+                    fingerprint=fingerprint(note.signature) if note.signature is not None else None,
                 )
                 index.add(np.asarray(ids, dtype=np.int64), doc_vectors)
                 results[i] = IngestResult(record, created=True,
@@ -290,6 +339,20 @@ class Corpus:
                 assert stored is not None
                 results[i] = IngestResult(stored, created=False)
         return [r for r in results if r is not None]
+
+    def annotate(self, doc: NewDocument) -> Annotation:
+        """What ingest learns about a document's text besides its passages: its typed lines
+        and the regions to index (every line but boilerplate and repeats, captions labelled as
+        such; None with article structure off: the whole text is indexed as body), and the
+        dates it names, resolved against its publication date."""
+        dates = [(m.start, m.end, m.value, m.start_date, m.end_date)
+                 for m in resolve_dates(doc.text, doc.published)]
+        sig = signature(doc.text) if self.settings.detect_duplicates else None
+        if not self.settings.article_structure:
+            return Annotation(None, None, dates, sig)
+        blocks = article_blocks(doc.text, doc.title)
+        return Annotation([(b.start, b.end, b.kind.value, b.copy_of) for b in blocks],
+                          indexed_regions(blocks), dates, sig)
 
     def _embed_batch(self, pending: list[tuple[int, NewDocument, list[PassageSpan]]],
                      progress: bool
@@ -348,19 +411,21 @@ class Corpus:
         """Each passage widened by up to `sentences` whole sentences on each side, within its
         document: more context for the reader (pronouns, a sentence cut off by a passage
         boundary). Offsets stay document offsets, so citations are unaffected. Each document
-        is read from the store once, however many of its passages are widened."""
+        is read from the store once, however many of its passages are widened. A passage widens
+        within its kind of text: a body passage never into a caption."""
         if sentences <= 0:
             return passages
-        documents: dict[str, tuple[list[tuple[int, int]], str] | None] = {}
+        documents: dict[tuple[str, str], tuple[list[tuple[int, int]], str] | None] = {}
         out = []
         for passage in passages:
             doc_id = passage.document_id
-            if doc_id not in documents:
-                records = self.store.document_passages(doc_id)
+            if (doc_id, passage.block) not in documents:
+                records = [r for r in self.store.document_passages(doc_id)
+                           if r.block == passage.block]
                 document = self.store.get_document(doc_id)
-                documents[doc_id] = (sentence_spans(records), document.text) \
+                documents[doc_id, passage.block] = (sentence_spans(records), document.text) \
                     if records and document else None
-            found = documents[doc_id]
+            found = documents[doc_id, passage.block]
             if found is None or not passage.sentences:  # deleted meanwhile: read what was found
                 out.append(passage)
                 continue

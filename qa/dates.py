@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -144,3 +145,214 @@ def html_published(tree: Any) -> str | None:
             continue
     return None
 
+
+
+# Dates in an article's text, resolved against its publication date ---------------------------
+@dataclass(frozen=True)
+class DateMention:
+    """Words of a text that name a time (`text[start:end]`), and what they mean: a day
+    (YYYY-MM-DD), a month (YYYY-MM) or a year (YYYY) in `value`, or a range of days in
+    `start_date` / `end_date` ("last week", "over the summer"), resolved against the article's
+    publication date."""
+
+    start: int
+    end: int
+    value: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTH_NAMES = r"(?:january|february|march|april|may|june|july|august|september|october|" \
+               r"november|december|(?:jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?)"
+_WORD_NUMBERS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_RELATIVE = re.compile(
+    r"\b(?:"
+    r"(?P<full>" + _MONTH_NAMES + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{1,2}(?:st|nd|rd|th)?\s+"
+    + _MONTH_NAMES + r",?\s+\d{4}|\d{4}-\d{2}-\d{2})"
+    r"|(?P<mdmonth>" + _MONTH_NAMES + r")\s+(?P<mdday>\d{1,2})(?:st|nd|rd|th)?\b(?!,?\s+\d)"
+    r"|(?P<dayword>yesterday|today|tomorrow)"
+    r"|(?:(?P<wdmod>last|this|next|on|earlier on|late on)\s+)?(?P<weekday>" + "|".join(_WEEKDAYS)
+    + r")(?!\s*,?\s*(?:" + _MONTH_NAMES + r"|\d))"
+    r"|(?P<ago>\d+|" + "|".join(_WORD_NUMBERS) + r"|a|an)\s+(?P<agounit>days?|weeks?|months?|"
+    r"years?)\s+ago"
+    r"|(?P<unitmod>last|this|next|earlier this|later this|past)\s+(?P<unit>week|month|year)"
+    r"|(?P<seasonmod>over the|this|last|next|during the|in the|earlier this|late this)\s+"
+    r"(?P<season>summer|winter|spring|autumn|fall)"
+    r"|(?:(?P<part>early|mid|late|earlier in|later in|in|on|since|by|until|from|last|next)[\s-]+)?"
+    r"(?P<month>" + _MONTH_NAMES + r")(?![a-z])(?:\s+(?P<monthyear>\d{4})|(?!\.?\s+\d))"
+    r"|(?P<yearprep>in|since|by|during|until|of)\s+(?P<year>(?:19|20)\d{2})\b"
+    r")",
+    re.IGNORECASE)
+_SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11)}
+# Words before a weekday or month, in its clause, that put it ahead of the report: "will visit on
+# Friday", "would reopen in March", "is scheduled for Monday"
+_FUTURE = re.compile(r"\b(?:will|would|shall|won't|wo n't|to be|is to|are to|was to|were to|"
+                     r"plans?|planned|planning|scheduled|set to|expected|is due|are due|"
+                     r"upcoming)\b|'ll\b", re.IGNORECASE)
+_CLAUSE_START = re.compile(r"[.!?;\n][\s\"'\u201d\u2019]*|\bbut\b|\band\b", re.IGNORECASE)
+# "March next year", "in May last year": the month of that year
+_MONTH_YEAR_WORD = re.compile(r"\s+(?P<which>next|last|this) year\b", re.IGNORECASE)
+
+
+def _looks_ahead(text: str, start: int, reach: int = 80) -> bool:
+    """Whether the clause before `start` speaks of the future."""
+    before = text[max(0, start - reach) : start]
+    cuts = list(_CLAUSE_START.finditer(before))
+    return bool(_FUTURE.search(before[cuts[-1].end() :] if cuts else before))
+
+
+def _month_end(year: int, month: int) -> date:
+    from calendar import monthrange
+
+    return date(year, month, monthrange(year, month)[1])
+
+
+def _span_of(start: date, end: date) -> tuple[str, str]:
+    return start.isoformat(), end.isoformat()
+
+
+def _month_number(word: str) -> int:
+    return _MONTHS[word.lower().rstrip(".")]
+
+
+def resolve_dates(text: str, published: str | None) -> list[DateMention]:
+    """Every time expression of `text` that can be pinned to a date: written dates always;
+    relative ones ("Tuesday", "last week", "late August", "over the summer", "two days ago")
+    only when `published` is a full date (YYYY-MM-DD), since they mean nothing without it.
+    Reporting looks back: a weekday or a month without "next" is the latest one on or before
+    the publication date (news style names the day of the week even for the same day)."""
+    from datetime import timedelta
+
+    day0: date | None = None
+    if published and len(published) == 10:
+        try:
+            day0 = date.fromisoformat(published)
+        except ValueError:
+            day0 = None
+    found: list[DateMention] = []
+    for m in _RELATIVE.finditer(text):
+        g = m.groupdict()
+        mention: DateMention | None = None
+        try:
+            if g["full"]:
+                mention = DateMention(m.start(), m.end(), value=parse_date(g["full"]))
+            elif g["month"] and g["monthyear"]:
+                value = _checked(int(g["monthyear"]), _month_number(g["month"]))
+                mention = DateMention(_month_start(m), m.end(), value=value)
+            elif g["year"]:
+                mention = DateMention(m.start("year"), m.end("year"), value=g["year"])
+            elif day0 is None:
+                continue
+            elif g["mdmonth"]:  # "Aug. 5": the nearest such day, which news means, looking back
+                month, day = _month_number(g["mdmonth"]), int(g["mdday"])
+                year = day0.year if (month, day) <= (day0.month, day0.day) or \
+                    month - day0.month <= 2 else day0.year - 1
+                mention = DateMention(m.start(), m.end(), value=_checked(year, month, day))
+            elif g["dayword"]:
+                shift = {"yesterday": -1, "today": 0, "tomorrow": 1}[g["dayword"].lower()]
+                mention = DateMention(m.start(), m.end(), value=(day0 + timedelta(shift)).isoformat())
+            elif g["weekday"]:
+                target = _WEEKDAYS.index(g["weekday"].lower())
+                if (g["wdmod"] or "").lower() == "next" or (
+                        not g["wdmod"] or g["wdmod"].lower() == "on") and _looks_ahead(text, m.start()):
+                    delta = (target - day0.weekday()) % 7 or 7
+                elif (g["wdmod"] or "").lower() == "last":
+                    delta = -((day0.weekday() - target) % 7 or 7)
+                else:  # news style: "said Tuesday" in Tuesday's paper is that day
+                    delta = -((day0.weekday() - target) % 7)
+                start = m.start("wdmod") if (g["wdmod"] or "").lower() in ("last", "next") \
+                    else m.start("weekday")
+                mention = DateMention(start, m.end(), value=(day0 + timedelta(delta)).isoformat())
+            elif g["ago"]:
+                n = g["ago"].lower()
+                count = 1 if n in ("a", "an") else _WORD_NUMBERS.get(n) or int(n)
+                unit = g["agounit"].lower().rstrip("s")
+                if unit in ("day", "week"):
+                    when = day0 - timedelta(days=count * (7 if unit == "week" else 1))
+                    mention = DateMention(m.start(), m.end(), value=when.isoformat())
+                elif unit == "month":
+                    y, mo = divmod(day0.year * 12 + day0.month - 1 - count, 12)
+                    mention = DateMention(m.start(), m.end(), value=_checked(y, mo + 1))
+                else:
+                    mention = DateMention(m.start(), m.end(), value=str(day0.year - count))
+            elif g["unit"]:
+                mention = _unit_mention(m, g["unitmod"].lower(), g["unit"].lower(), day0)
+            elif g["season"]:
+                mention = _season_mention(m, g["seasonmod"].lower(), g["season"].lower(), day0)
+            elif g["month"]:
+                mention = _month_mention(text, m, (g["part"] or "").lower(), g["month"], day0)
+        except (DateError, ValueError):
+            continue
+        if mention is not None:
+            found.append(mention)
+    return found
+
+
+def _unit_mention(m: re.Match[str], mod: str, unit: str, day0: date) -> DateMention | None:
+    from datetime import timedelta
+
+    step = {"last": -1, "past": -1, "next": 1}.get(mod, 0)
+    if unit == "week":
+        monday = day0 - timedelta(days=day0.weekday()) + timedelta(weeks=step)
+        end = day0 if mod == "earlier this" else monday + timedelta(days=6)
+        return DateMention(m.start(), m.end(), start_date=monday.isoformat(), end_date=end.isoformat())
+    if unit == "month":
+        y, mo = divmod(day0.year * 12 + day0.month - 1 + step, 12)
+        if mod == "earlier this":
+            return DateMention(m.start(), m.end(), *(None,), *_span_of(date(y, mo + 1, 1), day0))
+        return DateMention(m.start(), m.end(), value=_checked(y, mo + 1))
+    if mod == "earlier this":
+        return DateMention(m.start(), m.end(), None, *_span_of(date(day0.year, 1, 1), day0))
+    return DateMention(m.start(), m.end(), value=str(day0.year + step))
+
+
+def _season_mention(m: re.Match[str], mod: str, season: str, day0: date) -> DateMention | None:
+    if season == "winter":
+        return None  # spans two years; not pinned
+    first, last = _SEASONS[season]
+    year = day0.year if day0.month >= first else day0.year - 1
+    if mod == "last" and first <= day0.month <= last:
+        year -= 1  # "last summer" said in summer: the one before
+    elif mod == "next":
+        year = day0.year if day0.month < first else day0.year + 1
+    return DateMention(m.start(), m.end(), None,
+                       *_span_of(date(year, first, 1), _month_end(year, last)))
+
+
+def _month_mention(text: str, m: re.Match[str], part: str, month_word: str, day0: date
+                   ) -> DateMention | None:
+    word = month_word.lower().rstrip(".")
+    if word in ("may", "mar") and not part:
+        return None  # "may" the verb, "mar" the verb: only with a preposition or "early/late"
+    month = _month_number(month_word)
+    end = m.end()
+    if which := _MONTH_YEAR_WORD.match(text, m.end()):
+        year = day0.year + {"next": 1, "last": -1, "this": 0}[which.group("which").lower()]
+        end = which.end()
+    elif part == "next" or (part != "last" and _looks_ahead(text, m.start())):
+        year = day0.year if month > day0.month else day0.year + 1
+    else:
+        year = day0.year if month <= day0.month else day0.year - 1
+        if part == "last" and month == day0.month:
+            year -= 1
+    return DateMention(_month_start(m), end, value=_checked(year, month))
+
+
+def _month_start(m: re.Match[str]) -> int:
+    """Where a month mention starts: with "early", "late", "last"... (they are part of what it
+    means), after a bare preposition ("in", "since")."""
+    part = (m.group("part") or "").lower()
+    meaningful = ("early", "mid", "late", "earlier in", "later in", "last", "next")
+    return m.start("part") if part in meaningful else m.start("month")
+
+
+def mention_at(mentions: list[DateMention], start: int, end: int) -> DateMention | None:
+    """The mention that overlaps [start, end) most (None when none does)."""
+    best, overlap = None, 0
+    for mention in mentions:
+        shared = min(end, mention.end) - max(start, mention.start)
+        if shared > overlap:
+            best, overlap = mention, shared
+    return best

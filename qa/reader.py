@@ -82,9 +82,10 @@ class NeuralReader:
 
     def __init__(self, model_dir: Path | None = None, max_length: int = 384, stride: int = 128,
                  max_answer_tokens: int = 30, threads: int | None = None,
-                 retrieval_weight: float = 0.0):
+                 retrieval_weight: float = 0.0, caption_weight: float = 0.0):
         self.model_dir = Path(model_dir or DEFAULT_READER_DIR)
         self.retrieval_weight = retrieval_weight
+        self.caption_weight = caption_weight
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
@@ -170,7 +171,8 @@ class NeuralReader:
         best: dict[int, tuple[float, WindowSpan]] = {}
         margins: dict[int, float] = {}
         for found in self.window_spans(question, passages) if passages else []:
-            prior = retrieval_prior(passages[found.passage], self.retrieval_weight)
+            prior = passage_prior(passages[found.passage], self.retrieval_weight,
+                                  self.caption_weight)
             pid = passages[found.passage].passage_id
             margins[pid] = max(margins.get(pid, -np.inf), found.span.score - found.null + prior)
             held = best.get(found.passage)
@@ -220,7 +222,17 @@ def retrieval_prior(passage: RetrievedPassage, weight: float) -> float:
     return weight * math.log(p / (1 - p))
 
 
+def passage_prior(passage: RetrievedPassage, retrieval_weight: float,
+                  caption_weight: float) -> float:
+    """What a span's score gets for where it stands: the retrieval prior, plus
+    `caption_weight` in a photo caption."""
+    caption = caption_weight if passage.block == "caption" else 0.0
+    return retrieval_prior(passage, retrieval_weight) + caption
+
+
 @functools.cache
 def shared_neural_reader(model_dir: Path | None = None, threads: int | None = None,
-                         retrieval_weight: float = 0.0) -> NeuralReader:
-    return NeuralReader(model_dir, threads=threads, retrieval_weight=retrieval_weight)
+                         retrieval_weight: float = 0.0, caption_weight: float = 0.0
+                         ) -> NeuralReader:
+    return NeuralReader(model_dir, threads=threads, retrieval_weight=retrieval_weight,
+                        caption_weight=caption_weight)

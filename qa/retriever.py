@@ -101,6 +101,19 @@ class Candidates:
     bm25: dict[int, float]
 
 
+def distinct_texts(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
+    """The passages in order, less any whose text an earlier one already has (the same wire
+    copy in two outlets' articles): the reader reads it once, the copies stay citable."""
+    seen: set[str] = set()
+    out = []
+    for p in passages:
+        key = " ".join(p.text.split())
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
 class HybridRetriever:
     def __init__(self, corpus: Corpus, settings: Settings):
         self.corpus = corpus
@@ -117,14 +130,14 @@ class HybridRetriever:
         timer = timer or StageTimer()
         s = self.settings
         if not s.rescores:
-            return self.search(query, top_k, where, timer).passages
+            return distinct_texts(self.search(query, top_k, where, timer).passages)
         found = self.search(query, max(top_k, s.rescore_candidates), where, timer)
         with timer.stage("rescore"):
             # Only the top `rescore_candidates` are re-ordered; deeper ones keep fused order.
             top = found.passages[: s.rescore_candidates]
             assert found.vector is not None  # rescores implies rrf, which embeds the query
             passages = self._rescore(query, top, found.vector, found.bm25)
-        return (passages + found.passages[s.rescore_candidates :])[:top_k]
+        return distinct_texts(passages + found.passages[s.rescore_candidates :])[:top_k]
 
     def search(
         self,
@@ -186,7 +199,7 @@ class HybridRetriever:
                 passage_id=pid, document_id=r.document_id, title=r.title, start=r.start,
                 end=r.end, text=r.text, score=score,
                 sentences=tuple((x.start, x.end) for x in r.sentences),
-                similarity=cosine.get(pid), published=r.published,
+                similarity=cosine.get(pid), published=r.published, block=r.block,
             )
             for pid, score in ranked
             if (r := records.get(pid)) is not None

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from embeddings.store import page_of
+from embeddings.store import DocumentLayout, page_of
 from qa.corpus import Corpus, IngestResult
+from qa.dates import DateMention, mention_at
 from qa.evidence import closest_sentence
 from qa.extractor import RuleExtractor
 from qa.reader import NeuralReader, Reader, shared_neural_reader
@@ -31,11 +32,13 @@ from qa.timing import StageTimer
 from qa.types import (
     Alternative,
     Answer,
+    AnswerDate,
     AnswerSpan,
     Citation,
     NewDocument,
     ReaderResult,
     RetrievedPassage,
+    Source,
 )
 
 log = logging.getLogger(__name__)
@@ -85,7 +88,8 @@ def abstain_threshold(settings: Settings) -> float:
         return settings.abstain_threshold
     if uses_neural_reader(settings):
         return shared_neural_reader(settings.reader_path, settings.torch_threads,
-                                    settings.reader_retrieval_weight).abstain_threshold
+                                    settings.reader_retrieval_weight,
+                                    settings.caption_weight).abstain_threshold
     return RuleExtractor.abstain_threshold
 
 
@@ -112,7 +116,7 @@ class QAService:
             if uses_neural_reader(self.settings):
                 self._reader = shared_neural_reader(
                     self.settings.reader_path, self.settings.torch_threads,
-                    self.settings.reader_retrieval_weight)
+                    self.settings.reader_retrieval_weight, self.settings.caption_weight)
             else:
                 if self.settings.reader == "neural":
                     log.warning("no trained reader found; using the rule-based extractor")
@@ -219,21 +223,32 @@ class QAService:
                             p.newest or None, not p.current, p.corrected,
                             status(not p.current, p.corrected, p.newest, answer.as_of))
                 for p in comparison.others] or None
-        return self.with_pages(answer)
+        if answer.answer is not None and answer.citations:
+            answer.also_reported_by = [
+                Source(d.id, d.title, d.url, d.published)
+                for d in self.corpus.store.duplicates(answer.citations[0].document_id) if d.current]
+        return self.with_layout(answer)
 
-    def with_pages(self, answer: Answer) -> Answer:
-        """`answer` with the page of each citation whose document has pages (a PDF's): one
-        query for all the documents cited."""
+    def with_layout(self, answer: Answer) -> Answer:
+        """`answer` with, for each citation, the page it is on (a PDF's) and the kind of line
+        it quotes (body, caption...): one query for all the documents cited."""
         alternatives = answer.disagreement or []
         cited = [*answer.citations, *answer.agreement, *(c for a in alternatives for c in a.citations)]
-        pages = self.corpus.store.document_pages(list({c.document_id for c in cited}))
-        if not pages:
+        layouts = self.corpus.store.document_layout(list({c.document_id for c in cited}))
+        if not layouts:
             return answer
 
         def paged(citations: list[Citation]) -> list[Citation]:
-            return [replace(c, page=page_of(pages.get(c.document_id), c.start)) for c in citations]
+            out = []
+            for c in citations:
+                layout = layouts.get(c.document_id)
+                out.append(c if layout is None else replace(
+                    c, page=page_of(layout.pages, c.start), block=layout.block_at(c.start)))
+            return out
 
         answer.citations, answer.agreement = paged(answer.citations), paged(answer.agreement)
+        if answer.answer is not None and answer.citations:
+            answer.date = answer_date(answer.citations[0], layouts.get(answer.citations[0].document_id))
         if answer.disagreement is not None:
             answer.disagreement = [replace(a, citations=paged(a.citations)) for a in alternatives]
         return answer
@@ -328,6 +343,20 @@ def get_service(settings: Settings | None = None) -> QAService:
     settings = settings or get_settings()
     # Access-control settings belong to the API layer; they never call for a second service.
     return _service_for(settings.model_dump_json(exclude={"api_key", "ask_requires_key"}))
+
+
+def answer_date(citation: Citation, layout: DocumentLayout | None) -> AnswerDate | None:
+    """The date named by the cited answer's words, when the document's dates were resolved at
+    ingest and one overlaps the answer (its words taken from the quote)."""
+    if layout is None or not layout.dates or citation.answer_start is None \
+            or citation.answer_end is None:
+        return None
+    mentions = [DateMention(*d) for d in layout.dates]
+    found = mention_at(mentions, citation.answer_start, citation.answer_end)
+    if found is None or not citation.start <= found.start <= found.end <= citation.end:
+        return None
+    words = citation.quote[found.start - citation.start : found.end - citation.start]
+    return AnswerDate(words, found.value, found.start_date, found.end_date)
 
 
 def citation_of(span: AnswerSpan, passage: RetrievedPassage) -> Citation:

@@ -34,10 +34,30 @@ class Settings(BaseSettings):
         1_000, description="the most document_ids one question may be restricted to")
     max_question_chars: int = 1000
 
+    # feeds and pages fetched over HTTP (qa/feeds.py)
+    fetch_timeout_seconds: float = Field(
+        10.0, gt=0, description="the longest a page or feed may take to fetch (connecting, "
+        "then the whole body)")
+    fetch_max_bytes: int = Field(
+        5_000_000, gt=0, description="the largest page or feed fetched; reading stops past it "
+        "and the page is refused by name")
+    fetch_private_addresses: bool = Field(
+        False, description="also fetch URLs whose host is on this machine or a private network "
+        "(loopback, 10.x, 192.168.x, link-local...): off, so that a feed or a caller cannot make "
+        "the service read internal addresses")
+
     # passages
     sentences_per_passage: int = 4
     passage_overlap: int = 1
     passage_max_chars: int = 1000
+    article_structure: bool = Field(
+        True, description="type each article's lines at ingest (qa/structure.py): boilerplate "
+        "and repeated lines are not indexed, captions make passages of their own (applies to "
+        "documents added from now on)")
+    detect_duplicates: bool = Field(
+        True, description="find near-duplicate articles at ingest (the same wire copy under "
+        "another headline or trimmed; MinHash, qa/duplicates.py): an answer lists the others "
+        "as also reported by")
     embed_title: bool = Field(
         True, description="prefix each passage with its title when embedding (applies to "
         "passages embedded from now on; a fresh data dir re-embeds everything)")
@@ -91,6 +111,10 @@ class Settings(BaseSettings):
         1.0, ge=0, description="the neural reader picks its answer by span score + this weight x "
         "the log-odds of the passage's retrieval probability (from the learned re-scorer; 0 = "
         "span score alone)")
+    caption_weight: float = Field(
+        -2.0, description="added to the reader's score of a span in a photo caption: negative "
+        "prefers the report's own text, as event questions need (measured on the news gold "
+        "set's tuning articles, eval/RESULTS.md)")
     read_expand_sentences: int = Field(
         0, description="widen each passage read by this many sentences on each side")
     rerank: Literal["reader", "none"] = Field(

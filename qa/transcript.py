@@ -96,6 +96,8 @@ def render(answer: Answer) -> Rendered:
             content += "\n\n" + SOURCES + "\n" + "\n".join(sources)
         if answer.as_of:
             content += f"\n\nAs reported on {answer.as_of}."
+        if answer.also_reported_by:
+            content += "\nAlso reported by: " + "; ".join(s.title for s in answer.also_reported_by) + "."
         for alt in answer.disagreement or []:
             content += "\n" + disagreement_line(alt)
         return Rendered(content, markers)

@@ -42,6 +42,7 @@ class RetrievedPassage:
     # the learned re-scorer's probability that the passage holds the answer, when it ran
     probability: float | None = None
     published: str | None = None  # the document's publication date (ISO), when known
+    block: str = "body"  # what kind of text: "body", "head" (headline, byline...) or "caption"
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,32 @@ class Citation:
     answer_end: int | None
     published: str | None = None  # the document's publication date: the answer is "as of" it
     page: int | None = None  # the page (from 1) the quote starts on, when the document has pages
+    # the kind of article line the quote starts in (body, caption, headline, standfirst, byline,
+    # dateline), when the document's lines were typed at ingest
+    block: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """An article, named: who else reported what was cited."""
+
+    document_id: str
+    title: str
+    url: str | None
+    published: str | None
+
+
+@dataclass(frozen=True)
+class AnswerDate:
+    """The date an answer names, normalized: the words as written (`text`), and a day, month
+    or year (`value`: YYYY-MM-DD, YYYY-MM, YYYY) or a range of days (`first`, `last`), resolved
+    against the cited article's publication date ("late August" in a report of 2014-09-02 ->
+    2014-08)."""
+
+    text: str
+    value: str | None
+    first: str | None = None
+    last: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,3 +151,6 @@ class Answer:
     # what other sources say instead, when they disagree; None when they agree or one speaks
     disagreement: list[Alternative] | None = None
     notice: str | None = None  # e.g. that no article matches the filters asked for
+    date: AnswerDate | None = None  # the date the answer names, normalized, when it names one
+    # near-duplicates of the cited article (the same wire copy elsewhere): also reported by
+    also_reported_by: list[Source] = field(default_factory=list)

@@ -60,7 +60,7 @@ def test_turns_are_numbered_and_kept_in_order(store: ConversationStore) -> None:
     assert conv.turns[0].citations == [{
         "document_id": "doc1", "title": "A title", "passage_id": 3, "start": 10, "end": 40,
         "quote": "the quoted sentence", "answer_start": 14, "answer_end": 20, "published": None,
-        "page": None}]
+        "page": None, "block": None}]
     assert conv.created_at <= conv.updated_at < conv.expires_at
     assert [t.turn for t in store.history(cid, last=1)] == [2]
 
@@ -112,7 +112,7 @@ def test_schema_lives_in_the_service_database(tmp_path: Path, clock: Clock) -> N
         "SELECT namespace, version FROM schema_migrations ORDER BY namespace").fetchall()
     assert [tuple(r) for r in rows] == [("conversations", 1), ("store", 1), ("store", 2),
                                         ("store", 3), ("store", 4), ("store", 5),
-                                        ("store", 6)]
+                                        ("store", 6), ("store", 7)]
     again.close()
     docs.close()
 

@@ -17,7 +17,9 @@ from schemathesis.checks import negative_data_rejection, positive_data_acceptanc
 from api.app import create_app
 
 app = create_app()
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+# POST /v1/feeds fetches the URLs it is given (the internet, for generated ones) and a valid
+# feed's pages: its contract is tested against a local server in tests/test_feeds.py.
+schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path="/v1/feeds")
 EXAMPLES = int(os.environ.get("QA_FUZZ_EXAMPLES", "25"))
 
 

@@ -61,7 +61,8 @@ def test_a_batch_is_embedded_in_one_encoder_call_with_the_same_vectors(
     for doc, result in zip(docs, results, strict=False):
         passages = store.document_passages(result.document.id)
         assert [(p.start, p.end) for p in passages] == [
-            (p.start, p.end) for p in service.corpus.splitter.split(doc.text)]
+            (p.start, p.end) for p in service.corpus.splitter.split(
+                doc.text, service.corpus.annotate(doc).regions)]
         alone = service.corpus.encoder.encode([embedding_input(doc.title, p.text) for p in passages])
         stored = store.vectors([p.id for p in passages], service.corpus.encoder.name)[1]
         assert np.abs(stored - alone).max() < 1e-5

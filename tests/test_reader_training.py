@@ -108,3 +108,26 @@ def test_clock_schedule_ramps_then_decays_to_zero() -> None:
     assert factor(0.5, 0.06) == pytest.approx(0.5)
     assert factor(1.0, 0.06) == 0.0 and factor(1.2, 0.06) == 0.0
     assert factor(0.0, 0.0) == 1.0  # no warmup
+
+
+def test_recovered_weights_give_the_shipped_readers_logits(tmp_path: Path) -> None:
+    from transformers import AutoModelForQuestionAnswering
+
+    from qa.reader import DEFAULT_READER_DIR, NeuralReader
+
+    recover = script("recover_reader")
+    sys.argv = ["recover_reader", str(DEFAULT_READER_DIR), str(tmp_path / "model")]
+    recover.main()
+    model = AutoModelForQuestionAnswering.from_pretrained(str(tmp_path / "model")).eval()
+    reader = NeuralReader()
+    context = ("Khaled Mashaal and Iran's al-Quds Force commander Qassem Soleimani held a meeting "
+               "in Turkey several days after the conflict ended in late August, Saudi daily "
+               "Al-Hayat reported.")
+    enc, starts, ends = reader.logits("Where did they meet?", [context])
+    with torch.no_grad():
+        out = model(**{k: torch.tensor(enc[k]) for k in ("input_ids", "attention_mask",
+                                                          "token_type_ids")})
+    n = int(enc["attention_mask"][0].sum())
+    for ours, shipped in ((out.start_logits[0, :n], starts[0, :n]), (out.end_logits[0, :n], ends[0, :n])):
+        assert int(ours.argmax()) == int(shipped.argmax())
+        assert torch.corrcoef(torch.stack([ours, torch.tensor(shipped)]))[0, 1] > 0.98

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData, UploadFile
 from api.deps import require_write_key, service_dep
 from api.schemas import (
     GUARD_ERRORS,
+    BlockOut,
     BulkIn,
     BulkItemOut,
     BulkOut,
@@ -27,6 +28,7 @@ from embeddings.store import DocumentRecord
 from qa.corpus import DocumentError
 from qa.loaders import load_bytes, read_documents
 from qa.service import QAService
+from qa.structure import Block, BlockKind
 from qa.types import NewDocument
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -199,8 +201,11 @@ def get_document(document_id: str, service: QAService = Depends(service_dep)) ->
     versions = [VersionOut(id=v.id, title=v.title, published=v.published, created_at=v.created_at,
                            current=v.current, superseded_at=v.superseded_at)
                 for v in service.corpus.versions(d)]
+    blocks = None if d.blocks is None else [
+        BlockOut(start=s, end=e, kind=k, indexed=Block(BlockKind(k), s, e, copy).indexed)
+        for s, e, k, copy in d.blocks]
     return DocumentFull(**_summary(d).model_dump(), text=d.text, versions=versions,
-                        pages=list(d.pages) if d.pages is not None else None)
+                        pages=list(d.pages) if d.pages is not None else None, blocks=blocks)
 
 
 @router.delete("/{document_id}", status_code=204,

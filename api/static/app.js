@@ -499,7 +499,16 @@ function sourceLink(citation) {
 function citationItem(citation, number, turn) {
   const link = el("a", { class: "permalink", href: sourceLink(citation),
     "aria-label": `Link to source ${number}` }, "Link");
-  return el("li", {}, citationButton(citation, number, turn), link);
+  const item = el("li", {}, citationButton(citation, number, turn), link);
+  // A quote from a photo caption says so: a caption is not the report.
+  if (citation.block === "caption") item.append(el("span", { class: "block-tag" }, "photo caption"));
+  return item;
+}
+
+/** What the answer's date words mean: "late August" -> "Aug 2014"; a range as "from – to". */
+function dateMeaning(date) {
+  if (date.value) return formatDate(date.value);
+  return `${formatDate(date.first)} – ${formatDate(date.last)}`;
 }
 
 /** The answer and its sources as plain text, with a link to each cited span. */
@@ -530,12 +539,14 @@ function copyButton(turn, data) {
   return button;
 }
 
-/** "2023-08-14" as "14 Aug 2023" (a month or year alone as given). */
+/** "2023-08-14" as "14 Aug 2023", "2023-08" as "Aug 2023" (a year alone as given). */
 function formatDate(iso) {
   const parts = String(iso).split("-").map(Number);
-  if (parts.length !== 3 || parts.some(Number.isNaN)) return String(iso);
-  return new Date(Date.UTC(parts[0], parts[1] - 1, parts[2]))
-    .toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
+  if (parts.length < 2 || parts.length > 3 || parts.some(Number.isNaN)) return String(iso);
+  const day = new Date(Date.UTC(parts[0], parts[1] - 1, parts[2] || 1));
+  const style = { month: "short", year: "numeric", timeZone: "UTC" };
+  if (parts.length === 3) style.day = "numeric";
+  return day.toLocaleDateString("en-GB", style);
 }
 
 // Where a competing value stands (the API's `disagreement[].status`).
@@ -590,8 +601,15 @@ function renderAnswer(turn, data) {
   // (a turn restored from the server has no confidence recorded)
   if (answered && typeof data.confidence === "number") card.append(confidenceMeter(data.confidence));
   if (data.notice) card.append(el("p", { class: "notice" }, data.notice));
+  if (answered && data.date && (data.date.value || data.date.first)) {
+    card.append(el("p", { class: "answer-date" }, `“${data.date.text}”: ${dateMeaning(data.date)}`));
+  }
   if (answered && data.as_of) {
     card.append(el("p", { class: "as-of" }, `As reported on ${formatDate(data.as_of)}`));
+  }
+  if (answered && (data.also_reported_by || []).length) {
+    card.append(el("p", { class: "also-reported" }, "Also reported by: " + data.also_reported_by
+      .map((s) => s.title + (s.published ? ` (${formatDate(s.published)})` : "")).join("; ")));
   }
   // The answer's own sources, then the other articles that say the same, numbered on.
   const cited = [...data.citations, ...(answered ? data.agreement || [] : [])];

@@ -1,0 +1,229 @@
+"""An article's structure: its lines typed as headline, standfirst, byline, dateline, body,
+caption or boilerplate, with character offsets into the stored text (which is never changed).
+
+Light rules over the lines of the plain text, as news pages come out of a scraper or an HTML
+extractor: a photo caption ends in a credit ("(AFP/...)", "(photo credit: ...)"), navigation and
+sharing lines are short and made of a known vocabulary, a repeated line is a copy of what it
+repeats (pages print a headline or a caption twice). What is boilerplate, or a copy, is not
+indexed; captions are indexed and marked, so a reader can prefer the report's own text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from qa.dates import find_written_date
+
+
+class BlockKind(StrEnum):
+    HEADLINE = "headline"
+    STANDFIRST = "standfirst"
+    BYLINE = "byline"
+    DATELINE = "dateline"
+    BODY = "body"
+    CAPTION = "caption"
+    BOILERPLATE = "boilerplate"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One line of an article: `text[start:end]` (whitespace trimmed) and what it is.
+    `copy_of` is the start of the earlier identical line when this one repeats it."""
+
+    kind: BlockKind
+    start: int
+    end: int
+    copy_of: int | None = None
+
+    @property
+    def indexed(self) -> bool:
+        """Whether its sentences go into passages: not boilerplate, not a repeat."""
+        return self.kind is not BlockKind.BOILERPLATE and self.copy_of is None
+
+
+_LINE = re.compile(r"[^\n]+")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
+
+# A photo credit closing a caption: "(AFP/al-Watan Doha/Karim Jaafar)", "(AP Photo/Name)",
+# "(photo credit: AP/...)", "(Reuters/Name)", "(Getty Images)", "(Photo: Name/Outlet)".
+_AGENCIES = (r"AP|AFP|Reuters|Getty|EPA|Xinhua|Bloomberg|Pool|Handout|Shutterstock|Alamy|"
+             r"Flash90|Courtesy|File photo|Associated Press")
+_CREDIT = re.compile(
+    r"\((?:\s*(?:photo|image|picture|credit|photograph)s?(?:\s+credit)?\s*[:/]"
+    r"|[^()]*\b(?:" + _AGENCIES + r")\b"
+    r"|[^()]*/[^()]*(?:photo|images?|pictures?)\b)[^()]*\)\s*\.?$",
+    re.IGNORECASE)
+# ... or a "(Name/Name)" credit right after the caption's last sentence: "(Valley Courier/Nate Green)"
+_SLASH_CREDIT = re.compile(r"[.!?]\s*\((?:[A-Z][\w.'\u2019&-]*\s*){1,5}/(?:[A-Z][\w.'\u2019&-]*\s*){1,5}\)$")
+_CAPTION_START = re.compile(r"^(?:photo|image|picture|caption|pictured)\s*:", re.IGNORECASE)
+
+# Navigation, sharing and page furniture: whole lines made of these words only.
+_NAV_WORDS = frozenset(
+    "search menu home comments comment read more related share this article story email print "
+    "tweet facebook twitter whatsapp linkedin subscribe subscribed sign up in log login logout "
+    "register advertisement advertising sponsored skip to content main navigation newsletter "
+    "newsletters most popular trending latest news next previous back top close open copy link "
+    "follow us on save for later listen audio watch video gift page of continue reading "
+    "and the our you your now here click topics tags sections x".split())
+_NAV_START = re.compile(
+    r"^(?:read more|related|see also|also read|more from|more on|recommended|advertisement|"
+    r"sign up|subscribe|follow us|share (?:this|on)|click here|copyright|all rights reserved|"
+    r"this article (?:was|is) (?:originally )?(?:published|available)|"
+    r"you might also like|most read|latest stories)\b|^(?:\u00a9|\(c\))",
+    re.IGNORECASE)
+# A menu: short title-case items separated by "|" or wide spaces ("News   Courts   Opinion")
+_MENU = re.compile(r"^[A-Z][\w&'-]*(?: [A-Z&][\w&'-]*){0,2}(?:(?:\s*\|\s*| {2,}|\s*[\u00b7\u2022]\s*)"
+                   r"[A-Z][\w&'-]*(?: [A-Z&][\w&'-]*){0,2})+$")
+# A reporter's role under a byline: "Business reporter", "Chief political correspondent"
+_ROLE = re.compile(r"^(?:[A-Z][\w-]*\s+){0,3}(?:reporter|writer|correspondent|editor|columnist|"
+                   r"staff|contributor|journalist)s?$", re.IGNORECASE)
+_BYLINE = re.compile(
+    r"^[Bb][Yy]\s+[A-Z][\w.'\u2019-]*(?:\s+(?:[A-Z][\w.'\u2019-]*|and|&|,|de|van|von|al-\w+))*"
+    r"(?:\s*[,|/\u2014-]\s*.{0,60})?$")
+# "LISBON, March 4, 2023", "Published: 4 March 2023", "Updated March 5, 2023 10:04 am"
+_DATELINE_START = re.compile(r"^(?:published|updated|posted|last updated|first published)\b[:\s]",
+                             re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?:\"'\u201d\u2019)]$")
+
+STANDFIRST_MAX_WORDS = 60
+HEADLINE_MAX_WORDS = 30
+BYLINE_MAX_WORDS = 14
+DATELINE_MAX_WORDS = 14
+
+
+def _fold(line: str) -> str:
+    return " ".join(line.translate(_QUOTES).lower().split())
+
+
+def _words(line: str) -> list[str]:
+    return re.findall(r"[\w'\u2019]+", line.lower())
+
+
+def is_caption(line: str) -> bool:
+    return bool(_CREDIT.search(line) or _SLASH_CREDIT.search(line) or _CAPTION_START.match(line))
+
+
+def is_boilerplate(line: str) -> bool:
+    if _NAV_START.match(line) and len(_words(line)) <= 12:
+        return True
+    if _MENU.match(line):
+        return True
+    words = _words(re.sub(r"\(\d+\)", "", line))  # "Comments (14)"
+    return bool(words) and len(words) <= 6 and all(w in _NAV_WORDS for w in words)
+
+
+def is_byline(line: str) -> bool:
+    return len(_words(line)) <= BYLINE_MAX_WORDS and bool(_BYLINE.match(line))
+
+
+def is_dateline(line: str) -> bool:
+    """A line of its own giving place and/or date, not a sentence."""
+    if len(_words(line)) > DATELINE_MAX_WORDS or line.rstrip().endswith("."):
+        return False
+    return bool(_DATELINE_START.match(line)) or find_written_date(line) is not None
+
+
+def article_blocks(text: str, title: str | None = None) -> list[Block]:
+    """Every non-blank line of `text`, typed. The headline is the first content line that reads
+    as one (or any line equal to `title`); the standfirst is the line that follows it when that
+    line is not yet the report (no closing punctuation, or a byline / dateline comes next)."""
+    lines = []
+    for m in _LINE.finditer(text):
+        raw = m.group()
+        stripped = raw.strip()
+        if stripped:
+            start = m.start() + (len(raw) - len(raw.lstrip()))
+            lines.append((start, start + len(stripped), stripped))
+    title_key = _fold(title) if title else None
+    first: dict[str, int] = {}
+    kinds: list[BlockKind] = []
+    copies: list[int | None] = []
+    for start, _, line in lines:
+        key = _fold(line)
+        copies.append(first.get(key))
+        first.setdefault(key, start)
+        if is_caption(line):
+            kinds.append(BlockKind.CAPTION)
+        elif is_boilerplate(line):
+            kinds.append(BlockKind.BOILERPLATE)
+        elif title_key is not None and key == title_key:
+            kinds.append(BlockKind.HEADLINE)
+        elif is_byline(line):
+            kinds.append(BlockKind.BYLINE)
+        elif is_dateline(line):
+            kinds.append(BlockKind.DATELINE)
+        else:
+            kinds.append(BlockKind.BODY)
+    _mark_head(lines, kinds, title_key is not None and BlockKind.HEADLINE in kinds)
+    _mark_furniture(lines, kinds)
+    # a repeat takes the kind of the line it repeats
+    at = {start: i for i, (start, _, _) in enumerate(lines)}
+    for i, original in enumerate(copies):
+        if original is not None:
+            kinds[i] = kinds[at[original]]
+    return [Block(kind, start, end, copy_of)
+            for (start, end, _), kind, copy_of in zip(lines, kinds, copies, strict=True)]
+
+
+def _mark_head(lines: list[tuple[int, int, str]], kinds: list[BlockKind], has_headline: bool) -> None:
+    """Type the headline (when no line equals the title) and the standfirst after it."""
+    content = [i for i, k in enumerate(kinds) if k not in (BlockKind.CAPTION, BlockKind.BOILERPLATE)]
+    if not content:
+        return
+    head = next((i for i in content if kinds[i] is BlockKind.HEADLINE), None)
+    if head is None and not has_headline:
+        i = content[0]
+        line = lines[i][2]
+        if kinds[i] is BlockKind.BODY and len(_words(line)) <= HEADLINE_MAX_WORDS \
+                and not line.endswith("."):
+            kinds[i] = BlockKind.HEADLINE
+            head = i
+    if head is None:
+        return
+    after = [i for i in content if i > head and _fold(lines[i][2]) != _fold(lines[head][2])]
+    if not after or kinds[after[0]] is not BlockKind.BODY:
+        return
+    i = after[0]
+    line = lines[i][2]
+    if len(_words(line)) > STANDFIRST_MAX_WORDS:
+        return
+    next_kind = kinds[after[1]] if len(after) > 1 else None
+    if not _SENTENCE_END.search(line) or next_kind in (BlockKind.BYLINE, BlockKind.DATELINE):
+        kinds[i] = BlockKind.STANDFIRST
+
+
+FURNITURE_MAX_WORDS = 5
+
+
+def _mark_furniture(lines: list[tuple[int, int, str]], kinds: list[BlockKind]) -> None:
+    """Short lines that are not sentences, above the headline (the site's name, a section
+    label) or below the last paragraph (the site's name again, a menu), are page furniture;
+    a reporter's role under a byline belongs to the byline."""
+    def short(i: int) -> bool:
+        line = lines[i][2]
+        return (kinds[i] is BlockKind.BODY and len(_words(line)) <= FURNITURE_MAX_WORDS
+                and not _SENTENCE_END.search(line))
+
+    head = next((i for i, k in enumerate(kinds) if k is BlockKind.HEADLINE), None)
+    for i in range(head or 0):
+        if short(i):
+            kinds[i] = BlockKind.BOILERPLATE
+    paragraphs = [i for i, k in enumerate(kinds)
+                  if k is BlockKind.BODY and len(_words(lines[i][2])) > FURNITURE_MAX_WORDS]
+    for i in range(paragraphs[-1] + 1 if paragraphs else len(kinds), len(kinds)):
+        if short(i):
+            kinds[i] = BlockKind.BOILERPLATE
+    for i in range(1, len(kinds)):
+        if kinds[i - 1] is BlockKind.BYLINE and kinds[i] is BlockKind.BODY \
+                and _ROLE.match(lines[i][2]):
+            kinds[i] = BlockKind.BYLINE
+
+
+def block_at(blocks: list[Block], offset: int) -> Block | None:
+    """The block holding character `offset`, if any."""
+    for block in blocks:
+        if block.start <= offset < block.end:
+            return block
+    return None

@@ -1,0 +1,194 @@
+"""An article's structure (qa/structure.py) and the dates it names (qa.dates.resolve_dates), and
+how the service uses them: boilerplate and repeats left out of the index, captions kept in
+passages of their own and marked in citations, a "when" answer's date normalized."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.dates import mention_at, resolve_dates
+from qa.service import QAService
+from qa.settings import Settings
+from qa.structure import BlockKind, article_blocks
+from qa.types import NewDocument
+
+TITLE = "Harbor council approves flood wall"
+PAGE = """Harbor Ledger
+News   Politics   Sport
+Harbor council approves flood wall
+
+Harbor council approves flood wall
+
+Vote ends two years of argument over the waterfront
+
+By Dana Whitfield
+City hall reporter
+
+PORT ELLIS, March 9, 2023
+
+Mayor Ruth Calder at the opening of the marina in Bayview on June 3, 2019. (AP Photo/Lena Ortiz)
+Mayor Ruth Calder at the opening of the marina in Bayview on June 3, 2019. (AP Photo/Lena Ortiz)
+
+The Port Ellis council voted 6-1 on Tuesday to build a flood wall along the harbor, ending two \
+years of argument over the waterfront. Construction will begin in late April, the mayor said.
+
+The wall will cost $14 million and protect 2,300 homes, according to the city engineer.
+
+Share this article
+Read more: Port Ellis budget passes
+Comments (14)
+\u00a9 2023 Harbor Ledger. All rights reserved.
+"""
+
+
+def kinds(text: str, title: str | None = TITLE) -> list[tuple[str, str, bool]]:
+    return [(b.kind.value, text[b.start : b.end], b.indexed) for b in article_blocks(text, title)]
+
+
+def test_a_scraped_page_is_typed_line_by_line() -> None:
+    typed = kinds(PAGE)
+    assert [k for k, _, _ in typed] == [
+        "boilerplate", "boilerplate", "headline", "headline", "standfirst", "byline", "byline",
+        "dateline", "caption", "caption", "body", "body", "boilerplate", "boilerplate",
+        "boilerplate", "boilerplate"]
+    # the second copy of the headline and of the caption are not indexed; the first copies are
+    assert [indexed for k, _, indexed in typed if k in ("headline", "caption")] == [
+        True, False, True, False]
+    for block in article_blocks(PAGE, TITLE):  # offsets point at the stored text, trimmed
+        line = PAGE[block.start : block.end]
+        assert line == line.strip() and line
+
+
+def test_without_a_title_the_first_line_that_reads_as_one_is_the_headline() -> None:
+    text = "Flood wall approved\n\nThe council voted on Tuesday. It cost $14 million.\n"
+    assert [k for k, _, _ in kinds(text, None)] == ["headline", "body"]
+
+
+def test_a_plain_report_is_all_body() -> None:
+    text = ("The council voted 6-1 on Tuesday to build a flood wall.\n\n"
+            "The wall will cost $14 million, the engineer said.\n")
+    assert [k for k, _, _ in kinds(text, "Council votes")] == ["body", "body"]
+
+
+@pytest.mark.parametrize(("line", "kind"), [
+    ("Hamas chief Khaled Mashaal in Doha, on August 10, 2014. (AFP/al-Watan Doha/Karim Jaafar)",
+     BlockKind.CAPTION),
+    ("A fan waves a flag before the match. (Getty Images)", BlockKind.CAPTION),
+    ("Walter Pruitt presents the budget on March 2, 2021. (Valley Courier/Nate Green)",
+     BlockKind.CAPTION),
+    ("The minister spoke to reporters, according to AP.", BlockKind.BODY),
+    ("read more:", BlockKind.BOILERPLATE),
+    ("Sign up for our morning newsletter", BlockKind.BOILERPLATE),
+    ("By Jane Doe and Sam Roe, Kestrel Times", BlockKind.BYLINE),
+    ("Published: 4 March 2023", BlockKind.DATELINE),
+])
+def test_line_kinds(line: str, kind: BlockKind) -> None:
+    text = f"A long enough first paragraph of the report, which says what happened.\n\n{line}\n\n" \
+           "Another paragraph of the report that goes on for a while after it.\n"
+    assert article_blocks(text, "Some headline")[1].kind is kind
+
+
+# dates ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "words", "value"), [
+    ("The paper reported Tuesday that they met.", "Tuesday", "2014-09-02"),  # the same day
+    ("They met on Sunday in Ankara.", "Sunday", "2014-08-31"),
+    ("She said she would visit the town on Friday.", "Friday", "2014-09-05"),
+    ("The conflict ended in late August.", "late August", "2014-08"),
+    ("It reopens by the end of March next year.", "March next year", "2015-03"),
+    ("Talks resume next Monday.", "next Monday", "2014-09-08"),
+    ("The ceasefire held yesterday.", "yesterday", "2014-09-01"),
+    ("The deal was signed two days ago.", "two days ago", "2014-08-31"),
+    ("The vote came on Aug. 5 after a delay.", "Aug. 5", "2014-08-05"),
+    ("He was born on October 7, 1960.", "October 7, 1960", "1960-10-07"),
+    ("In December the plan was dropped.", "December", "2013-12"),
+])
+def test_relative_dates_resolve_against_the_publication_date(text: str, words: str,
+                                                             value: str) -> None:
+    start = text.index(words)
+    found = mention_at(resolve_dates(text, "2014-09-02"), start, start + len(words))
+    assert found is not None and text[found.start : found.end] == words
+    assert found.value == value
+
+
+@pytest.mark.parametrize(("text", "first", "last"), [
+    ("Israel's war with Gaza over the summer.", "2014-06-01", "2014-08-31"),
+    ("Officials met last week.", "2014-08-25", "2014-08-31"),
+    ("Prices rose earlier this month.", "2014-09-01", "2014-09-02"),
+])
+def test_ranges(text: str, first: str, last: str) -> None:
+    [found] = resolve_dates(text, "2014-09-02")
+    assert (found.value, found.start_date, found.end_date) == (None, first, last)
+
+
+def test_relative_dates_need_a_publication_day() -> None:
+    text = "They met on Tuesday, in late August, and again on August 10, 2014. It may rain."
+    assert [text[m.start : m.end] for m in resolve_dates(text, None)] == ["August 10, 2014"]
+    assert [text[m.start : m.end] for m in resolve_dates(text, "2014")] == ["August 10, 2014"]
+    # "may" the verb is never a month
+    assert all(text[m.start : m.end] != "may" for m in resolve_dates(text, "2014-09-02"))
+
+
+# the service ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> QAService:
+    service = QAService(Settings(data_dir=tmp_path_factory.mktemp("structure")))
+    service.add_documents([NewDocument(TITLE, PAGE, published="2023-03-09")])
+    return service
+
+
+def test_boilerplate_and_repeats_are_not_indexed(service: QAService) -> None:
+    [doc_id] = service.corpus.store.document_ids()
+    passages = service.corpus.store.document_passages(doc_id)
+    indexed = " ".join(p.text for p in passages)
+    for furniture in ("Share this article", "Comments (14)", "Read more", "All rights reserved",
+                      "News   Politics"):
+        assert furniture not in indexed
+    assert indexed.count("Mayor Ruth Calder at the opening") == 1
+    assert indexed.count(TITLE) == 1
+    assert [p.block for p in passages if "AP Photo" in p.text] == ["caption"]
+    assert all("AP Photo" not in p.text for p in passages if p.block == "body")
+    # the stored text is untouched: every offset still points at it
+    stored = service.corpus.store.get_document(doc_id)
+    assert stored is not None and stored.text == PAGE
+
+
+def test_answers_cite_the_report_not_the_caption(service: QAService) -> None:
+    answer = service.ask("When did the Port Ellis council vote for the flood wall?")
+    assert answer.answer is not None and "Tuesday" in answer.answer
+    [first, *_] = answer.citations
+    assert first.block == "body"
+    assert answer.date is not None and (answer.date.text, answer.date.value) == (
+        "Tuesday", "2023-03-07")
+
+
+def test_a_photo_question_can_still_be_answered_from_its_caption(service: QAService) -> None:
+    answer = service.ask("Where was the photo of Mayor Ruth Calder taken?")
+    assert answer.answer is not None and "Bayview" in answer.answer
+    assert answer.citations[0].block == "caption"
+
+
+def test_the_document_lists_its_typed_lines(api_env: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app()) as client:
+        created = client.post("/v1/documents", json={"title": TITLE, "text": PAGE})
+        assert created.status_code == 201, created.text
+        doc = client.get(f"/v1/documents/{created.json()['id']}").json()
+    blocks = doc["blocks"]
+    assert [b["kind"] for b in blocks][:3] == ["boilerplate", "boilerplate", "headline"]
+    assert all(doc["text"][b["start"] : b["end"]].strip() for b in blocks)
+    assert [b["indexed"] for b in blocks if b["kind"] == "caption"] == [True, False]
+
+
+def test_structure_off_indexes_everything(tmp_path: Path) -> None:
+    service = QAService(Settings(data_dir=tmp_path, article_structure=False))
+    service.add_documents([NewDocument(TITLE, PAGE)])
+    [doc_id] = service.corpus.store.document_ids()
+    indexed = " ".join(p.text for p in service.corpus.store.document_passages(doc_id))
+    assert "Share this article" in indexed
+    record = service.corpus.store.get_document(doc_id)
+    assert record is not None and record.blocks is None
