@@ -52,6 +52,26 @@ def gaps_and_outcomes(reader: NeuralReader, path: Path, titles: list[str] | None
     return np.array(gaps), np.array(right), np.array(f1s), np.array(answerable)
 
 
+def write_train_holdout(data: Path, count: int, out: Path) -> list[str]:
+    """The last `count` SQuAD v1.1 train articles as a SQuAD v2.0 file at `out`: their own
+    questions, plus train_reader.py's hard no-answer questions (seed 13, half of them) as
+    unanswerable questions of the paragraph they were paired with. Returns the titles."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_reader", Path(__file__).with_name(
+        "train_reader.py"))
+    assert spec is not None and spec.loader is not None
+    train_reader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_reader)
+    articles = json.loads(json.dumps(train_reader.train_holdout(data, count)))  # a copy
+    paragraphs = {p["context"]: p for a in articles for p in a["paragraphs"]}
+    for row in train_reader.hard_negatives(articles, 0.5, 13):
+        paragraphs[row["context"]]["qas"].append(
+            {"id": row["id"], "question": row["question"], "answers": [], "is_impossible": True})
+    out.write_text(json.dumps({"version": "v2.0", "data": articles}), encoding="utf-8")
+    return [a["title"] for a in articles]
+
+
 def best_raw_threshold(gaps: np.ndarray, f1s: np.ndarray, answerable: np.ndarray,
                        grid: list[float]) -> tuple[float, float]:
     """The raw threshold on sigmoid(gap) of `grid` with the best SQuAD v2 F1 (answered: the
@@ -97,12 +117,21 @@ def main() -> None:
                     help="fit on the v2.0 questions of the N training articles train_reader.py "
                          "--holdout N held out (needs --data) instead of the dev split, and choose "
                          "the threshold there too (best v2 F1 on a 0.05 grid)")
-    ap.add_argument("--data", type=Path, default=None, help="folder with squad/ (for --holdout)")
+    ap.add_argument("--holdout-train", type=int, default=0,
+                    help="fit on the last N articles of SQuAD v1.1 train (held out by "
+                         "train_reader.py --holdout-train N) with a hard no-answer question for "
+                         "half of their questions (another paragraph of the article), instead "
+                         "of the dev split; the threshold is chosen there too. The positional "
+                         "file is then where the v2-format set is written")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="folder with squad/ (for --holdout, --holdout-train)")
     args = ap.parse_args()
     reader = NeuralReader(args.model)
     reader.slope, reader.bias = 1.0, 0.0  # raw gaps, whatever was fitted before
     titles = holdout_titles(args.data / "squad" / "dev-v1.1.json", args.holdout) \
         if args.holdout else None
+    if args.holdout_train:
+        titles = write_train_holdout(args.data, args.holdout_train, args.squad_v2_dev)
     gaps, right, f1s, answerable = gaps_and_outcomes(reader, args.squad_v2_dev, titles)
     slope, bias = (round(v, 6) for v in fit_platt(gaps, right))  # as stored, then used
     recorded = calibration(args.model)
@@ -111,7 +140,7 @@ def main() -> None:
     if titles is not None:
         grid = [round(0.05 * i, 2) for i in range(1, 20)] + [0.97, 0.99]
         raw_threshold, best_f1 = best_raw_threshold(gaps, f1s, answerable, grid)
-        where = (f"{len(gaps)} SQuAD v2.0 questions ({int((~answerable).sum())} unanswerable) of "
+        where = (f"{len(gaps)} questions ({int((~answerable).sum())} unanswerable) of "
                  f"the {len(titles)} held-out training articles {titles}, reading mode; the raw "
                  f"threshold is the grid value with the best v2 F1 there ({best_f1:.1f})")
         recorded.pop("rule", None)

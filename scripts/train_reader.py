@@ -287,6 +287,9 @@ def main() -> None:
                     help="hold out the last N articles of SQuAD v1.1 train instead (scored on their "
                          "questions plus one hard no-answer row for half of them): unseen by a "
                          "reader trained on the issue-5 data only, so the two compare fairly")
+    ap.add_argument("--eval-only", type=Path, default=None, metavar="MODEL",
+                    help="only score this reader folder on the held-out rows (all of them) into "
+                         "OUT/eval-<folder name>.json; nothing is trained")
     ap.add_argument("--negatives", type=float, default=0.0,
                     help="add a hard no-answer row (another paragraph of the article, the one "
                          "sharing most words with the question, without its answer) for this "
@@ -317,13 +320,6 @@ def main() -> None:
     held = holdout_titles(args.data, args.holdout)
     held_train = train_holdout(args.data, args.holdout_train)
     held += [a["title"] for a in held_train]
-    rows = training_rows(args.data, held, args.negatives, not args.no_squad_train, args.seed)
-    if args.limit_questions:
-        rows = random.Random(args.seed).sample(rows, min(args.limit_questions, len(rows)))
-    # Unanswerable questions are 12% of the data; repeating them teaches the no-answer score more.
-    rows += [r for r in rows if not r["answers"]] * (args.oversample_unanswerable - 1)
-    feats = featurize(tok, rows, args.max_len, args.stride)
-    log.info("training questions %d, windows %d, held out %s", len(rows), len(feats), held)
     if held_train:
         eval_rows = flatten(held_train) + hard_negatives(held_train, 0.5, args.seed)
         eval_name = "holdout_train"
@@ -336,6 +332,20 @@ def main() -> None:
                                      dev_titles(args.data / "squad/dev-v1.1.json"), keep=True))
         eval_rows = random.Random(0).sample(dev, args.eval_questions)
         eval_name = "dev_sample"
+    if args.eval_only:
+        scored = AutoModelForQuestionAnswering.from_pretrained(str(args.eval_only)).to(device)
+        scores = quick_eval(scored, tok, eval_rows, args.max_len, args.stride)
+        (args.out / f"eval-{args.eval_only.name}.json").write_text(json.dumps(
+            {"model": str(args.eval_only), "rows": len(eval_rows), **scores}, indent=1))
+        log.info("%s on %d %s rows: %s", args.eval_only, len(eval_rows), eval_name, scores)
+        return
+    rows = training_rows(args.data, held, args.negatives, not args.no_squad_train, args.seed)
+    if args.limit_questions:
+        rows = random.Random(args.seed).sample(rows, min(args.limit_questions, len(rows)))
+    # Unanswerable questions are 12% of the data; repeating them teaches the no-answer score more.
+    rows += [r for r in rows if not r["answers"]] * (args.oversample_unanswerable - 1)
+    feats = featurize(tok, rows, args.max_len, args.stride)
+    log.info("training questions %d, windows %d, held out %s", len(rows), len(feats), held)
 
     ckpt = args.out / "checkpoint"
     start = str(args.init) if args.init else base
