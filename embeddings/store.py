@@ -340,7 +340,8 @@ class DocumentStore:
     def document_layout(self, ids: list[str]) -> dict[str, DocumentLayout]:
         """The page ranges and typed lines of those of `ids` that have either."""
         rows = self._query("SELECT id, pages, blocks, dates FROM documents WHERE (pages IS NOT"
-                           " NULL OR blocks IS NOT NULL) AND " + in_list("id"), [json.dumps(ids)])
+                           " NULL OR blocks IS NOT NULL OR dates IS NOT NULL) AND "
+                           + in_list("id"), [json.dumps(ids)])
         return {r[0]: DocumentLayout(_pages(r[1]), _blocks(r[2]), _dates(r[3])) for r in rows}
 
     def document_ids(self) -> list[str]:

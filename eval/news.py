@@ -177,7 +177,7 @@ def resolver_scores(articles: dict[str, dict[str, Any]], questions: list[dict[st
         found = mention_at(mentions, start, start + len(q["answers"][0]))
         gold = q["date"]
         right.append(found is not None and (
-            (found.start_date, found.end_date) == (gold["from"], gold["to"])
+            (found.first, found.last) == (gold["from"], gold["to"])
             if isinstance(gold, dict) else found.value == gold))
     return {"n": len(right), "right": pct([float(x) for x in right])}
 

@@ -53,7 +53,8 @@ def region_label(kind: BlockKind) -> str:
 def indexed_regions(blocks: list[Block]) -> list[Region]:
     """The parts of an article to index: runs of consecutive indexed lines of one label (head,
     body or caption); boilerplate and repeated lines fall between runs, so no passage holds
-    them. An article of nothing but furniture is indexed whole rather than not at all."""
+    them. An article of nothing but furniture is indexed rather than not at all (each line a
+    region of its own)."""
     regions: list[Region] = []
     joinable = False  # whether the last region may grow by the next line
     for block in blocks:
@@ -89,6 +90,21 @@ class IngestResult:
 def embedding_input(title: str, passage_text: str, with_title: bool = True) -> str:
     """What the encoder sees for a passage: the headline gives pronouns and topics context."""
     return f"{title}\n{passage_text}" if title and with_title else passage_text
+
+
+def passage_runs(records: list[PassageRecord], text: str) -> list[list[tuple[int, int]]]:
+    """The sentences of a document's passages (in order), in runs that a passage may widen
+    within: consecutive passages of one kind with nothing but white space between them (a
+    boilerplate line or a repeat left out of the index ends a run)."""
+    runs: list[list[PassageRecord]] = []
+    for record in records:
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.block == record.block and (
+                record.start <= last.end or not text[last.end : record.start].strip()):
+            runs[-1].append(record)
+        else:
+            runs.append([record])
+    return [sentence_spans(run) for run in runs]
 
 
 def sentence_spans(passages: Iterable[PassageSpan | PassageRecord]) -> list[tuple[int, int]]:
@@ -345,10 +361,11 @@ class Corpus:
         and the regions to index (every line but boilerplate and repeats, captions labelled as
         such; None with article structure off: the whole text is indexed as body), and the
         dates it names, resolved against its publication date."""
-        dates = [(m.start, m.end, m.value, m.start_date, m.end_date)
+        dates = [(m.start, m.end, m.value, m.first, m.last)
                  for m in resolve_dates(doc.text, doc.published)]
         sig = signature(doc.text) if self.settings.detect_duplicates else None
-        if not self.settings.article_structure:
+        # A PDF's lines are wrapped lines, not an article's blocks: left untyped.
+        if not self.settings.article_structure or doc.pages is not None:
             return Annotation(None, None, dates, sig)
         blocks = article_blocks(doc.text, doc.title)
         return Annotation([(b.start, b.end, b.kind.value, b.copy_of) for b in blocks],
@@ -412,24 +429,25 @@ class Corpus:
         document: more context for the reader (pronouns, a sentence cut off by a passage
         boundary). Offsets stay document offsets, so citations are unaffected. Each document
         is read from the store once, however many of its passages are widened. A passage widens
-        within its kind of text: a body passage never into a caption."""
+        within its run of text: never into a caption, nor across a line left out."""
         if sentences <= 0:
             return passages
-        documents: dict[tuple[str, str], tuple[list[tuple[int, int]], str] | None] = {}
+        documents: dict[str, tuple[list[list[tuple[int, int]]], str] | None] = {}
         out = []
         for passage in passages:
             doc_id = passage.document_id
-            if (doc_id, passage.block) not in documents:
-                records = [r for r in self.store.document_passages(doc_id)
-                           if r.block == passage.block]
+            if doc_id not in documents:
+                records = self.store.document_passages(doc_id)
                 document = self.store.get_document(doc_id)
-                documents[doc_id, passage.block] = (sentence_spans(records), document.text) \
+                documents[doc_id] = (passage_runs(records, document.text), document.text) \
                     if records and document else None
-            found = documents[doc_id, passage.block]
-            if found is None or not passage.sentences:  # deleted meanwhile: read what was found
+            found = documents[doc_id]
+            run = None if found is None else next(
+                (r for r in found[0] if r[0][0] <= passage.start and passage.end <= r[-1][1]), None)
+            if found is None or run is None or not passage.sentences:  # deleted meanwhile
                 out.append(passage)
                 continue
-            spans, text = found
+            spans, text = run, found[1]
             first = next(i for i, sp in enumerate(spans) if sp[0] >= passage.start)
             last = max(i for i, sp in enumerate(spans) if sp[1] <= passage.end)
             lo, hi = max(0, first - sentences), min(len(spans) - 1, last + sentences)

@@ -152,14 +152,14 @@ def html_published(tree: Any) -> str | None:
 class DateMention:
     """Words of a text that name a time (`text[start:end]`), and what they mean: a day
     (YYYY-MM-DD), a month (YYYY-MM) or a year (YYYY) in `value`, or a range of days in
-    `start_date` / `end_date` ("last week", "over the summer"), resolved against the article's
+    `first` / `last` ("last week", "over the summer"), resolved against the article's
     publication date."""
 
     start: int
     end: int
     value: str | None = None
-    start_date: str | None = None
-    end_date: str | None = None
+    first: str | None = None
+    last: str | None = None
 
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -175,20 +175,21 @@ _RELATIVE = re.compile(
     r"|(?P<dayword>yesterday|today|tomorrow)"
     r"|(?:(?P<wdmod>last|this|next|on|earlier on|late on)\s+)?(?P<weekday>" + "|".join(_WEEKDAYS)
     + r")(?!\s*,?\s*(?:" + _MONTH_NAMES + r"|\d))"
-    r"|(?P<ago>\d+|" + "|".join(_WORD_NUMBERS) + r"|a|an)\s+(?P<agounit>days?|weeks?|months?|"
+    r"|(?<![\d.,])(?P<ago>\d+|" + "|".join(_WORD_NUMBERS) + r"|a|an)\s+(?P<agounit>days?|weeks?|months?|"
     r"years?)\s+ago"
     r"|(?P<unitmod>last|this|next|earlier this|later this|past)\s+(?P<unit>week|month|year)"
     r"|(?P<seasonmod>over the|this|last|next|during the|in the|earlier this|late this)\s+"
-    r"(?P<season>summer|winter|spring|autumn|fall)"
-    r"|(?:(?P<part>early|mid|late|earlier in|later in|in|on|since|by|until|from|last|next)[\s-]+)?"
+    r"(?P<season>summer|winter|spring|autumn|fall)(?:\s+of\s+(?P<seasonyear>\d{4}))?"
+    r"|(?:(?P<part>early|mid|late|earlier in|later in|in|on|since|by|until|from|last|next)[\s-]+"
+    r"(?:the\s+)?)?"
     r"(?P<month>" + _MONTH_NAMES + r")(?![a-z])(?:\s+(?P<monthyear>\d{4})|(?!\.?\s+\d))"
-    r"|(?P<yearprep>in|since|by|during|until|of)\s+(?P<year>(?:19|20)\d{2})\b"
+    r"|(?P<yearprep>in|since|by|during|until)\s+(?P<year>(?:19|20)\d{2})\b(?![\d,.]\d)"
     r")",
     re.IGNORECASE)
 _SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11)}
 # Words before a weekday or month, in its clause, that put it ahead of the report: "will visit on
 # Friday", "would reopen in March", "is scheduled for Monday"
-_FUTURE = re.compile(r"\b(?:will|would|shall|won't|wo n't|to be|is to|are to|was to|were to|"
+_FUTURE = re.compile(r"\b(?:will|would|shall|won't|must|has to|have to|to be|is to|are to|was to|were to|"
                      r"plans?|planned|planning|scheduled|set to|expected|is due|are due|"
                      r"upcoming)\b|'ll\b", re.IGNORECASE)
 _CLAUSE_START = re.compile(r"[.!?;\n][\s\"'\u201d\u2019]*|\bbut\b|\band\b", re.IGNORECASE)
@@ -235,6 +236,13 @@ def resolve_dates(text: str, published: str | None) -> list[DateMention]:
     for m in _RELATIVE.finditer(text):
         g = m.groupdict()
         mention: DateMention | None = None
+        if found and m.start() < found[-1].end:  # "March next year": its "next year" is taken
+            continue
+        named = g["month"] or g["mdmonth"]
+        if named and not named[0].isupper():
+            continue  # "march" the verb, "may" the verb: a month is written with a capital
+        if g["weekday"] and re.match(r"\s+[A-Z][a-z]", text[m.end() :]) and not g["wdmod"]:
+            continue  # "Sunday Times": a name, not a day
         try:
             if g["full"]:
                 mention = DateMention(m.start(), m.end(), value=parse_date(g["full"]))
@@ -245,10 +253,14 @@ def resolve_dates(text: str, published: str | None) -> list[DateMention]:
                 mention = DateMention(m.start("year"), m.end("year"), value=g["year"])
             elif day0 is None:
                 continue
-            elif g["mdmonth"]:  # "Aug. 5": the nearest such day, which news means, looking back
+            elif g["mdmonth"]:  # "Aug. 5": the latest such day, or the next when said ahead
                 month, day = _month_number(g["mdmonth"]), int(g["mdday"])
-                year = day0.year if (month, day) <= (day0.month, day0.day) or \
-                    month - day0.month <= 2 else day0.year - 1
+                ahead = _looks_ahead(text, m.start())
+                year = day0.year
+                if not ahead and (month, day) > (day0.month, day0.day):
+                    year -= 1
+                elif ahead and (month, day) < (day0.month, day0.day):
+                    year += 1
                 mention = DateMention(m.start(), m.end(), value=_checked(year, month, day))
             elif g["dayword"]:
                 shift = {"yesterday": -1, "today": 0, "tomorrow": 1}[g["dayword"].lower()]
@@ -260,9 +272,11 @@ def resolve_dates(text: str, published: str | None) -> list[DateMention]:
                     delta = (target - day0.weekday()) % 7 or 7
                 elif (g["wdmod"] or "").lower() == "last":
                     delta = -((day0.weekday() - target) % 7 or 7)
+                elif (g["wdmod"] or "").lower() == "this":  # the same week, Monday to Sunday
+                    delta = target - day0.weekday()
                 else:  # news style: "said Tuesday" in Tuesday's paper is that day
                     delta = -((day0.weekday() - target) % 7)
-                start = m.start("wdmod") if (g["wdmod"] or "").lower() in ("last", "next") \
+                start = m.start("wdmod") if (g["wdmod"] or "").lower() in ("last", "next", "this") \
                     else m.start("weekday")
                 mention = DateMention(start, m.end(), value=(day0 + timedelta(delta)).isoformat())
             elif g["ago"]:
@@ -280,7 +294,8 @@ def resolve_dates(text: str, published: str | None) -> list[DateMention]:
             elif g["unit"]:
                 mention = _unit_mention(m, g["unitmod"].lower(), g["unit"].lower(), day0)
             elif g["season"]:
-                mention = _season_mention(m, g["seasonmod"].lower(), g["season"].lower(), day0)
+                mention = _season_mention(m, g["seasonmod"].lower(), g["season"].lower(), day0,
+                                          int(g["seasonyear"]) if g["seasonyear"] else None)
             elif g["month"]:
                 mention = _month_mention(text, m, (g["part"] or "").lower(), g["month"], day0)
         except (DateError, ValueError):
@@ -297,23 +312,28 @@ def _unit_mention(m: re.Match[str], mod: str, unit: str, day0: date) -> DateMent
     if unit == "week":
         monday = day0 - timedelta(days=day0.weekday()) + timedelta(weeks=step)
         end = day0 if mod == "earlier this" else monday + timedelta(days=6)
-        return DateMention(m.start(), m.end(), start_date=monday.isoformat(), end_date=end.isoformat())
+        return DateMention(m.start(), m.end(), first=monday.isoformat(), last=end.isoformat())
     if unit == "month":
         y, mo = divmod(day0.year * 12 + day0.month - 1 + step, 12)
         if mod == "earlier this":
-            return DateMention(m.start(), m.end(), *(None,), *_span_of(date(y, mo + 1, 1), day0))
+            return DateMention(m.start(), m.end(), None, *_span_of(date(y, mo + 1, 1), day0))
         return DateMention(m.start(), m.end(), value=_checked(y, mo + 1))
     if mod == "earlier this":
         return DateMention(m.start(), m.end(), None, *_span_of(date(day0.year, 1, 1), day0))
     return DateMention(m.start(), m.end(), value=str(day0.year + step))
 
 
-def _season_mention(m: re.Match[str], mod: str, season: str, day0: date) -> DateMention | None:
+def _season_mention(m: re.Match[str], mod: str, season: str, day0: date,
+                    year_given: int | None = None) -> DateMention | None:
     if season == "winter":
         return None  # spans two years; not pinned
     first, last = _SEASONS[season]
-    year = day0.year if day0.month >= first else day0.year - 1
-    if mod == "last" and first <= day0.month <= last:
+    year = day0.year if day0.month >= first else day0.year - 1  # the latest one begun
+    if year_given is not None:  # "the fall of 2012"
+        year = year_given
+    elif mod in ("this", "late this", "earlier this"):
+        year = day0.year  # this year's, whether it has begun or not
+    elif mod == "last" and first <= day0.month <= last:
         year -= 1  # "last summer" said in summer: the one before
     elif mod == "next":
         year = day0.year if day0.month < first else day0.year + 1
@@ -323,9 +343,8 @@ def _season_mention(m: re.Match[str], mod: str, season: str, day0: date) -> Date
 
 def _month_mention(text: str, m: re.Match[str], part: str, month_word: str, day0: date
                    ) -> DateMention | None:
-    word = month_word.lower().rstrip(".")
-    if word in ("may", "mar") and not part:
-        return None  # "may" the verb, "mar" the verb: only with a preposition or "early/late"
+    if not part and not _MONTH_YEAR_WORD.match(text, m.end()):
+        return None  # a bare "June" is as often a name ("June Carter"): only "in June", "late June"
     month = _month_number(month_word)
     end = m.end()
     if which := _MONTH_YEAR_WORD.match(text, m.end()):

@@ -392,6 +392,12 @@ def entries_to_documents(entries: list[FeedEntry], settings: Settings, *,
     seen = {} if seen is None else seen
     outcomes: list[EntryOutcome] = []
     for i, entry in enumerate(entries):
+        if i >= settings.feed_max_entries:
+            outcomes.append(EntryOutcome(entry.link or f"{source}[{i}]", entry.title,
+                                         status="failed", reason=f"the feed has more than "
+                                         f"{settings.feed_max_entries} entries (the limit, "
+                                         "QA_FEED_MAX_ENTRIES)"))
+            continue
         if not entry.link:
             outcomes.append(EntryOutcome(f"{source}[{i}]", entry.title, status="failed",
                                          reason="the entry has no link"))

@@ -103,7 +103,8 @@ class Candidates:
 
 def distinct_texts(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
     """The passages in order, less any whose text an earlier one already has (the same wire
-    copy in two outlets' articles): the reader reads it once, the copies stay citable."""
+    copy in two outlets' articles): the reader reads it once; the other outlets are named in
+    the answer's `also_reported_by`."""
     seen: set[str] = set()
     out = []
     for p in passages:
@@ -129,8 +130,8 @@ class HybridRetriever:
     ) -> list[RetrievedPassage]:
         timer = timer or StageTimer()
         s = self.settings
-        if not s.rescores:
-            return distinct_texts(self.search(query, top_k, where, timer).passages)
+        if not s.rescores:  # a few deeper, for the copies dropped
+            return distinct_texts(self.search(query, 2 * top_k, where, timer).passages)[:top_k]
         found = self.search(query, max(top_k, s.rescore_candidates), where, timer)
         with timer.stage("rescore"):
             # Only the top `rescore_candidates` are re-ordered; deeper ones keep fused order.

@@ -356,7 +356,7 @@ def answer_date(citation: Citation, layout: DocumentLayout | None) -> AnswerDate
     if found is None or not citation.start <= found.start <= found.end <= citation.end:
         return None
     words = citation.quote[found.start - citation.start : found.end - citation.start]
-    return AnswerDate(words, found.value, found.start_date, found.end_date)
+    return AnswerDate(words, found.value, found.first, found.last)
 
 
 def citation_of(span: AnswerSpan, passage: RetrievedPassage) -> Citation:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         False, description="also fetch URLs whose host is on this machine or a private network "
         "(loopback, 10.x, 192.168.x, link-local...): off, so that a feed or a caller cannot make "
         "the service read internal addresses")
+    feed_max_entries: int = Field(
+        200, ge=1, description="the most entries of one feed whose pages are fetched; the rest "
+        "are reported as failed, so one huge feed cannot hold a request for hours")
 
     # passages
     sentences_per_passage: int = 4

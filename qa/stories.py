@@ -198,9 +198,13 @@ def sources_of(candidates: tuple[Candidate, ...], passages: dict[int, RetrievedP
                threshold: float, superseded: frozenset[str], corrections: frozenset[str],
                best: AnswerSpan) -> dict[str, Source]:
     """Each document's candidate at or above `threshold`: `best` for its document, else the
-    most confident."""
+    most confident outside photo captions, else the most confident."""
+    def caption(cand: Candidate) -> bool:
+        passage = passages.get(cand.span.passage_id)
+        return passage is not None and passage.block == "caption"
+
     out: dict[str, Source] = {}
-    for cand in sorted(candidates, key=lambda c: (c.span != best, -c.confidence)):
+    for cand in sorted(candidates, key=lambda c: (c.span != best, caption(c), -c.confidence)):
         passage = passages.get(cand.span.passage_id)
         doc = cand.span.document_id
         if passage is None or cand.confidence < threshold or doc in out:

@@ -46,17 +46,16 @@ class Block:
 _LINE = re.compile(r"[^\n]+")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 
-# A photo credit closing a caption: "(AFP/al-Watan Doha/Karim Jaafar)", "(AP Photo/Name)",
-# "(photo credit: AP/...)", "(Reuters/Name)", "(Getty Images)", "(Photo: Name/Outlet)".
-_AGENCIES = (r"AP|AFP|Reuters|Getty|EPA|Xinhua|Bloomberg|Pool|Handout|Shutterstock|Alamy|"
-             r"Flash90|Courtesy|File photo|Associated Press")
+# A photo credit closing a caption, right after its last sentence (a body sentence ends with its
+# full stop after any parenthesis): "2014. (AFP/al-Watan Doha/Karim Jaafar)", "(AP Photo/Name)",
+# "(photo credit: AP/...)", "(Reuters/Name)", "(Valley Courier/Nate Green)", "(Getty Images)",
+# "(Photo: Name/Outlet)". A bare agency name counts only as the whole credit: "(Reuters)".
+_AGENCIES = (r"AP|AFP|Reuters|Getty Images|EPA|Xinhua|Bloomberg|Pool|Handout|Shutterstock|Alamy|"
+             r"Flash90|Courtesy|File|Associated Press")
 _CREDIT = re.compile(
-    r"\((?:\s*(?:photo|image|picture|credit|photograph)s?(?:\s+credit)?\s*[:/]"
-    r"|[^()]*\b(?:" + _AGENCIES + r")\b"
-    r"|[^()]*/[^()]*(?:photo|images?|pictures?)\b)[^()]*\)\s*\.?$",
+    r"[.!?\"\u201d]\s*\((?:\s*(?:photo|image|picture|credit|photograph)s?(?:\s+credit)?\s*[:/]"
+    r"[^()]*|[^()/]*/[^()]*|\s*(?:" + _AGENCIES + r")(?:\s+(?:photo|images?|file))?\s*)\)$",
     re.IGNORECASE)
-# ... or a "(Name/Name)" credit right after the caption's last sentence: "(Valley Courier/Nate Green)"
-_SLASH_CREDIT = re.compile(r"[.!?]\s*\((?:[A-Z][\w.'\u2019&-]*\s*){1,5}/(?:[A-Z][\w.'\u2019&-]*\s*){1,5}\)$")
 _CAPTION_START = re.compile(r"^(?:photo|image|picture|caption|pictured)\s*:", re.IGNORECASE)
 
 # Navigation, sharing and page furniture: whole lines made of these words only.
@@ -65,14 +64,16 @@ _NAV_WORDS = frozenset(
     "tweet facebook twitter whatsapp linkedin subscribe subscribed sign up in log login logout "
     "register advertisement advertising sponsored skip to content main navigation newsletter "
     "newsletters most popular trending latest news next previous back top close open copy link "
-    "follow us on save for later listen audio watch video gift page of continue reading "
-    "and the our you your now here click topics tags sections x".split())
+    "follow us on save for later listen audio watch video gift page continue reading click "
+    "topics tags sections x".split())
+_FILLER = frozenset("and the our you your now here of to".split())
 _NAV_START = re.compile(
     r"^(?:read more|related|see also|also read|more from|more on|recommended|advertisement|"
     r"sign up|subscribe|follow us|share (?:this|on)|click here|copyright|all rights reserved|"
     r"this article (?:was|is) (?:originally )?(?:published|available)|"
     r"you might also like|most read|latest stories)\b|^(?:\u00a9|\(c\))",
     re.IGNORECASE)
+_COPYRIGHT = re.compile(r"^(?:\u00a9|\(c\)|copyright\b|all rights reserved\b)", re.IGNORECASE)
 # A menu: short title-case items separated by "|" or wide spaces ("News   Courts   Opinion")
 _MENU = re.compile(r"^[A-Z][\w&'-]*(?: [A-Z&][\w&'-]*){0,2}(?:(?:\s*\|\s*| {2,}|\s*[\u00b7\u2022]\s*)"
                    r"[A-Z][\w&'-]*(?: [A-Z&][\w&'-]*){0,2})+$")
@@ -102,16 +103,24 @@ def _words(line: str) -> list[str]:
 
 
 def is_caption(line: str) -> bool:
-    return bool(_CREDIT.search(line) or _SLASH_CREDIT.search(line) or _CAPTION_START.match(line))
+    return bool(_CREDIT.search(line) or _CAPTION_START.match(line))
 
 
 def is_boilerplate(line: str) -> bool:
-    if _NAV_START.match(line) and len(_words(line)) <= 12:
-        return True
-    if _MENU.match(line):
-        return True
+    """Page furniture: a line opening like a link or notice ("Read more: ...", "Sign up for
+    ...") that is not a sentence of the report (a colon after its opening, or no full stop and
+    at most 12 words), a menu, or a few navigation words."""
     words = _words(re.sub(r"\(\d+\)", "", line))  # "Comments (14)"
-    return bool(words) and len(words) <= 6 and all(w in _NAV_WORDS for w in words)
+    opening = _NAV_START.match(line)
+    if opening and (line[opening.end() :].lstrip().startswith(":") or (
+            len(words) <= 12 and not line.rstrip().endswith((".", "!", "?")))):
+        return True
+    if _COPYRIGHT.match(line) and len(words) <= 15:
+        return True
+    if _MENU.match(line) and len(_words(line)) >= 3:
+        return True
+    return bool(words) and len(words) <= 6 and all(w in _NAV_WORDS | _FILLER for w in words) \
+        and any(w in _NAV_WORDS for w in words)
 
 
 def is_byline(line: str) -> bool:
@@ -156,7 +165,7 @@ def article_blocks(text: str, title: str | None = None) -> list[Block]:
             kinds.append(BlockKind.DATELINE)
         else:
             kinds.append(BlockKind.BODY)
-    _mark_head(lines, kinds, title_key is not None and BlockKind.HEADLINE in kinds)
+    _mark_head(lines, kinds)
     _mark_furniture(lines, kinds)
     # a repeat takes the kind of the line it repeats
     at = {start: i for i, (start, _, _) in enumerate(lines)}
@@ -167,13 +176,13 @@ def article_blocks(text: str, title: str | None = None) -> list[Block]:
             for (start, end, _), kind, copy_of in zip(lines, kinds, copies, strict=True)]
 
 
-def _mark_head(lines: list[tuple[int, int, str]], kinds: list[BlockKind], has_headline: bool) -> None:
+def _mark_head(lines: list[tuple[int, int, str]], kinds: list[BlockKind]) -> None:
     """Type the headline (when no line equals the title) and the standfirst after it."""
     content = [i for i, k in enumerate(kinds) if k not in (BlockKind.CAPTION, BlockKind.BOILERPLATE)]
     if not content:
         return
     head = next((i for i in content if kinds[i] is BlockKind.HEADLINE), None)
-    if head is None and not has_headline:
+    if head is None:
         i = content[0]
         line = lines[i][2]
         if kinds[i] is BlockKind.BODY and len(_words(line)) <= HEADLINE_MAX_WORDS \
@@ -219,11 +228,3 @@ def _mark_furniture(lines: list[tuple[int, int, str]], kinds: list[BlockKind]) -
         if kinds[i - 1] is BlockKind.BYLINE and kinds[i] is BlockKind.BODY \
                 and _ROLE.match(lines[i][2]):
             kinds[i] = BlockKind.BYLINE
-
-
-def block_at(blocks: list[Block], offset: int) -> Block | None:
-    """The block holding character `offset`, if any."""
-    for block in blocks:
-        if block.start <= offset < block.end:
-            return block
-    return None

@@ -770,3 +770,37 @@ def test_reports_that_disagree_are_shown_with_their_dates_and_sources(app_page: 
     finally:
         for doc_id in ids:
             httpx.delete(f"{server}/v1/documents/{doc_id}", headers=headers, timeout=60)
+
+
+def test_a_dated_answer_its_caption_source_and_other_outlets_are_shown(app_page: Page,
+                                                                       server: str) -> None:
+    page_text = ("Harbor council approves flood wall\n\n"
+                 "Mayor Ruth Calder at the opening of the marina in Bayview on June 3, 2019. "
+                 "(AP Photo/Lena Ortiz)\n\n"
+                 "The Port Ellis council voted on Tuesday to build a flood wall along the harbor, "
+                 "ending two years of argument over the waterfront.\n\n"
+                 "The wall will cost $14 million and protect 2,300 homes, the city engineer said.\n")
+    copy = page_text.replace("Harbor council approves", "Port Ellis backs") + \
+        "\nThis story was first published by the Harbor Ledger.\n"
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    ids = []
+    for title, text, url in (("Harbor council approves flood wall", page_text,
+                              "https://harborledger.example/wall"),
+                             ("Port Ellis backs flood wall", copy, "https://wire.example/wall")):
+        r = httpx.post(f"{server}/v1/documents", headers=headers, timeout=120, json={
+            "title": title, "text": text, "url": url, "published": "2023-03-09"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    try:
+        card = app_page.ask("On what day did the Port Ellis council vote for the flood wall?")
+        assert "Tuesday" in card.locator(".answer-text").inner_text()
+        assert card.locator(".answer-date").inner_text() == "“Tuesday”: 7 Mar 2023"
+        also = card.locator(".also-reported").inner_text()
+        assert also.startswith("Also reported by: ") and "flood wall (9 Mar 2023)" in also
+        card = app_page.ask("Where was the photo of Mayor Ruth Calder taken?")
+        assert "Bayview" in card.locator(".answer-text").inner_text()
+        assert card.locator(".citations li").first.locator(".block-tag").inner_text() == \
+            "photo caption"
+    finally:
+        for doc_id in ids:
+            httpx.delete(f"{server}/v1/documents/{doc_id}", headers=headers, timeout=60)

@@ -401,3 +401,13 @@ def test_feeds_route(client: TestClient, news: NewsServer, monkeypatch: pytest.M
     finally:
         monkeypatch.delenv("QA_API_KEY")
         get_settings.cache_clear()
+
+
+def test_a_feed_past_its_entry_limit_is_cut_and_says_so() -> None:
+    entries = read_feed(("<rss version='2.0'><channel><title>T</title>" + "".join(
+        f"<item><title>Story {i}</title><link>ftp://news.example/{i}</link></item>"
+        for i in range(5)) + "</channel></rss>").encode())
+    outcomes = entries_to_documents(entries, Settings(feed_max_entries=3))
+    assert [o.reason for o in outcomes[3:]] == [
+        "the feed has more than 3 entries (the limit, QA_FEED_MAX_ENTRIES)"] * 2
+    assert all(o.status == "failed" for o in outcomes)  # ftp: links are refused, never fetched
