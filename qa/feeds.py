@@ -24,6 +24,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -91,6 +93,79 @@ class FetchedPage:
     data: bytes
 
 
+class _Guard:
+    """What one fetch may connect to, and the connections it opened (cut when its time is up).
+    Every connection's peer is checked once connected, so a name that resolved to a public
+    address for `check_public` and to a private one for the connection (DNS rebinding) is
+    still refused."""
+
+    def __init__(self, private: bool):
+        self.private = private
+        self.connections: list[http.client.HTTPConnection] = []
+
+    def check(self, conn: http.client.HTTPConnection) -> None:
+        self.connections.append(conn)
+        if self.private or conn.sock is None:
+            return
+        import ipaddress
+
+        peer = ipaddress.ip_address(str(conn.sock.getpeername()[0]).split("%", 1)[0])
+        if not peer.is_global:
+            conn.close()
+            raise FetchError(f"http://{conn.host}", f"{conn.host} is a private or local address "
+                             f"({peer}); set QA_FETCH_PRIVATE_ADDRESSES=true to fetch such URLs")
+
+    def cut(self) -> None:
+        """Shut every connection down: a read still waiting on it returns at once."""
+        import socket
+
+        for conn in self.connections:
+            try:
+                if conn.sock is not None:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, guard: _Guard, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.guard = guard
+
+    def connect(self) -> None:
+        super().connect()
+        self.guard.check(self)
+
+
+class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, guard: _Guard, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.guard = guard
+
+    def connect(self) -> None:
+        super().connect()
+        self.guard.check(self)
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, guard: _Guard):
+        super().__init__()
+        self.guard = guard
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_GuardedHTTPConnection, guard=self.guard), req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, guard: _Guard):
+        super().__init__()
+        self.guard = guard
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_GuardedHTTPSConnection, guard=self.guard), req,
+                            context=self._context)  # type: ignore[attr-defined]
+
+
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     """Follows redirects to http and https only (urllib's own also follows ftp:), and to public
     addresses only unless private ones are allowed."""
@@ -108,12 +183,13 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _opener(private: bool) -> urllib.request.OpenerDirector:
-    """An opener that speaks http and https only (no file:, ftp: or data: handlers)."""
+def _opener(guard: _Guard) -> urllib.request.OpenerDirector:
+    """An opener that speaks http and https only (no file:, ftp: or data: handlers), through
+    connections `guard` checks and can cut."""
     opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.HTTPHandler(),
-                    urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
-                    _HttpOnlyRedirects(private), urllib.request.HTTPErrorProcessor()):
+    for handler in (urllib.request.ProxyHandler(), _GuardedHTTPHandler(guard),
+                    _GuardedHTTPSHandler(guard), urllib.request.HTTPDefaultErrorHandler(),
+                    _HttpOnlyRedirects(guard.private), urllib.request.HTTPErrorProcessor()):
         opener.add_handler(handler)
     return opener
 
@@ -150,11 +226,26 @@ def check_url(url: str) -> str:
     return url
 
 
+_FETCHERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fetch")
+
+
 def fetch(url: str, settings: Settings) -> FetchedPage:
-    """The page at `url` (http or https), read within QA_FETCH_TIMEOUT_SECONDS (connecting and
-    the whole body) and QA_FETCH_MAX_BYTES (reading stops past it and the page is refused);
-    its content type must be a web page, a feed or plain text. FetchError names the URL."""
+    """The page at `url` (http or https), read within QA_FETCH_TIMEOUT_SECONDS in all (name
+    lookup, connecting, headers and body: a server that trickles bytes is cut off when the time
+    is up) and QA_FETCH_MAX_BYTES (reading stops past it and the page is refused); its content
+    type must be a web page, a feed or plain text. FetchError names the URL."""
     url = check_url(url)
+    guard = _Guard(settings.fetch_private_addresses)
+    timeout = settings.fetch_timeout_seconds
+    job = _FETCHERS.submit(_fetch, url, settings, guard)
+    try:
+        return job.result(timeout=timeout)
+    except FutureTimeout:
+        guard.cut()
+        raise FetchError(url, f"timed out after {timeout:g} s") from None
+
+
+def _fetch(url: str, settings: Settings, guard: _Guard) -> FetchedPage:
     limit, timeout = settings.fetch_max_bytes, settings.fetch_timeout_seconds
     request = urllib.request.Request(url, headers={
         "User-Agent": user_agent(),
@@ -165,7 +256,7 @@ def fetch(url: str, settings: Settings) -> FetchedPage:
         check_public(url)
     deadline = time.monotonic() + timeout
     try:
-        with _opener(settings.fetch_private_addresses).open(request, timeout=timeout) as response:
+        with _opener(guard).open(request, timeout=timeout) as response:
             content_type = response.headers.get_content_type() \
                 if response.headers.get("Content-Type") else ""
             if content_type and content_type not in PAGE_TYPES:

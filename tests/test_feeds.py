@@ -236,7 +236,7 @@ def test_local_and_private_addresses_are_not_fetched_unless_allowed(news: NewsSe
                 "http://169.254.169.254/latest/meta-data/", "http://[::1]:8000/"):
         with pytest.raises(FetchError, match="is a private or local address .* set "
                            "QA_FETCH_PRIVATE_ADDRESSES=true"):
-            fetch(url, Settings())
+            fetch(url, Settings(fetch_private_addresses=False))
     assert sum(news.requests.values()) == requests  # nothing was asked of the local server
 
 
@@ -411,3 +411,49 @@ def test_a_feed_past_its_entry_limit_is_cut_and_says_so() -> None:
     assert [o.reason for o in outcomes[3:]] == [
         "the feed has more than 3 entries (the limit, QA_FEED_MAX_ENTRIES)"] * 2
     assert all(o.status == "failed" for o in outcomes)  # ftp: links are refused, never fetched
+
+
+def test_a_server_that_trickles_its_headers_is_cut_off_in_time() -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200:
+                if stop.is_set():
+                    break
+                conn.sendall(bytes([byte]))
+                time.sleep(0.1)  # each read is quick; the whole never ends in time
+        except OSError:
+            pass  # cut off by the client: what this test wants
+        conn.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/page.html"
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"timed out after 1 s"):
+        fetch(url, Settings(fetch_timeout_seconds=1, fetch_private_addresses=True))
+    assert time.monotonic() - started < 1.6
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_the_connected_address_is_checked_not_only_the_name(news: NewsServer,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # A name that resolved to a public address when checked, and to this machine when
+    # connected (DNS rebinding), is refused by the connection's own check.
+    import qa.feeds
+
+    monkeypatch.setattr(qa.feeds, "check_public", lambda url: None)
+    requests = sum(news.requests.values())
+    with pytest.raises(FetchError, match=r"127.0.0.1 is a private or local address"):
+        fetch(f"{news.base}/b.html", Settings(fetch_private_addresses=False))
+    assert sum(news.requests.values()) == requests
