@@ -262,7 +262,8 @@ class Corpus:
         try:
             text = clean_text(doc.text)
             doc = replace(doc, title=clean_line(doc.title), text=text,
-                          pages=doc.pages if text == doc.text else None)
+                          pages=doc.pages if text == doc.text else None,
+                          captions=doc.captions if text == doc.text else None)
         except TextError as exc:
             raise DocumentError(f"document text is {exc}") from exc
         if doc.pages is not None and any(not 0 <= a <= b <= len(text) for a, b in doc.pages):
@@ -367,7 +368,7 @@ class Corpus:
         # A PDF's lines are wrapped lines, not an article's blocks: left untyped.
         if not self.settings.article_structure or doc.pages is not None:
             return Annotation(None, None, dates, sig)
-        blocks = article_blocks(doc.text, doc.title)
+        blocks = article_blocks(doc.text, doc.title, doc.captions or ())
         return Annotation([(b.start, b.end, b.kind.value, b.copy_of) for b in blocks],
                           indexed_regions(blocks), dates, sig)
 

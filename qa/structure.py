@@ -134,10 +134,13 @@ def is_dateline(line: str) -> bool:
     return bool(_DATELINE_START.match(line)) or find_written_date(line) is not None
 
 
-def article_blocks(text: str, title: str | None = None) -> list[Block]:
+def article_blocks(text: str, title: str | None = None,
+                   captions: tuple[tuple[int, int], ...] = ()) -> list[Block]:
     """Every non-blank line of `text`, typed. The headline is the first content line that reads
     as one (or any line equal to `title`); the standfirst is the line that follows it when that
-    line is not yet the report (no closing punctuation, or a byline / dateline comes next)."""
+    line is not yet the report (no closing punctuation, or a byline / dateline comes next).
+    Lines within `captions` (spans the source marked, an HTML page's <figcaption>) are
+    captions whatever they say."""
     lines = []
     for m in _LINE.finditer(text):
         raw = m.group()
@@ -149,11 +152,11 @@ def article_blocks(text: str, title: str | None = None) -> list[Block]:
     first: dict[str, int] = {}
     kinds: list[BlockKind] = []
     copies: list[int | None] = []
-    for start, _, line in lines:
+    for start, end, line in lines:
         key = _fold(line)
         copies.append(first.get(key))
         first.setdefault(key, start)
-        if is_caption(line):
+        if is_caption(line) or any(a <= start and end <= b for a, b in captions):
             kinds.append(BlockKind.CAPTION)
         elif is_boilerplate(line):
             kinds.append(BlockKind.BOILERPLATE)

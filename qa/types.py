@@ -20,6 +20,8 @@ class NewDocument:
     # Each page's (start, end) character range in `text` (a PDF's pages, in order); None when
     # the source has no pages.
     pages: tuple[tuple[int, int], ...] | None = None
+    # (start, end) of lines of `text` known to be photo captions (an HTML page's <figcaption>)
+    captions: tuple[tuple[int, int], ...] | None = None
 
     @property
     def story_key(self) -> str | None:

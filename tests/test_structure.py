@@ -247,3 +247,27 @@ def test_widening_a_passage_stops_at_a_line_left_out(tmp_path: Path) -> None:
     whole = service.corpus.expand([target], 100)[0]
     assert "Read more" not in whole.text and "The council met" not in whole.text
     assert whole.text.endswith("The wall opens in 2026.")
+
+
+def test_an_html_pages_figure_captions_are_kept_as_captions(tmp_path: Path) -> None:
+    from qa.loaders import from_html
+
+    html = ("<html><head><title>Flood wall approved</title></head><body><article>"
+            "<h1>Harbor council approves flood wall</h1><figure><img src='a.jpg'><figcaption>"
+            "Mayor Ruth Calder at the marina in Bayview on June 3, 2019.</figcaption></figure>"
+            "<p>The Port Ellis council voted 6-1 on Tuesday to build a flood wall along the "
+            "harbor, ending two years of argument over the waterfront, officials said.</p>"
+            "<p>The wall will cost $14 million and protect 2,300 homes, according to the city "
+            "engineer who presented the plan.</p></article></body></html>")
+    doc = from_html(html, "wall.html")
+    assert doc.captions is not None
+    [(start, end)] = doc.captions
+    assert doc.text[start:end] == "Mayor Ruth Calder at the marina in Bayview on June 3, 2019."
+    service = QAService(Settings(data_dir=tmp_path))
+    service.add_documents([doc])
+    [doc_id] = service.corpus.store.document_ids()
+    passages = service.corpus.store.document_passages(doc_id)
+    assert [p.block for p in passages if "Bayview" in p.text] == ["caption"]
+    photo = service.ask("Where was the photo of Mayor Ruth Calder taken?")
+    assert photo.answer is not None and "Bayview" in photo.answer
+    assert photo.citations[0].block == "caption"
