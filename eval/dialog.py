@@ -1,7 +1,7 @@
 """Conversational evaluation: `qa eval canard`, `qa eval coqa`, `qa eval quac`.
 
 canard FILE
-    Rewrite quality of the follow-up resolver (qa/followup.py) against CANARD's human rewrites:
+    Rewrite quality of the follow-up resolver (qa/followup/) against CANARD's human rewrites:
     corpus BLEU-4 and mean ROUGE-1 F (eval/text_metrics.py), next to two baselines computed in
     the same run: the raw question, and the question with the previous turn (its question and
     answer) prepended. Dialogs are replayed in order; the history the resolver sees holds the
@@ -24,21 +24,23 @@ coqa FILE / quac FILE
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import math
 import re
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eval.metrics import f1, max_over_golds
-from eval.text_metrics import corpus_bleu, mean_rouge1_f, tokenize
+from eval.text_metrics import corpus_bleu, mean_rouge1_f, sentence_bleu, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -83,25 +85,101 @@ class CanardResult:
     item: CanardItem
     rewrite: str
     ms: float
+    candidates: list[tuple[str, str, dict[str, float]]] = field(default_factory=list)
+    # (text, rewriter, features) of every candidate the resolver weighed
 
 
-def run_canard(items: Sequence[CanardItem]) -> list[CanardResult]:
-    """Resolve every question, dialog by dialog, feeding the resolver its own rewrites."""
-    from qa.followup import Exchange, resolve
+def split_of(dialog_id: str) -> str:
+    """The fixed split of CANARD by dialog: "tune" when the first byte of the SHA-1 of the
+    QuAC dialog id is even, else "test" (every question of a dialog on one side)."""
+    return "tune" if hashlib.sha1(dialog_id.encode("utf-8")).digest()[0] % 2 == 0 else "test"
 
+
+def dialog_passages(items: Sequence[CanardItem]) -> dict[str, list[str]]:
+    """Each dialog's passages, for checking candidates against text: the answers CANARD
+    carries for it (QuAC answer spans, i.e. sentences of the section the dialog is about),
+    without CANNOTANSWER. CANARD has no articles; this is the part of the article it has."""
+    out: dict[str, dict[str, None]] = defaultdict(dict)
+    for item in items:
+        for _q, answer in item.history:
+            if answer.strip() and answer.strip().lower() not in ABSTENTIONS:
+                out[item.dialog_id][answer.strip()] = None
+    return {d: list(p) for d, p in out.items()}
+
+
+class Bm25:
+    """A small in-memory BM25 (k1 1.2, b 0.75) over a few passages: a first-stage search for
+    the CANARD evaluation, where there is no corpus to ask."""
+
+    def __init__(self, passages: Sequence[str], k1: float = 1.2, b: float = 0.75):
+        self.passages = list(passages)
+        self.docs = [Counter(_content(p)) for p in self.passages]
+        self.k1, self.b = k1, b
+        lengths = [sum(d.values()) for d in self.docs]
+        self.avg = (sum(lengths) / len(lengths)) if lengths else 1.0
+        self.lengths = lengths
+        df: Counter[str] = Counter()
+        for d in self.docs:
+            df.update(d.keys())
+        n = len(self.docs)
+        self.idf = {w: math.log(1 + (n - f + 0.5) / (f + 0.5)) for w, f in df.items()}
+
+    def __call__(self, query: str) -> list[tuple[str, float]]:
+        terms = set(_content(query))
+        scored = []
+        for text, d, length in zip(self.passages, self.docs, self.lengths, strict=True):
+            score = 0.0
+            for w in terms:
+                tf = d.get(w, 0)
+                if tf:
+                    score += self.idf[w] * tf * (self.k1 + 1) / (
+                        tf + self.k1 * (1 - self.b + self.b * length / self.avg))
+            if score > 0:
+                scored.append((text, score))
+        scored.sort(key=lambda x: -x[1])
+        return scored
+
+
+def _content(text: str) -> list[str]:
+    from qa.followup.selector import content_words
+
+    return content_words(text)
+
+
+def run_canard(items: Sequence[CanardItem], resolver: Any = None, search: bool = True
+               ) -> list[CanardResult]:
+    """Resolve every question, dialog by dialog, feeding the resolver its own rewrites; each
+    earlier turn is analysed once and its analysis kept with it. With `search`, candidates
+    are checked against the dialog's passages (`dialog_passages`, searched with `Bm25`)."""
+    from qa.followup import Exchange, Resolver, analyse
+
+    resolver = resolver if resolver is not None else Resolver()
     own: dict[tuple[str, int], str] = {}
+    analysed: dict[tuple[str, int], Any] = {}
+    passages = dialog_passages(items) if search else {}
+    searches: dict[str, Bm25] = {}
     results = []
     first = _first_seen(items)
     for item in sorted(items, key=lambda i: (first[i.dialog_id], i.number)):
-        history = [
-            Exchange(question=q, answer=a, standalone_question=own.get((item.dialog_id, n)))
-            for n, (q, a) in enumerate(item.history, start=1)
-        ]
+        history = []
+        for n, (q, a) in enumerate(item.history, start=1):
+            key = (item.dialog_id, n)
+            turn = Exchange(question=q, answer=a, standalone_question=own.get(key))
+            if key not in analysed:
+                analysed[key] = analyse(turn)
+            history.append(turn)
+        if search and item.dialog_id not in searches:
+            searches[item.dialog_id] = Bm25(passages.get(item.dialog_id, []))
         started = time.perf_counter()
-        rewrite = resolve(item.question, history, topic=item.title or None)
+        resolution = resolver.resolve(
+            item.question, history, topic=item.title or None,
+            search=searches[item.dialog_id] if search else None,
+            analyses=[analysed[(item.dialog_id, n)] for n in range(1, len(history) + 1)])
         ms = (time.perf_counter() - started) * 1000
-        own[(item.dialog_id, item.number)] = rewrite
-        results.append(CanardResult(item, rewrite, ms))
+        own[(item.dialog_id, item.number)] = resolution.standalone
+        results.append(CanardResult(item, resolution.standalone, ms, [
+            (s.candidate.text, s.candidate.source, s.features)
+            for s in resolution.candidates]))
     return results
 
 
@@ -147,21 +225,35 @@ def failure_category(item: CanardItem, rewrite: str) -> str | None:
     return "right referent, different wording"
 
 
-def canard_metrics(results: Sequence[CanardResult]) -> dict[str, Any]:
+RESOLVER = "resolver (qa/followup/)"
+
+
+def canard_metrics(results: Sequence[CanardResult],
+                   others: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """BLEU / ROUGE-1 F of the baselines and the resolver (`others`: more systems' rewrites
+    of the same questions, e.g. ablations), exact rewrites, how many self-contained questions
+    (gold rewrite = question) were changed, rewrite time and failure classes."""
     refs = [[r.item.rewrite] for r in results]
-    systems = {
+    systems: dict[str, Sequence[str]] = {
         "raw question": [r.item.question for r in results],
         "previous turn prepended": [previous_turn_baseline(r.item) for r in results],
-        "resolver (qa/followup.py)": [r.rewrite for r in results],
     }
+    systems.update(others or {})
+    systems[RESOLVER] = [r.rewrite for r in results]
+    standalone = [i for i, r in enumerate(results)
+                  if _norm(r.item.question) == _norm(r.item.rewrite)]
     rows = {}
     for name, outputs in systems.items():
         changed = sum(o.strip() != r.item.question.strip() for o, r in zip(outputs, results,
                                                                             strict=True))
         rows[name] = {
-            "bleu": round(corpus_bleu(outputs, refs), 2),
-            "rouge1_f": round(mean_rouge1_f(outputs, refs), 2),
+            "bleu": round(corpus_bleu(list(outputs), refs), 2),
+            "rouge1_f": round(mean_rouge1_f(list(outputs), refs), 2),
             "changed": changed,
+            "exact": sum(_norm(o) == _norm(r.item.rewrite) for o, r in zip(outputs, results,
+                                                                            strict=True)),
+            "standalone_changed": sum(_norm(outputs[i]) != _norm(results[i].item.question)
+                                      for i in standalone),
         }
     needs = [r for r in results if _norm(r.item.question) != _norm(r.item.rewrite)]
     categories: Counter[str] = Counter()
@@ -175,10 +267,15 @@ def canard_metrics(results: Sequence[CanardResult]) -> dict[str, Any]:
             examples[cat].append({"title": r.item.title, "question": r.item.question,
                                   "ours": r.rewrite, "gold": r.item.rewrite})
     ms = [r.ms for r in results]
+    changed_standalone = rows[RESOLVER]["standalone_changed"]
     return {
         "questions": len(results),
         "dialogs": len({r.item.dialog_id for r in results}),
         "gold_differs_from_question": len(needs),
+        "self_contained": len(standalone),
+        "self_contained_changed": changed_standalone,
+        "self_contained_changed_pct": round(100 * changed_standalone / len(standalone), 2)
+        if standalone else 0.0,
         "exact_match": sum(_norm(r.rewrite) == _norm(r.item.rewrite) for r in results),
         "systems": rows,
         "rewrite_ms": {"p50": round(statistics.median(ms), 2) if ms else 0.0,
@@ -200,15 +297,20 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 
 def format_canard(metrics: dict[str, Any]) -> str:
-    lines = [f"CANARD: {metrics['questions']} questions in {metrics['dialogs']} dialogs "
-             f"({metrics['gold_differs_from_question']} whose gold rewrite differs from the "
-             f"question); exact rewrites: {metrics['exact_match']}", "",
-             "| system | BLEU-4 | ROUGE-1 F | questions changed |", "|---|---:|---:|---:|"]
+    lines = [f"CANARD ({metrics.get('half', 'all')}): {metrics['questions']} questions in "
+             f"{metrics['dialogs']} dialogs ({metrics['gold_differs_from_question']} whose gold "
+             f"rewrite differs from the question); exact rewrites: {metrics['exact_match']}; "
+             f"self-contained questions changed: {metrics['self_contained_changed']} of "
+             f"{metrics['self_contained']} ({metrics['self_contained_changed_pct']}%)", "",
+             "| system | BLEU-4 | ROUGE-1 F | exact | questions changed | self-contained changed |",
+             "|---|---:|---:|---:|---:|---:|"]
     for name, row in metrics["systems"].items():
-        lines.append(f"| {name} | {row['bleu']:.2f} | {row['rouge1_f']:.2f} | {row['changed']} |")
+        lines.append(f"| {name} | {row['bleu']:.2f} | {row['rouge1_f']:.2f} | {row['exact']} | "
+                     f"{row['changed']} | {row['standalone_changed']} |")
     t = metrics["rewrite_ms"]
-    lines += ["", f"rewrite time per question: p50 {t['p50']} ms, p95 {t['p95']} ms, "
-                  f"max {t['max']} ms", "", "Typical failures (heuristic categories):", "",
+    lines += ["", f"resolver time per question (candidates and checks included): p50 "
+                  f"{t['p50']} ms, p95 {t['p95']} ms, max {t['max']} ms", "",
+              "Failure classes (heuristic categories):", "",
               "| category | count | share | example: question -> ours / gold |",
               "|---|---:|---:|---|"]
     for f in metrics["failures"]:
@@ -220,19 +322,81 @@ def format_canard(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def selector_groups(results: Sequence[CanardResult]
+                    ) -> tuple[list[list[dict[str, float]]], list[list[float]]]:
+    """Training groups for the selector: one per question with more than one candidate whose
+    candidates do not all match the gold rewrite equally; the target is spread over the
+    candidates closest to the gold rewrite (sentence BLEU)."""
+    groups, targets = [], []
+    for r in results:
+        if len(r.candidates) < 2:
+            continue
+        sims = [sentence_bleu(text, r.item.rewrite) for text, _s, _f in r.candidates]
+        best = max(sims)
+        if best - min(sims) < 1e-9:
+            continue
+        groups.append([f for _t, _s, f in r.candidates])
+        targets.append([1.0 if abs(x - best) < 1e-9 else 0.0 for x in sims])
+    return groups, targets
+
+
+def fit_selector(results: Sequence[CanardResult]) -> tuple[Any, dict[str, Any]]:
+    """Fit both selector models on `results` (the tuning half, resolved with search
+    features present and the rules' first choice fed forward)."""
+    from qa.followup.selector import BASE_FEATURES, SEARCH_FEATURES, Selector, fit, log_likelihood
+
+    groups, targets = selector_groups(results)
+    if not groups:
+        raise ValueError("no question with competing candidates to fit on")
+    with_search = fit(groups, targets, BASE_FEATURES + SEARCH_FEATURES)
+    without = fit(groups, targets, BASE_FEATURES)
+    about = {"groups": len(groups), "questions": len(results),
+             "log_likelihood_with_search": round(log_likelihood(with_search, groups, targets), 4),
+             "log_likelihood_without_search": round(log_likelihood(without, groups, targets),
+                                                    4)}
+    return Selector(with_search, without), about
+
+
 def cmd_canard(args: argparse.Namespace) -> int:
+    from qa.followup import Resolver
+    from qa.followup.selector import MODEL_PATH, Selector
+
     items = load_canard(args.file)
+    everything = items
+    if args.half != "all":
+        items = [i for i in items if split_of(i.dialog_id) == args.half]
     if args.limit:
         items = items[: args.limit]
-    results = run_canard(items)
-    metrics = canard_metrics(results)
+    if args.fit:
+        tune = [i for i in everything if split_of(i.dialog_id) == "tune"]
+        fitted, about = fit_selector(run_canard(
+            tune, Resolver(selector=Selector(None, None), always_search=True)))
+        about.update({"data": args.file.name, "split": "tune (split_of in eval/dialog.py)",
+                      "fitted": time.strftime("%Y-%m-%d")})
+        out_model = args.model or MODEL_PATH
+        fitted.save(out_model, about)
+        print(f"fitted the selector on {about['groups']} tuning questions with competing "
+              f"candidates; wrote {out_model}")
+    selector = Selector.load(args.model or MODEL_PATH)
+    results = run_canard(items, Resolver(selector=selector), search=not args.no_search)
+    others = {
+        "rules' first choice (no selector)": [r.rewrite for r in run_canard(
+            items, Resolver(selector=Selector(None, None)), search=False)],
+    }
+    if not args.no_search:
+        others["selector without search"] = [r.rewrite for r in run_canard(
+            items, Resolver(selector=selector), search=False)]
+    metrics = canard_metrics(results, others)
     metrics["file"] = str(args.file)
+    metrics["half"] = args.half
+    metrics["search"] = not args.no_search
     print(format_canard(metrics))
-    out = args.out or Path("runs/eval") / f"canard-{args.file.stem}.json"
+    out = args.out or Path("runs/eval") / f"canard-{args.file.stem}-{args.half}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     metrics["rewrites"] = [{"dialog": r.item.dialog_id, "turn": r.item.number,
                             "question": r.item.question, "ours": r.rewrite,
-                            "gold": r.item.rewrite} for r in results]
+                            "gold": r.item.rewrite,
+                            "candidates": [c for c, _s, _f in r.candidates]} for r in results]
     out.write_text(json.dumps(metrics, indent=1, ensure_ascii=False), encoding="utf-8")
     print(f"\nwrote {out}")
     return 0
@@ -246,6 +410,7 @@ class DialogTurn:
     question: str
     golds: tuple[str, ...]  # reference answers; "" = abstention
     evidence: str = ""  # the reference rationale (CoQA span_text), for --gold-history
+    standalone: str | None = None  # the gold standalone question, where the file has one
 
 
 @dataclass(frozen=True)
@@ -285,7 +450,8 @@ def load_coqa(path: Path) -> list[Dialog]:
             for a in answers:
                 by_turn[a["turn_id"]].append(a["input_text"])
         turns = tuple(DialogTurn(q["input_text"], tuple(dict.fromkeys(
-            _gold(t) for t in by_turn[q["turn_id"]])), rationale.get(q["turn_id"], ""))
+            _gold(t) for t in by_turn[q["turn_id"]])), rationale.get(q["turn_id"], ""),
+            q.get("standalone"))
             for q in d["questions"])
         dialogs.append(Dialog(d["id"], story_title(d["story"]), d["story"], turns))
     return dialogs
@@ -326,6 +492,7 @@ class TurnResult:
     cited: bool  # an answer with a citation holding it (abstentions: False)
     confidence: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    gold_standalone: str | None = None
 
 
 def turn_f1(prediction: str, golds: Sequence[str]) -> float:
@@ -339,7 +506,7 @@ MODES = ("conversation", "independent", "gold-history")
 def run_dialogs(dialogs: Sequence[Dialog], base: Any, mode: str = "conversation",
                 progress: bool = True) -> list[TurnResult]:
     """Ask every dialog turn by turn in a fresh data dir (each dialog limited to its story)."""
-    from qa.chat import ChatService
+    from qa.chat import ChatService, first_stage_search
     from qa.conversations import ConversationStore
     from qa.followup import Exchange, resolve
     from qa.retriever import PassageFilter
@@ -364,7 +531,9 @@ def run_dialogs(dialogs: Sequence[Dialog], base: Any, mode: str = "conversation"
                         answer = service.ask(turn.question, where=where)
                         answer.standalone_question = turn.question
                     elif mode == "gold-history":
-                        standalone = resolve(turn.question, history)
+                        standalone = resolve(turn.question, history,
+                                             search=first_stage_search(service, where)
+                                             if history else None)
                         answer = service.ask(turn.question, where=where, search_query=standalone)
                         answer.standalone_question = standalone
                         history.append(Exchange(
@@ -381,7 +550,8 @@ def run_dialogs(dialogs: Sequence[Dialog], base: Any, mode: str = "conversation"
                     result = TurnResult(dialog.id, n, turn.question,
                                         answer.standalone_question or turn.question, prediction,
                                         list(turn.golds), turn_f1(prediction, turn.golds), cited,
-                                        answer.confidence, dict(answer.timings_ms))
+                                        answer.confidence, dict(answer.timings_ms),
+                                        turn.standalone)
                     results.append(result)
                     if progress:
                         print(f"  {dialog.id[:24]:24} {n:>2} F1 {result.f1:5.2f}  "
@@ -399,7 +569,23 @@ def dialog_metrics(results: Sequence[TurnResult]) -> dict[str, Any]:
     answerable = [r for r in results if any(g for g in r.golds)]
     unanswerable = [r for r in results if not any(g for g in r.golds)]
     rewritten = [r for r in results if r.standalone_question.strip() != r.question.strip()]
+    labelled = [r for r in results if r.gold_standalone]
+    rewrites: dict[str, Any] = {}
+    if labelled:
+        rewrites = {
+            "turns": len(labelled),
+            "exact": sum(_norm(r.standalone_question) == _norm(r.gold_standalone or "")
+                         for r in labelled),
+            "bleu": round(corpus_bleu([r.standalone_question for r in labelled],
+                                      [[r.gold_standalone or ""] for r in labelled]), 2),
+            "follow_ups": sum(_norm(r.question) != _norm(r.gold_standalone or "")
+                              for r in labelled),
+            "follow_ups_exact": sum(
+                _norm(r.standalone_question) == _norm(r.gold_standalone or "")
+                for r in labelled if _norm(r.question) != _norm(r.gold_standalone or "")),
+        }
     return {
+        "rewrite_accuracy": rewrites,
         "turns": len(results),
         "dialogs": len({r.dialog for r in results}),
         "f1": _pct(r.f1 for r in results),
@@ -432,13 +618,21 @@ def format_dialogs(name: str, metrics: dict[str, Any], results: Sequence[TurnRes
     ]
     for t, row in m["f1_by_turn"].items():
         lines.append(f"| {t} | {row['f1']:.2f} | {row['n']} |")
-    lines += ["", "| dialog | turn | question | searched | answer | gold | cited | F1 |",
-              "|---|---:|---|---|---|---|---|---:|"]
+    rw = m.get("rewrite_accuracy") or {}
+    if rw:
+        lines += ["", f"Standalone questions against the gold ones: exact {rw['exact']}/"
+                      f"{rw['turns']} (follow-ups {rw['follow_ups_exact']}/{rw['follow_ups']}), "
+                      f"BLEU-4 {rw['bleu']:.2f}"]
+    lines += ["", "| dialog | turn | question | searched | gold standalone | answer | gold | "
+                  "cited | F1 |", "|---|---:|---|---|---|---|---|---|---:|"]
     for r in results:
         searched = "" if r.standalone_question == r.question else r.standalone_question
         gold = r.golds[0] if r.golds and r.golds[0] else "(abstain)"
-        cells = [r.dialog[:28], str(r.turn), r.question, searched, r.prediction or "(abstain)",
-                 gold, "yes" if r.cited else "no", f"{r.f1:.2f}"]
+        gold_q = "" if not r.gold_standalone else (
+            "same" if _norm(r.gold_standalone) == _norm(r.standalone_question)
+            else r.gold_standalone)
+        cells = [r.dialog[:28], str(r.turn), r.question, searched, gold_q,
+                 r.prediction or "(abstain)", gold, "yes" if r.cited else "no", f"{r.f1:.2f}"]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -480,6 +674,14 @@ def add_parser(subparsers: Any) -> None:
                               description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", type=Path, help="CANARD JSON (e.g. dev.json)")
+    p.add_argument("--half", choices=["test", "tune", "all"], default="test",
+                   help="which half of the fixed split by dialog to report on (default test)")
+    p.add_argument("--fit", action="store_true",
+                   help="first fit the candidate selector on the tuning half and save it")
+    p.add_argument("--model", type=Path, default=None,
+                   help="selector file (default qa/followup/selector.json)")
+    p.add_argument("--no-search", action="store_true",
+                   help="do not check candidates against the dialog's passages")
     p.add_argument("--limit", type=int, default=None, help="first N questions only")
     p.add_argument("--out", type=Path, default=None, help="JSON output file")
     p.set_defaults(func=cmd_canard)

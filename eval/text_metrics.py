@@ -77,3 +77,26 @@ def mean_rouge1_f(candidates: Sequence[str], references: Sequence[Sequence[str]]
     scores = [max((rouge1_f(c, r) for r in refs), default=0.0)
               for c, refs in zip(candidates, references, strict=True)]
     return 100.0 * sum(scores) / len(scores)
+
+
+def sentence_bleu(candidate: str, reference: str, max_n: int = 4) -> float:
+    """BLEU (0-1) of one sentence with add-one smoothing of the n > 1 precisions (Lin and Och,
+    2004), so that a sentence without a matching 4-gram still compares with another; for
+    ranking candidates of one question, not for reporting."""
+    c_tokens, r_tokens = tokenize(candidate), tokenize(reference)
+    if not c_tokens or not r_tokens:
+        return 0.0
+    log_precision = 0.0
+    for n in range(1, max_n + 1):
+        counts, ref = ngrams(c_tokens, n), ngrams(r_tokens, n)
+        matched = sum(min(c, ref[g]) for g, c in counts.items())
+        total = sum(counts.values())
+        if n == 1:
+            if matched == 0:
+                return 0.0
+            log_precision += math.log(matched / total)
+        else:
+            log_precision += math.log((matched + 1) / (total + 1))
+    brevity = 1.0 if len(c_tokens) > len(r_tokens) else math.exp(1 - len(r_tokens)
+                                                                 / len(c_tokens))
+    return brevity * math.exp(log_precision / max_n)

@@ -1,7 +1,7 @@
 """Asking within a conversation: follow-ups are resolved against the history before retrieval.
 
 `ChatService.ask` loads the conversation's recent turns, rewrites a context-dependent question
-into a standalone one (qa/followup.py), answers that with the QAService (the standalone question
+into a standalone one (qa/followup/), answers that with the QAService (the standalone question
 is what is searched and read; the question as asked is what the answer reports), stores the turn
 and returns the answer with `standalone_question` and `conversation_id` set.
 
@@ -17,10 +17,11 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from qa.conversations import ConversationNotFound, ConversationStore, Turn, new_conversation_id
-from qa.followup import HISTORY_TURNS, Exchange, analyse_turn, resolve
+from qa.followup import HISTORY_TURNS, Exchange, Resolver, Search, TurnAnalysis, analyse
+from qa.followup import default_resolver as default_followup_resolver
 from qa.retriever import PassageFilter
 from qa.service import QAService, get_service
 from qa.settings import Settings, get_settings
@@ -30,9 +31,11 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ChatService", "ConversationNotFound", "get_chat_service", "exchange_of"]
 
+SEARCH_DEPTH = 3  # passages a follow-up candidate is checked against
+
 
 def exchange_of(turn: Turn) -> Exchange:
-    """What the follow-up resolver needs of a stored turn."""
+    """What the follow-up resolver needs of a stored turn, with the analysis kept with it."""
     cited = turn.citations[0] if turn.answer is not None and turn.citations else None
     return Exchange(
         question=turn.question,
@@ -40,18 +43,35 @@ def exchange_of(turn: Turn) -> Exchange:
         standalone_question=turn.standalone_question,
         evidence=(cited["quote"],) if cited else (),
         topic=cited["title"] if cited else None,
+        analysis=TurnAnalysis.from_dict(turn.analysis) if turn.analysis else None,
     )
+
+
+def first_stage_search(service: QAService, where: PassageFilter | None) -> Search:
+    """The cheapest search of the corpus (its full-text index, no embedding, no re-scoring),
+    within `where`'s documents and dates, for checking follow-up candidates."""
+    store = service.corpus.store
+    allowed: list[list[int] | None] = []  # worked out on the first search only
+
+    def search(query: str) -> list[tuple[str, float]]:
+        if not allowed:
+            allowed.append(store.passage_ids(where.document_ids, where.published_from,
+                                             where.published_to, where.require_date)
+                           if where is not None and where.active else None)
+        hits = store.lexical_search(query, SEARCH_DEPTH, allowed[0])
+        records = store.passages([pid for pid, _ in hits])
+        return [(records[pid].text, score) for pid, score in hits if pid in records]
+
+    return search
 
 
 class ChatService:
     def __init__(self, service: QAService, store: ConversationStore,
-                 history_turns: int = HISTORY_TURNS):
+                 history_turns: int = HISTORY_TURNS, resolver: Resolver | None = None):
         self.service = service
         self.store = store
         self.history_turns = history_turns
-        # Analyses a new turn in the background, so the next follow-up finds it ready.
-        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="followup")
-        self._pending: Future[float] | None = None
+        self.resolver = resolver or default_followup_resolver()
 
     def ask(self, question: str, conversation_id: str | None = None, top_k: int | None = None,
             where: PassageFilter | None = None,
@@ -68,55 +88,54 @@ class ChatService:
         rewrite_started = time.perf_counter()
         if history and on_stage is not None:
             on_stage("rewriting")  # a follow-up is worked out against the earlier turns
-        standalone = resolve(question, [exchange_of(t) for t in history])
+        exchanges = [exchange_of(t) for t in history]
+        resolution = self.resolver.resolve(
+            question, exchanges, search=first_stage_search(self.service, where)
+            if history else None)
+        standalone = resolution.standalone
         rewrite_ms = (time.perf_counter() - rewrite_started) * 1000
         before_ms = (time.perf_counter() - started) * 1000
         if standalone != question:
             log.info("follow-up %r resolved to %r", question, standalone)
         answer = self.service.ask(question, top_k, where, search_query=standalone,
                                   on_stage=on_stage)
+        analysed_at = time.perf_counter()
+        # This turn's analysis, kept with it: a later follow-up reads it instead of parsing
+        # this turn again.
+        analysis = self._analyse(question, standalone, answer)
+        analysis_ms = (time.perf_counter() - analysed_at) * 1000
         stored_at = time.perf_counter()
         turn = self.store.add_turn(conversation_id or new_conversation_id(), question,
                                    standalone, answer.answer, answer.citations,
-                                   create=conversation_id is None)
+                                   create=conversation_id is None, analysis=analysis)
         store_ms = (time.perf_counter() - stored_at) * 1000
         answer.standalone_question = standalone
         answer.conversation_id = turn.conversation_id
         answer.timings_ms["rewrite"] = round(rewrite_ms, 2)
-        answer.timings_ms["conversation"] = round(before_ms + store_ms, 2)
-        self._analyse_later(turn)
+        answer.timings_ms["analysis"] = round(analysis_ms, 2)
+        answer.timings_ms["conversation"] = round(before_ms + analysis_ms + store_ms, 2)
         return answer
 
-    def _analyse_later(self, turn: Turn) -> None:
-        def work() -> float:
-            started = time.perf_counter()
-            try:
-                analyse_turn(exchange_of(turn))
-            except Exception:  # only a cache warm-up: resolution redoes it when needed
-                log.exception("background analysis of a turn failed")
-            return (time.perf_counter() - started) * 1000
-
+    @staticmethod
+    def _analyse(question: str, standalone: str, answer: Answer) -> dict[str, Any] | None:
+        cited = answer.citations[0] if answer.answer is not None and answer.citations else None
+        turn = Exchange(question, answer.answer, standalone,
+                        (cited.quote,) if cited else (), cited.title if cited else None)
         try:
-            self._pending = self._background.submit(work)
-        except RuntimeError:  # shutting down
-            pass
+            return analyse(turn).to_dict()
+        except Exception:  # a later follow-up analyses the turn itself then
+            log.exception("analysing a conversation turn failed")
+            return None
 
     def wait_idle(self, timeout: float | None = None) -> float | None:
-        """Wait for the background analysis of the last turn; its wall-clock ms, or None when
-        there was none. It runs after the answer is returned, while a person reads and types;
-        a question asked back-to-back shares the CPU with it."""
-        pending = self._pending
-        if pending is None:
-            return None
-        result = pending.result(timeout)  # a timeout raises and keeps it pending
-        self._pending = None
-        return result
+        """Nothing runs after an answer any more (each turn is analysed as it is stored, and
+        the analysis kept with it): always None. Kept for callers that waited for it."""
+        return None
 
     def conversation_exists(self, conversation_id: str) -> bool:
         return self.store.exists(conversation_id)
 
     def close(self) -> None:
-        self._background.shutdown(wait=False)
         self.store.close()
 
 

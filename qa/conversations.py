@@ -45,6 +45,10 @@ MIGRATIONS = [
         PRIMARY KEY (conversation_id, turn)
     );
     """,
+    # 2: each turn keeps the follow-up resolver's analysis of it (qa/followup/analysis.py)
+    """
+    ALTER TABLE turns ADD COLUMN analysis TEXT;
+    """,
 ]
 
 PURGE_EVERY_SECONDS = 60.0
@@ -70,6 +74,7 @@ class Turn:
     answer: str | None
     citations: list[dict[str, Any]]
     created_at: str
+    analysis: dict[str, Any] | None = None  # the follow-up resolver's analysis of the turn
 
 
 @dataclass(frozen=True)
@@ -148,14 +153,17 @@ class ConversationStore:
         ).fetchall()
         return [
             Turn(r["conversation_id"], r["turn"], r["question"], r["standalone_question"],
-                 r["answer"], json.loads(r["citations"]), r["created_at"])
+                 r["answer"], json.loads(r["citations"]), r["created_at"],
+                 json.loads(r["analysis"]) if r["analysis"] else None)
             for r in reversed(rows)
         ]
 
     # writes ----------------------------------------------------------------------------------
     def add_turn(self, conversation_id: str, question: str, standalone_question: str,
-                 answer: str | None, citations: list[Citation], create: bool = False) -> Turn:
-        """Append a turn. With `create`, a conversation that does not exist yet is created;
+                 answer: str | None, citations: list[Citation], create: bool = False,
+                 analysis: dict[str, Any] | None = None) -> Turn:
+        """Append a turn (with `analysis`, what the follow-up resolver derived from it, kept
+        for later turns). With `create`, a conversation that does not exist yet is created;
         otherwise a missing (or expired) one raises ConversationNotFound."""
         self._maybe_purge()
         now = _iso(self.clock())
@@ -187,15 +195,16 @@ class ConversationStore:
                 ).fetchone()[0]
                 self._conn.execute(
                     "INSERT INTO turns (conversation_id, turn, question, standalone_question,"
-                    " answer, citations, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (conversation_id, number, question, standalone_question, answer, cited, now),
+                    " answer, citations, created_at, analysis) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (conversation_id, number, question, standalone_question, answer, cited, now,
+                     json.dumps(analysis, ensure_ascii=False) if analysis is not None else None),
                 )
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
         return Turn(conversation_id, number, question, standalone_question, answer,
-                    json.loads(cited), now)
+                    json.loads(cited), now, analysis)
 
     def delete(self, conversation_id: str) -> bool:
         """Delete a conversation and its turns; False when there was none (or it expired)."""

@@ -3,7 +3,7 @@
 Chat apps that speak OpenAI's Chat Completions send the whole conversation with every request
 and keep no conversation id. `ask_in_transcript` answers the last question against the earlier
 turns of such a transcript with the same follow-up resolver as a stored conversation
-(qa/chat.py, qa/followup.py), and stores nothing.
+(qa/chat.py, qa/followup/), and stores nothing.
 
 `render` writes an answer as text a person can read in any chat app: the answer, a numbered
 marker per citation and a short sources list ("Turkey [1]" ... "[1] Title — “quote”"), or,
@@ -18,9 +18,11 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from qa.chat import first_stage_search
 from qa.followup import HISTORY_TURNS, Exchange, resolve
+from qa.followup.analysis import analyse_unstored
 from qa.retriever import PassageFilter
 from qa.service import QAService
 from qa.stories import STATUS_WORDS
@@ -144,7 +146,8 @@ def resolve_history(earlier: Sequence[tuple[str, str | None]]) -> list[Exchange]
         if not question:
             continue
         standalone = resolve(question, exchanges[-HISTORY_TURNS:])
-        exchanges.append(read_reply(question, standalone, reply))
+        turn = read_reply(question, standalone, reply)
+        exchanges.append(replace(turn, analysis=analyse_unstored(turn)))
     return exchanges
 
 
@@ -157,7 +160,8 @@ def ask_in_transcript(service: QAService, question: str,
     question = service.validate_question(question)
     started = time.perf_counter()
     history = resolve_history(earlier)[-HISTORY_TURNS:]
-    standalone = resolve(question, history)
+    standalone = resolve(question, history,
+                         search=first_stage_search(service, where) if history else None)
     rewrite_ms = (time.perf_counter() - started) * 1000
     if standalone != question:
         log.info("follow-up %r resolved to %r", question, standalone)

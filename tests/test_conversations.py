@@ -110,7 +110,8 @@ def test_schema_lives_in_the_service_database(tmp_path: Path, clock: Clock) -> N
     again = ConversationStore(path, 1, clock)  # migrations are applied once
     rows = again._conn.execute(
         "SELECT namespace, version FROM schema_migrations ORDER BY namespace").fetchall()
-    assert [tuple(r) for r in rows] == [("conversations", 1), ("store", 1), ("store", 2),
+    assert [tuple(r) for r in rows] == [("conversations", 1), ("conversations", 2),
+                                        ("store", 1), ("store", 2),
                                         ("store", 3), ("store", 4), ("store", 5),
                                         ("store", 6), ("store", 7)]
     again.close()

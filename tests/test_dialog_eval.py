@@ -115,7 +115,7 @@ def test_canard_loading_and_baselines(tmp_path: Path) -> None:
     assert rewrites["Did she have any children?"] == "Did Anna Vissi have any children?"
     metrics = canard_metrics(results)
     systems = metrics["systems"]
-    assert systems["resolver (qa/followup.py)"]["bleu"] == pytest.approx(100.0)
+    assert systems["resolver (qa/followup/)"]["bleu"] == pytest.approx(100.0)
     assert systems["raw question"]["bleu"] < 100.0 and systems["raw question"]["changed"] == 0
     assert metrics["exact_match"] == 3 and metrics["failures"] == []
 

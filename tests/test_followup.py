@@ -1,4 +1,4 @@
-"""Follow-up resolution (qa/followup.py) on the real spaCy pipeline: what the standalone
+"""Follow-up resolution (qa/followup/) on the real spaCy pipeline: what the standalone
 question says, for the sample article's dialogs and for the cases that must be left alone."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def test_meeting_dialog_pronouns_and_ellipsis() -> None:
                            "What did Mashaal and Qassem Soleimani talk about?")
     # "he ... command" goes to the one the evidence calls "commander"
     assert rewrites[3] == "Which force does Qassem Soleimani command?"
-    assert rewrites[4] == "How big is al-Quds Force?"
+    assert rewrites[4] == "How big is the al-Quds Force?"  # a name headed by "Force" takes "the"
 
 
 def test_report_dialog_two_its_and_a_demonstrative() -> None:

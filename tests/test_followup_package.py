@@ -1,0 +1,237 @@
+"""The follow-up package (qa/followup/): typed mentions, turn analyses kept as data, events and
+phrases as antecedents, candidates from several rewriters, the fitted selector and the search
+check, on the real spaCy pipeline and without any /work/shared data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.followup import (
+    Candidate,
+    Context,
+    Exchange,
+    Kind,
+    QuestionAnalysis,
+    Resolver,
+    Selector,
+    TurnAnalysis,
+    analyse,
+    may_need_context,
+)
+from qa.followup.mentions import is_event_noun, mentions
+from qa.followup.rewriters import REWRITERS, Anaphora, Ellipsis
+from qa.followup.selector import BASE_FEATURES, SEARCH_FEATURES, Model, fit
+
+TITLE = "Report: Hamas leader met with top Iran commander"
+MEETING = ("Khaled Mashaal and Iran’s al-Quds Force commander Qassem Soleimani held a meeting in "
+           "Turkey several days after the conflict ended in late August, Saudi daily Al-Hayat "
+           "reported.")
+OFFICE = ("the possibility for Hamas to open an office in a Hezbollah-controlled area of Beirut — "
+          "a request Tehran rejected, according to the report.")
+RULES = Selector(None, None)  # the rules' first choice, whatever selector.json holds
+
+
+def turn(question: str, answer: str | None, standalone: str | None = None,
+         evidence: str | None = None) -> Exchange:
+    return Exchange(question, answer, standalone or question, (evidence,) if evidence else (),
+                    TITLE if evidence else None)
+
+
+def play(script: list[tuple[str, str | None, str | None]], resolver: Resolver | None = None
+         ) -> list[str]:
+    resolver = resolver or Resolver(selector=RULES)
+    history: list[Exchange] = []
+    out = []
+    for question, answer, evidence in script:
+        standalone = resolver.resolve(question, history).standalone
+        out.append(standalone)
+        history.append(turn(question, answer, standalone, evidence))
+    return out
+
+
+# --------------------------------------------------------------------------- mentions
+
+
+def test_mentions_are_typed() -> None:
+    found = {m.text: m for m in mentions("Where did Khaled Mashaal meet a senior commander?")}
+    assert found["Khaled Mashaal"].kind is Kind.PERSON
+    assert found["a senior commander"].kind is Kind.PERSON_NOUN
+    assert found["a senior commander"].head == "commander"
+
+
+def test_event_nouns() -> None:
+    assert is_event_noun("meeting", "meet") and is_event_noun("discussion", "discuss")
+    assert is_event_noun("visit", "visit") is False  # the same word: no nominalization
+    assert not is_event_noun("commander", "command")
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def test_turn_analysis_is_data_that_round_trips() -> None:
+    a = analyse(turn("Where did Khaled Mashaal meet Qassem Soleimani?", "Turkey",
+                     evidence=MEETING))
+    assert [e.text for e in a.events] == ["the meeting between Khaled Mashaal and Qassem Soleimani"]
+    assert any(m.text == "Turkey" and m.kind is Kind.GPE for m in a.mentions)
+    data = json.loads(json.dumps(a.to_dict()))
+    assert TurnAnalysis.from_dict(data) == a
+    assert TurnAnalysis.from_dict({**data, "version": -1}) is None  # redone, not misread
+
+
+def test_a_kept_analysis_is_used_instead_of_parsing_the_turn_again() -> None:
+    real = turn("Who leads Hamas?", "Khaled Mashaal")
+    kept = analyse(turn("Who leads Hezbollah?", "Hassan Nasrallah"))
+    with_kept = Exchange(real.question, real.answer, real.standalone_question, analysis=kept)
+    resolver = Resolver(selector=RULES)
+    assert resolver.resolve("Where was he born?", [real]).standalone == \
+        "Where was Khaled Mashaal born?"
+    assert resolver.resolve("Where was he born?", [with_kept]).standalone == \
+        "Where was Hassan Nasrallah born?"
+
+
+# --------------------------------------------------------------------------- the issue's dialogs
+
+
+def test_it_can_be_an_event() -> None:
+    rewrites = play([
+        ("Who did Khaled Mashaal meet?", "Qassem Soleimani", MEETING),
+        ("Where?", "Turkey", MEETING),
+        ("Who reported it?", "Saudi daily Al-Hayat", MEETING),
+        ("What did they discuss?", None, None),
+    ])
+    assert rewrites[1] == "Where did Khaled Mashaal meet Qassem Soleimani?"
+    assert rewrites[2] == "Who reported the meeting between Khaled Mashaal and Qassem Soleimani?"
+    # "they" discuss: the two who met, not the newspaper that answered the last question
+    assert rewrites[3] == "What did Khaled Mashaal and Qassem Soleimani discuss?"
+
+
+def test_ellipsis_after_a_stranded_preposition() -> None:
+    rewrites = play([("Who did Khaled Mashaal meet with?", "Qassem Soleimani", MEETING),
+                     ("Where?", "Turkey", MEETING)])
+    assert rewrites[1] == "Where did Khaled Mashaal meet with Qassem Soleimani?"
+
+
+def test_that_area_is_a_phrase_of_the_last_answer() -> None:
+    rewrites = play([("Which request did Tehran reject?", OFFICE, OFFICE),
+                     ("Who controls that area?", None, None)])
+    assert rewrites[1] == "Who controls the Hezbollah-controlled area of Beirut?"
+
+
+def test_his_unit_offers_the_unit_named_earlier() -> None:
+    history = [turn("Which force does Qassem Soleimani command?", "al-Quds Force", None,
+                    MEETING)]
+    context = Context(history)
+    texts = [c.text for c in Anaphora().rewrite(QuestionAnalysis(
+        "How many people are in his unit?"), context)]
+    assert "How many people are in Qassem Soleimani's unit?" in texts
+    assert "How many people are in the al-Quds Force?" in texts
+    # and "it" after it is the unit
+    history.append(turn("How many people are in his unit?", "15,000",
+                        "How many people are in the al-Quds Force?"))
+    assert Resolver(selector=RULES).resolve("What does it specialize in?", history).standalone \
+        == "What does the al-Quds Force specialize in?"
+
+
+# --------------------------------------------------------------------------- resolver
+
+
+def test_candidates_start_with_the_raw_question() -> None:
+    history = [turn("Who did Mashaal meet?", "Qassem Soleimani", evidence=MEETING)]
+    resolver = Resolver(selector=RULES)
+    candidates = resolver.candidates("Where?", Context(history))
+    assert candidates[0] == Candidate("Where?", "raw", 0.0)
+    assert candidates[1].source == "ellipsis" and candidates[1].prior == 1.0
+    assert len({c.text for c in candidates}) == len(candidates)
+    assert [r.name for r in REWRITERS][:2] == ["what_about", "ellipsis"]
+    assert not Ellipsis().rewrite(QuestionAnalysis("Where did he go?"), Context(history))
+
+
+def test_a_self_contained_question_is_not_even_parsed() -> None:
+    assert not may_need_context("Where did Mashaal meet Soleimani?")
+    resolution = Resolver(selector=RULES).resolve("Where did Mashaal meet Soleimani?",
+                                                  [turn("Who?", "x")])
+    assert resolution.standalone == "Where did Mashaal meet Soleimani?"
+    assert resolution.candidates == ()
+
+
+def _model(names: tuple[str, ...], weights: dict[str, float]) -> Model:
+    return Model(names, np.array([weights.get(n, 0.0) for n in names]), np.zeros(len(names)),
+                 np.ones(len(names)))
+
+
+def test_the_search_check_can_overrule_the_rules() -> None:
+    names = BASE_FEATURES + SEARCH_FEATURES
+    # a model that trusts the articles more than the rules' preference
+    trusting = Selector(_model(names, {"rule_top": 1.0, "support": 3.0}), None)
+    history = [turn("Who did Mashaal meet?", "Qassem Soleimani", evidence=MEETING),
+               turn("Which outlet carried the report?", "Ynet")]
+    question = "What country is that site from?"
+    rules = Resolver(selector=RULES).resolve(question, history)
+    assert rules.standalone == "What country is Ynet from?"
+    runner_up = [s.candidate.text for s in rules.candidates][2]
+
+    def search(query: str) -> list[tuple[str, float]]:  # only the runner-up is in the articles
+        if query == runner_up:
+            return [(runner_up.lower(), 5.0)]
+        return [("nothing relevant here", 1.0)]
+
+    checked = Resolver(selector=trusting).resolve(question, history, search=search)
+    assert checked.searched
+    assert checked.standalone == runner_up
+    # without a search the search-free model (none here) falls back to the rules
+    assert Resolver(selector=trusting).resolve(question, history).standalone == rules.standalone
+
+
+def test_fit_learns_which_feature_marks_the_better_candidate() -> None:
+    rng = np.random.default_rng(0)
+    groups, targets = [], []
+    for _ in range(200):
+        good = int(rng.integers(0, 3))
+        rows = [{"support": float(i == good) * 0.8 + float(rng.random()) * 0.2,
+                 "prior": float(rng.random())} for i in range(3)]
+        groups.append(rows)
+        targets.append([float(i == good) for i in range(3)])
+    model = fit(groups, targets, ("support", "prior"))
+    assert model.weights[0] > 1.0 and abs(model.weights[1]) < 0.5 * model.weights[0]
+    picked = [int(np.argmax(model.scores(g))) for g in groups]
+    assert sum(p == t.index(1.0) for p, t in zip(picked, targets, strict=True)) >= 190
+
+
+def test_selector_file_round_trips(tmp_path: Path) -> None:
+    names = ("raw", "prior")
+    selector = Selector(_model(names, {"prior": 2.0}), None)
+    path = tmp_path / "selector.json"
+    selector.save(path, {"note": "test"})
+    again = Selector.load(path)
+    assert again.with_search is not None and again.without_search is None
+    assert again.with_search.scores([{"prior": 1.0}])[0] == pytest.approx(2.0)
+    assert Selector.load(tmp_path / "missing.json").model(True) is None
+
+
+def test_the_shipped_selector_was_fitted() -> None:
+    path = Path(__file__).resolve().parents[1] / "qa" / "followup" / "selector.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["about"]["split"].startswith("tune")
+    selector = Selector.load(path)
+    assert selector.with_search is not None and selector.without_search is not None
+    assert selector.with_search.names == BASE_FEATURES + SEARCH_FEATURES
+
+
+def test_the_conversation_store_keeps_each_turns_analysis(tmp_path: Path) -> None:
+    from qa.chat import exchange_of
+    from qa.conversations import ConversationStore
+
+    store = ConversationStore(tmp_path / "qa.sqlite3", 1)
+    analysis = analyse(turn("Who did Mashaal meet?", "Qassem Soleimani", evidence=MEETING))
+    first = store.add_turn("c1", "Who did Mashaal meet?", "Who did Mashaal meet?",
+                           "Qassem Soleimani", [], create=True, analysis=analysis.to_dict())
+    store.add_turn("c1", "Where?", "Where did Mashaal meet Qassem Soleimani?", "Turkey", [])
+    kept, unanalysed = store.history("c1", 6)
+    assert first.analysis == kept.analysis and unanalysed.analysis is None
+    assert exchange_of(kept).analysis == analysis
+    assert exchange_of(unanalysed).analysis is None  # analysed when a follow-up needs it
+    store.close()
