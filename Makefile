@@ -12,7 +12,8 @@ $(BIN)/qa: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch is pinned to the CPU build first so nothing pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# milvus: the Milvus backend's client and Milvus Lite, which its tests run on.
+	$(BIN)/pip install --quiet -e '.[dev,milvus]'
 	touch $(BIN)/qa
 
 # axe-core (npm) audits the chat page in the browser tests.

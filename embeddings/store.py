@@ -529,6 +529,12 @@ class DocumentStore:
         matrix = np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
         return np.asarray(ids, dtype=np.int64), matrix, missing
 
+    def passage_ids_without_vector(self, model: str) -> list[int]:
+        """Ids of passages with no vector of `model` (stored with another encoder)."""
+        return [r[0] for r in self._query(
+            "SELECT id FROM passages WHERE embedding IS NULL OR embedding_model IS NOT ?"
+            " ORDER BY id", (model,))]
+
     def set_vectors(self, ids: list[int], vectors: np.ndarray, model: str) -> None:
         with self.transaction() as conn:
             conn.executemany(

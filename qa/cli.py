@@ -1,4 +1,4 @@
-"""The `qa` command: ingest, ask, documents, serve, mcp, eval, bench."""
+"""The `qa` command: ingest, ask, documents, serve, mcp, migrate-index, eval, bench."""
 
 from __future__ import annotations
 
@@ -257,6 +257,27 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate_index(args: argparse.Namespace) -> int:
+    """Copy the store's passages and vectors into another backend's index (no re-embedding)."""
+    from qa.migrate import MigrationError, migrate_index
+    from qa.settings import get_settings
+
+    settings = get_settings()
+    try:
+        done = migrate_index(settings, args.to)
+    except MigrationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{done.passages} passages in {done.backend} ({done.seconds} s, "
+          f"{done.passages_per_second:.0f} passages/s)")
+    if done.without_vector:
+        print(f"note: {done.without_vector} passages have no vector of this encoder yet; the "
+              "service embeds them when it starts", file=sys.stderr)
+    if args.to != settings.backend:
+        print(f"set QA_BACKEND={args.to} to search it")
+    return 0
+
+
 # Commands that live in `eval` (which sits above qa), by the module whose main runs them.
 DELEGATED = {"eval": "eval.eval_cli", "bench": "eval.bench_cli", "drill": "eval.drill"}
 
@@ -314,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mcp", help="serve the MCP tools (ask, search, get_document, "
                        "add_document) over stdio, for a local MCP client")
     p.set_defaults(func=cmd_mcp)
+
+    p = sub.add_parser("migrate-index", help="copy the store's passages and their stored vectors"
+                       " into another backend's index (no re-embedding; safe to run again)")
+    p.add_argument("--to", choices=["milvus", "faiss"], required=True)
+    p.set_defaults(func=cmd_migrate_index)
 
     sub.add_parser("eval", help="evaluate on gold data (qa eval --help)", add_help=False)
     sub.add_parser("bench", help="benchmark speed and memory (qa bench --help)", add_help=False)

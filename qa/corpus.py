@@ -1,5 +1,6 @@
-"""The corpus: documents in the SQLite store, their passage vectors in the FAISS index, kept in
-agreement. Adding unchanged text is a no-op; vectors of unchanged passages are reused."""
+"""The corpus: documents and passages in the SQLite store, their passages searchable in the
+passage index (embeddings/backends: FAISS + FTS5 by default, or Milvus), kept in agreement.
+Adding unchanged text is a no-op; vectors of unchanged passages are reused."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 from tqdm import tqdm
 
+from embeddings.backends import (
+    BackendConfig,
+    IndexedPassage,
+    IndexFilter,
+    PassageIndex,
+    open_index,
+    stored_passages,
+)
 from embeddings.encoder import Encoder, shared_encoder
-from embeddings.index import VectorIndex
 from embeddings.splitter import PassageSpan, PassageSplitter, Region
 from embeddings.store import (
     DateSpan,
@@ -113,6 +121,15 @@ def sentence_spans(passages: Iterable[PassageSpan | PassageRecord]) -> list[tupl
     return sorted({(x.start, x.end) for p in passages for x in p.sentences})
 
 
+def backend_config(settings: Settings) -> BackendConfig:
+    """Where the settings' passage index is kept."""
+    return BackendConfig(
+        backend=settings.backend, faiss_path=settings.index_path,
+        ivf_threshold=settings.ivf_threshold, milvus_uri=settings.milvus_address,
+        milvus_token=settings.milvus_token, milvus_collection=settings.milvus_collection,
+        milvus_index=settings.milvus_index)
+
+
 class Corpus:
     def __init__(self, settings: Settings, encoder: Encoder | None = None):
         self.settings = settings
@@ -123,28 +140,30 @@ class Corpus:
             settings.sentences_per_passage, settings.passage_overlap, settings.passage_max_chars
         )
         self.store = DocumentStore(settings.db_path)
-        self._index: VectorIndex | None = None
+        self._index: PassageIndex | None = None
         self._seen_version = -1  # the store's corpus version the index last caught up with
         self._superseded: tuple[int, frozenset[int]] = (-1, frozenset())  # (version, ids)
-        # Guards the FAISS index and the store+index pair during writes.
+        # Guards the passage index and the store+index pair during writes.
         self._lock = threading.RLock()
 
     # lifecycle -------------------------------------------------------------------------------
     @property
-    def index(self) -> VectorIndex:
+    def index(self) -> PassageIndex:
         if self._index is None:
             self.open()
         assert self._index is not None
         return self._index
 
     def open(self) -> None:
-        """Load the index and check it against the store; rebuild it if they disagree."""
+        """Open the passage index and check it against the store (embedding first any stored
+        passage without a vector of this encoder): what a crash left between the store's
+        commit and the index write is repaired here, from the stored vectors."""
         with self._lock:
             if self._index is not None:
                 return
             model = self.encoder.name
             version = self.store.version()
-            ids, vectors, missing = self.store.stored_vectors(model)
+            missing = self.store.passage_ids_without_vector(model)
             if missing:
                 log.info("re-embedding %d passages without a %s vector", len(missing), model)
                 records = self.store.passages(missing)
@@ -152,21 +171,12 @@ class Corpus:
                 texts = [embedding_input(records[i].title, records[i].text, with_title)
                          for i in missing]
                 self.store.set_vectors(missing, self.encoder.encode(texts, progress=True), model)
-                ids, vectors, _ = self.store.stored_vectors(model)
-            path = self.settings.index_path
-            dim = self.encoder.dimension
-            index: VectorIndex | None = None
-            if path.exists():
-                try:
-                    index = VectorIndex.load(path, dim, ivf_threshold=self.settings.ivf_threshold)
-                except Exception as exc:  # a damaged file is rebuilt, never fatal
-                    log.warning("index %s unreadable (%s); rebuilding", path, exc)
-            if index is None or index.ids() != set(ids.tolist()):
-                if index is not None:
-                    log.warning("index disagrees with the store; rebuilding from stored vectors")
-                index = VectorIndex(dim, ivf_threshold=self.settings.ivf_threshold)
-                index.rebuild(ids, vectors if len(ids) else np.zeros((0, dim), np.float32))
-                index.save(path)
+            index = open_index(backend_config(self.settings), self.store, self.encoder.dimension)
+            index.repair(self.store, model)
+            if missing:  # held under these ids with another encoder's vectors: replaced
+                for chunk in stored_passages(self.store, missing, model):
+                    index.add(chunk)
+                index.save()
             if self.settings.rescores:
                 self._backfill_sentence_vectors()
             self._index = index
@@ -176,7 +186,8 @@ class Corpus:
     def refresh(self) -> None:
         """Catch up with what other processes wrote (a `qa ingest` beside a running server):
         when the store's corpus version moved since the last look, add the vectors the index
-        lacks and drop those of passages gone. One small query when nothing changed."""
+        lacks and drop those of passages gone (a shared index, Milvus, has nothing to catch up
+        with). One small query when nothing changed."""
         if self._index is None:
             self.open()
             return
@@ -185,16 +196,11 @@ class Corpus:
         with self._lock:
             index = self.index
             version = self.store.version()  # read first: a later write is caught next time
-            stored = self.store.embedded_passage_ids(self.encoder.name)
-            held = index.ids()
-            gone, new = sorted(held - stored), sorted(stored - held)
-            index.remove(gone)
-            if new:
-                index.add(*self.store.vectors(new, self.encoder.name))
+            added, removed = index.catch_up(self.store, self.encoder.name)
             self._seen_version = version
-            if gone or new:
+            if added or removed:
                 log.info("index caught up with the store: %d passages added, %d removed",
-                         len(new), len(gone))
+                         added, removed)
 
     def _backfill_sentence_vectors(self, chunk: int = 200) -> None:
         """Embed the sentences of documents stored while re-scoring was off (or with another
@@ -252,6 +258,8 @@ class Corpus:
                 for starts, hashes in per_doc]
 
     def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
         self.store.close()
 
     # writes ----------------------------------------------------------------------------------
@@ -329,6 +337,7 @@ class Corpus:
             vectors, hashes, sentences = self._embed_batch(pending, progress)
         model = self.encoder.name
         offset = 0
+        indexed: list[IndexedPassage] = []
         with timer.stage("store"), self._lock:
             for (i, doc, spans), doc_sentences, note in zip(pending, sentences, notes, strict=True):
                 doc_vectors = vectors[offset : offset + len(spans)]
@@ -345,11 +354,15 @@ class Corpus:
                     blocks=note.blocks, dates=note.dates, duplicate_of=group,
                     fingerprint=fingerprint(note.signature) if note.signature is not None else None,
                 )
-                index.add(np.asarray(ids, dtype=np.int64), doc_vectors)
+                indexed += [IndexedPassage(pid, record.id, record.published,
+                                           doc.text[span.start : span.end], vector)
+                             for pid, span, vector in zip(ids, spans, doc_vectors, strict=True)]
                 results[i] = IngestResult(record, created=True,
                                           replaced=before.id if before is not None else None)
+            # The store is committed first: a crash before this write is repaired on start.
+            index.add(indexed)
             if pending:
-                index.save(self.settings.index_path)
+                index.save()
         for i, doc in enumerate(docs):
             if results[i] is None:  # duplicate inside the batch
                 stored = self.store.find_by_hash(content_hash(doc.text))
@@ -420,8 +433,8 @@ class Corpus:
             ids = self.store.delete_document(document_id)
             if ids is None:
                 return False
-            index.remove(ids)
-            self.index.save(self.settings.index_path)
+            index.delete_documents([document_id], ids)
+            index.save()
         return True
 
     # reads -----------------------------------------------------------------------------------
@@ -493,7 +506,14 @@ class Corpus:
         return self.store.versions(document.story_key) if document.story_key else [document]
 
     def dense_search(self, vector: np.ndarray, k: int,
-                     allowed: list[int] | None = None) -> list[tuple[int, float]]:
+                     where: IndexFilter | None = None) -> list[tuple[int, float]]:
+        """Top-k (passage id, cosine) for a normalized query vector."""
         self.refresh()
         with self._lock:
-            return self.index.search(vector, k, allowed)
+            return self.index.dense_search(vector, k, where)
+
+    def lexical_search(self, query: str, k: int,
+                       where: IndexFilter | None = None) -> list[tuple[int, float]]:
+        """Top-k (passage id, BM25 score) for the words of `query`. Not under the corpus
+        lock: the FTS5 table is the store's (its own lock), a Milvus client is thread-safe."""
+        return self.index.lexical_search(query, k, where)

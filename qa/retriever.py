@@ -1,6 +1,7 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (SQLite FTS5 BM25) rankings fused by reciprocal
-rank fusion, the fused top re-scored (by a learned model, or by the best sentence's similarity
-to the question), with optional document and date filters."""
+"""Hybrid retrieval: dense and lexical (BM25) rankings from the passage index (FAISS + SQLite
+FTS5, or Milvus: embeddings/backends) fused by reciprocal rank fusion, the fused top re-scored
+(by a learned model, or by the best sentence's similarity to the question), with optional
+document and date filters."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from embeddings.backends import IndexFilter
 from qa.corpus import Corpus
 from qa.ranker import (
     FEATURE_SETTINGS,
@@ -150,17 +152,14 @@ class HybridRetriever:
         """The first stage: dense and lexical search, fused; no re-scoring."""
         timer = timer or StageTimer()
         s = self.settings
-        allowed = None
-        if where is not None and where.active:
-            allowed = self.corpus.store.passage_ids(
-                where.document_ids, where.published_from, where.published_to, where.require_date
-            )
         depth = max(s.candidates, top_k)
         excluded: frozenset[int] = frozenset()
         if where is None or not (where.include_superseded or where.document_ids is not None):
             excluded = self.corpus.superseded_passages()
-        if allowed is not None:
-            allowed = [i for i in allowed if i not in excluded]
+        allowed = None  # a filter the index applies, superseded passages left out by it too
+        if where is not None and where.active:
+            allowed = IndexFilter(where.document_ids, where.published_from, where.published_to,
+                                  where.require_date, excluded)
             excluded = frozenset()
         # Unfiltered, superseded passages are dropped from each list: ask deeper to make up.
         fetch = depth + min(len(excluded), depth)
@@ -174,7 +173,7 @@ class HybridRetriever:
                 dense = self.corpus.dense_search(vector, fetch, allowed)
         if s.fusion in ("rrf", "lexical"):
             with timer.stage("lexical_search"):
-                lexical = self.corpus.store.lexical_search(query, fetch, allowed)
+                lexical = self.corpus.lexical_search(query, fetch, allowed)
         if excluded:
             dense = [x for x in dense if x[0] not in excluded][:depth]
             lexical = [x for x in lexical if x[0] not in excluded][:depth]

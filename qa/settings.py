@@ -16,6 +16,23 @@ class Settings(BaseSettings):
     # storage
     data_dir: Path = Field(Path("data"), description="SQLite store and FAISS index live here")
 
+    # the passage index (embeddings/backends)
+    backend: Literal["faiss", "milvus"] = Field(
+        "faiss", description="where dense and lexical search run: `faiss` (a FAISS file beside "
+        "the SQLite store, BM25 from its FTS5 table) or `milvus` (a Milvus collection: vectors, "
+        "BM25 and filters in the engine). Documents and passages stay in SQLite either way; "
+        "`qa migrate-index --to milvus` copies an existing index without re-embedding")
+    milvus_uri: str | None = Field(
+        None, description="the Milvus server (http://host:19530) or a Milvus Lite file (a path "
+        "ending in .db); default: Milvus Lite at <data_dir>/milvus.db")
+    milvus_token: str | None = Field(
+        None, description="Milvus credentials: \"user:password\" or an API key")
+    milvus_collection: str = Field("passages", description="the Milvus collection's name")
+    milvus_index: Literal["FLAT", "IVF_FLAT", "HNSW"] = Field(
+        "FLAT", description="the Milvus vector index: FLAT is exact (as the FAISS backend below "
+        "ivf_threshold); IVF_FLAT or HNSW for millions of passages (set when the collection is "
+        "created)")
+
     # security and limits
     api_key: str | None = Field(None, description="when set, writes need `Authorization: Bearer`")
     ask_requires_key: bool = Field(False, description="also require the key for asking")
@@ -155,6 +172,11 @@ class Settings(BaseSettings):
     @property
     def index_path(self) -> Path:
         return self.data_dir / "passages.faiss"
+
+    @property
+    def milvus_address(self) -> str:
+        """The Milvus URI in use (Milvus Lite in the data dir unless one is set)."""
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
 
 
 @functools.cache

@@ -1,0 +1,273 @@
+"""The Milvus backend on a real Milvus Lite (embedded, loopback only), against the default
+FAISS + FTS5 backend: the same passages found, filters, deletes, idempotent writes, crash
+repair and `qa migrate-index`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("milvus_lite", reason="milvus-lite is not installed (pip install -e '.[milvus]')")
+
+from embeddings.backends import IndexedPassage, IndexFilter  # noqa: E402
+from embeddings.backends.faiss_sqlite import FaissIndex  # noqa: E402
+from embeddings.backends.milvus import Fts5Terms, MilvusIndex, filter_expression  # noqa: E402
+from embeddings.store import DocumentStore, content_hash  # noqa: E402
+from qa.cli import main as qa_main  # noqa: E402
+from qa.loaders import load_paths  # noqa: E402
+from qa.migrate import migrate_index  # noqa: E402
+from qa.retriever import PassageFilter  # noqa: E402
+from qa.service import QAService  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+from qa.types import NewDocument  # noqa: E402
+
+STORM = NewDocument(
+    title="Storm hits northern coast",
+    text="A powerful storm struck the northern coast on Thursday.\n\nEmergency services said the "
+    "town of Harwick was the worst affected, with more than 200 houses flooded. The regional "
+    "governor, Maria Lopez, opened shelters in three schools.",
+    published="2024-05-02",
+)
+MARKET = NewDocument(
+    title="Fish market reopens",
+    text="The old fish market in Harwick reopened on Monday after repairs.\n\nTraders said "
+    "business was running slowly but that customers were returning.",
+    published="2023-11-20",
+)
+
+
+def passages(n: int, dim: int = 8, seed: int = 0) -> list[IndexedPassage]:
+    rng = np.random.default_rng(seed)
+    texts = ["storms flooded the coastal towns", "the governor opened shelters",
+             "a market reopened after repairs", "traders were running late", "nothing here"]
+    dates = ["2024-05-02", None, "2023-11-20", "2024-06-30T10:00:00"]
+    out = []
+    for i in range(1, n + 1):
+        v = rng.normal(size=dim).astype(np.float32)
+        out.append(IndexedPassage(i, f"doc{i % 3}", dates[i % 4], texts[i % 5] + f" item{i}",
+                                  v / np.linalg.norm(v)))
+    return out
+
+
+@pytest.fixture()
+def milvus(tmp_path: Path) -> Iterator[MilvusIndex]:
+    index = MilvusIndex(str(tmp_path / "milvus.db"), None, "passages", 8)
+    yield index
+    index.close()
+
+
+def test_fts5_terms_are_porter_stems() -> None:
+    assert Fts5Terms()(["The cats were Running, naïve!", ""]) == [
+        ["the", "cat", "were", "run", "naiv"], []]
+
+
+def test_filter_expression() -> None:
+    assert filter_expression(None) == ""
+    assert filter_expression(IndexFilter(document_ids=["a", "b"], published_from="2024-01-01",
+                                         published_to="2024-05", exclude=frozenset({3, 1}))) == (
+        'document_id in ["a", "b"] and (published >= "2024-01-01" or published == "") and '
+        '(published < "2024-05~") and id not in [1, 3]')
+    assert filter_expression(IndexFilter(published_from="2024", require_date=True)) == (
+        '(published >= "2024") and published != ""')
+
+
+def test_add_search_and_idempotent_writes(milvus: MilvusIndex) -> None:
+    rows = passages(40)
+    milvus.add(rows)
+    milvus.add(rows[:10])  # a retried write
+    assert milvus.count() == 40 and milvus.ids() == set(range(1, 41))
+    # replaced by id: a new vector under an old id is what search finds
+    moved = IndexedPassage(5, "doc2", None, "a brand new text", rows[20].vector)
+    milvus.add([moved])
+    assert milvus.count() == 40
+    assert milvus.dense_search(rows[20].vector, 2)[:2] in (
+        [(5, pytest.approx(1.0, abs=1e-5)), (21, pytest.approx(1.0, abs=1e-5))],
+        [(21, pytest.approx(1.0, abs=1e-5)), (5, pytest.approx(1.0, abs=1e-5))])
+    assert [pid for pid, _ in milvus.lexical_search("brand", 5)] == [5]
+
+
+def test_same_results_as_the_faiss_backend(milvus: MilvusIndex, tmp_path: Path) -> None:
+    rows = passages(60)
+    store = DocumentStore(tmp_path / "qa.sqlite3")
+    faiss = FaissIndex(store, tmp_path / "passages.faiss", 8)
+    faiss.add(rows)
+    milvus.add(rows)
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        q = rng.normal(size=8).astype(np.float32)
+        q /= np.linalg.norm(q)
+        want = faiss.dense_search(q, 10)
+        got = milvus.dense_search(q, 10)
+        assert [i for i, _ in got] == [i for i, _ in want]
+        assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
+    # lexical: every passage holding a word of the query, stemmed ("running" finds "run")
+    found = {pid for pid, _ in milvus.lexical_search("Runs flooding", 100)}
+    assert found == {r.id for r in rows if "running" in r.text or "flooded" in r.text}
+    scores = [s for _, s in milvus.lexical_search("Runs flooding", 100)]
+    assert all(s > 0 for s in scores) and scores == sorted(scores, reverse=True)
+    assert milvus.lexical_search("!!!", 5) == []
+    store.close()
+
+
+def test_filters_and_deletes(milvus: MilvusIndex) -> None:
+    rows = passages(40)
+    milvus.add(rows)
+    by_id = {r.id: r for r in rows}
+    q = rows[0].vector
+    hits = milvus.dense_search(q, 40, IndexFilter(document_ids=["doc1"]))
+    assert {by_id[i].document_id for i, _ in hits} == {"doc1"}
+    assert len(hits) == sum(r.document_id == "doc1" for r in rows)
+    assert milvus.dense_search(q, 40, IndexFilter(document_ids=[])) == []
+    # dates: undated kept unless required; a month as the upper limit covers all of it
+    hits = milvus.dense_search(q, 40, IndexFilter(published_from="2024-05-01",
+                                                  published_to="2024-05"))
+    assert {by_id[i].published for i, _ in hits} == {"2024-05-02", None}
+    hits = milvus.lexical_search("storm governor market trader nothing", 40,
+                                 IndexFilter(published_from="2024-06-01", require_date=True))
+    assert {by_id[i].published for i, _ in hits} == {"2024-06-30T10:00:00"}
+    hits = milvus.dense_search(q, 40, IndexFilter(exclude=frozenset({1, 2, 3})))
+    assert len(hits) == 37 and not {1, 2, 3} & {i for i, _ in hits}
+    # a document's passages all go, even one the store did not list
+    milvus.delete_documents(["doc0"], [3])
+    assert milvus.ids() == {r.id for r in rows if r.document_id != "doc0"}
+    milvus.remove([1, 4, 999])
+    assert milvus.ids() == {r.id for r in rows if r.document_id != "doc0"} - {1, 4}
+
+
+def test_reopened_collection_keeps_passages(tmp_path: Path) -> None:
+    path = str(tmp_path / "milvus.db")
+    first = MilvusIndex(path, None, "passages", 8)
+    first.add(passages(20))
+    first.close()
+    again = MilvusIndex(path, None, "passages", 8)
+    assert again.ids() == set(range(1, 21))
+    other = MilvusIndex(path, None, "passages", 4)  # another encoder's dimension: starts empty
+    assert other.count() == 0
+    other.close()
+    again.close()
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory, sample_path: Path
+             ) -> tuple[QAService, QAService]:
+    """The same documents in a FAISS-backed and a Milvus-backed service."""
+    docs = [*load_paths([sample_path]).documents, STORM, MARKET]
+    faiss = QAService(Settings(data_dir=tmp_path_factory.mktemp("faiss")))
+    faiss.add_documents(docs)
+    milvus = QAService(Settings(data_dir=tmp_path_factory.mktemp("milvus"), backend="milvus"))
+    milvus.add_documents(docs)
+    return faiss, milvus
+
+
+def test_same_answers_through_the_service(services: tuple[QAService, QAService]) -> None:
+    faiss, milvus = services
+    assert milvus.corpus.index.kind == "milvus FLAT"
+    assert milvus.corpus.index.ids() == milvus.corpus.store.embedded_passage_ids(
+        milvus.corpus.encoder.name)
+    for question in ("where did they meet?", "Which town was worst affected by the storm?",
+                     "When did the fish market reopen?"):
+        a, b = faiss.ask(question), milvus.ask(question)
+        assert b.answer == a.answer
+        # the first passage is the same; deeper ones may swap places: Milvus's BM25 weighs
+        # terms by another IDF than FTS5's (embeddings/backends/milvus.py)
+        assert b.passages[0].text == a.passages[0].text
+
+
+def test_filters_through_the_service(services: tuple[QAService, QAService]) -> None:
+    _, milvus = services
+    store = milvus.corpus.store
+    storm = next(d.id for d in store.list_documents() if d.title == STORM.title)
+    market = next(d.id for d in store.list_documents() if d.title == MARKET.title)
+    only = milvus.ask("Which town?", top_k=20, where=PassageFilter(document_ids=[market]))
+    assert only.passages and {p.document_id for p in only.passages} == {market}
+    dated = milvus.ask("storm", top_k=20, where=PassageFilter(
+        published_from="2024-05-01", published_to="2024-05", require_date=True))
+    assert {p.document_id for p in dated.passages} == {storm}
+    undated_kept = milvus.ask("storm", top_k=20, where=PassageFilter(
+        published_from="2024-05-01", published_to="2024-05"))
+    assert market not in {p.document_id for p in undated_kept.passages}
+    assert storm in {p.document_id for p in undated_kept.passages}
+    assert len({p.document_id for p in undated_kept.passages}) == 2  # the undated sample too
+
+
+def test_delete_and_crash_repair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(data_dir=tmp_path, backend="milvus")
+    service = QAService(settings)
+    stored = service.add_documents([STORM])[0].document
+    ids = {p.id for p in service.corpus.store.document_passages(stored.id)}
+    assert service.corpus.index.ids() == ids
+
+    # a crash after the store's commit, before the index write: the passages are only in SQLite
+    def crash(*_: object) -> None:
+        raise KeyboardInterrupt("killed between the store and the index")
+
+    monkeypatch.setattr(type(service.corpus.index), "add", crash)
+    with pytest.raises(KeyboardInterrupt):
+        service.add_documents([MARKET])
+    monkeypatch.undo()
+    market = service.corpus.store.find_by_hash(content_hash(MARKET.text))
+    assert market is not None
+    market_ids = {p.id for p in service.corpus.store.document_passages(market.id)}
+    assert not market_ids & service.corpus.index.ids()
+    # and a passage the store no longer has (a crash after a delete's commit)
+    dim = service.corpus.encoder.dimension
+    service.corpus.index.add([IndexedPassage(10_000, "gone", None, "orphan text",
+                                             np.ones(dim, np.float32) / np.sqrt(dim))])
+    service.corpus.close()
+
+    restarted = QAService(settings)
+    restarted.corpus.open()
+    assert restarted.corpus.index.ids() == ids | market_ids
+    question = "When did the fish market in Harwick reopen?"
+    assert restarted.ask(question).passages[0].document_id == market.id
+
+    assert restarted.delete_document(market.id)
+    assert restarted.corpus.index.ids() == ids
+    assert market.id not in {p.document_id for p in restarted.ask(question, top_k=20).passages}
+    restarted.corpus.close()
+
+
+def test_migrate_index_copies_without_embedding(tmp_path: Path, sample_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    source = QAService(Settings(data_dir=tmp_path))
+    source.add_documents([*load_paths([sample_path]).documents, STORM])
+    before = source.ask("Which town was worst affected by the storm?")
+    source.corpus.close()
+
+    from embeddings.encoder import Encoder
+
+    def no_embedding(*_: object, **__: object) -> np.ndarray:
+        raise AssertionError("migrate-index embedded something")
+
+    monkeypatch.setattr(Encoder, "encode", no_embedding)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path))
+    from qa.settings import get_settings
+    get_settings.cache_clear()
+    try:
+        assert qa_main(["migrate-index", "--to", "milvus"]) == 0
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert "passages in milvus FLAT" in out and "QA_BACKEND=milvus" in out
+    # run again: nothing doubles
+    again = migrate_index(Settings(data_dir=tmp_path), "milvus")
+    monkeypatch.undo()
+    store = DocumentStore(tmp_path / "qa.sqlite3")
+    assert again.passages == store.passage_count()
+    store.close()
+
+    moved = QAService(Settings(data_dir=tmp_path, backend="milvus"))
+    after = moved.ask("Which town was worst affected by the storm?")
+    assert after.answer == before.answer
+    assert after.passages[0].passage_id == before.passages[0].passage_id
+    # the stored vectors themselves were copied: each finds its own passage first
+    store = moved.corpus.store
+    ids, vectors, _ = store.stored_vectors(moved.corpus.encoder.name)
+    for pid, vector in zip(ids[:5].tolist(), vectors[:5], strict=True):
+        top = moved.corpus.index.dense_search(vector, 1)
+        assert top[0][0] == pid and top[0][1] == pytest.approx(1.0, abs=1e-5)
+    moved.corpus.close()
