@@ -584,8 +584,16 @@ def dialog_metrics(results: Sequence[TurnResult]) -> dict[str, Any]:
                 _norm(r.standalone_question) == _norm(r.gold_standalone or "")
                 for r in labelled if _norm(r.question) != _norm(r.gold_standalone or "")),
         }
+    spent = [r.timings_ms["conversation"] for r in results if "conversation" in r.timings_ms]
+    rewriting = [r.timings_ms["rewrite"] for r in results if "rewrite" in r.timings_ms]
     return {
         "rewrite_accuracy": rewrites,
+        # what the conversation added to each turn: history read, resolution (candidates and
+        # their searches), the new turn's analysis, storing it (conversation mode only)
+        "conversation_ms": {"p50": round(statistics.median(spent), 2),
+                            "p95": round(_percentile(spent, 95), 2)} if spent else {},
+        "rewrite_ms": {"p50": round(statistics.median(rewriting), 2),
+                       "p95": round(_percentile(rewriting, 95), 2)} if rewriting else {},
         "turns": len(results),
         "dialogs": len({r.dialog for r in results}),
         "f1": _pct(r.f1 for r in results),
@@ -618,6 +626,11 @@ def format_dialogs(name: str, metrics: dict[str, Any], results: Sequence[TurnRes
     ]
     for t, row in m["f1_by_turn"].items():
         lines.append(f"| {t} | {row['f1']:.2f} | {row['n']} |")
+    if m.get("conversation_ms"):
+        lines += ["", f"Conversation overhead per turn (history, resolution with its searches, "
+                      f"the turn's analysis, storing): p50 {m['conversation_ms']['p50']} ms, "
+                      f"p95 {m['conversation_ms']['p95']} ms; resolution alone p50 "
+                      f"{m['rewrite_ms']['p50']} ms, p95 {m['rewrite_ms']['p95']} ms"]
     rw = m.get("rewrite_accuracy") or {}
     if rw:
         lines += ["", f"Standalone questions against the gold ones: exact {rw['exact']}/"

@@ -220,3 +220,85 @@ def test_one_short_dialog_end_to_end(sample_text: str) -> None:
     ))], Settings(), "gold-history", progress=False)[1]
     # resolved against the reference answer of turn 1, whatever the reader said
     assert where.standalone_question == "Where did Mashaal meet Qassem Soleimani?"
+
+
+# --------------------------------------------------------------------------- follow-ups v2
+
+
+def test_sentence_bleu_ranks_candidates() -> None:
+    from eval.text_metrics import sentence_bleu
+
+    gold = "When did Zappa and the Mothers of Invention disband?"
+    assert sentence_bleu(gold, gold) == pytest.approx(1.0)
+    assert sentence_bleu("When did they disband?", gold) < \
+        sentence_bleu("When did Zappa disband?", gold) < \
+        sentence_bleu("When did Zappa and the Mothers disband?", gold)
+    assert sentence_bleu("", gold) == 0.0
+
+
+def test_canard_split_is_fixed_and_by_dialog() -> None:
+    from eval.dialog import split_of
+
+    ids = [f"C_{i:04d}_0" for i in range(2000)]
+    halves = [split_of(i) for i in ids]
+    assert set(halves) == {"tune", "test"}
+    assert 0.45 < halves.count("tune") / len(halves) < 0.55
+    assert [split_of(i) for i in ids] == halves  # a stable hash, not Python's salted hash()
+    # pinned: the rule is SHA-1's first byte, even = tune
+    assert split_of("C_2d211835213b45588ad5ca868ce7fabd_0") == (
+        "tune" if __import__("hashlib").sha1(
+            b"C_2d211835213b45588ad5ca868ce7fabd_0").digest()[0] % 2 == 0 else "test")
+
+
+def test_bm25_over_a_dialogs_passages() -> None:
+    from eval.dialog import Bm25, dialog_passages
+
+    items = [CanardItem("d", 3, "Frank Zappa", "", (
+        ("What group disbanded?", "Zappa and the Mothers of Invention"),
+        ("When?", "In late 1969, Zappa broke up the band."), ("Why?", "CANNOTANSWER")),
+        "q", "r")]
+    passages = dialog_passages(items)["d"]
+    assert passages == ["Zappa and the Mothers of Invention",
+                        "In late 1969, Zappa broke up the band."]
+    search = Bm25(passages)
+    assert search("When did the Mothers of Invention disband?")[0][0] == passages[0]
+    assert search("Why did Zappa break up the band?")[0][0] == passages[1]
+    assert search("unrelated words only") == []
+
+
+def test_canard_metrics_count_changed_self_contained_questions() -> None:
+    from eval.dialog import RESOLVER, CanardResult
+
+    standalone = _item("When did Zappa die?", "When did Zappa die?")
+    follow_up = _item("When did they disband?", "When did the Mothers of Invention disband?")
+    results = [CanardResult(standalone, "When did Frank Zappa die?", 1.0),
+               CanardResult(follow_up, "When did the Mothers of Invention disband?", 3.0)]
+    m = canard_metrics(results, {"other": ["When did Zappa die?", "When did they disband?"]})
+    assert (m["self_contained"], m["self_contained_changed"]) == (1, 1)
+    assert m["self_contained_changed_pct"] == 100.0
+    assert m["systems"]["other"]["standalone_changed"] == 0
+    assert m["systems"][RESOLVER]["exact"] == 1 and m["systems"]["other"]["exact"] == 1
+
+
+def test_selector_groups_target_the_candidates_closest_to_gold() -> None:
+    from eval.dialog import CanardResult, selector_groups
+
+    item = _item("When did they disband?", "When did the Mothers of Invention disband?")
+    rows = [("When did they disband?", "raw", {"raw": 1.0}),
+            ("When did the Mothers of Invention disband?", "anaphora", {"raw": 0.0}),
+            ("When did Frank Zappa disband?", "anaphora", {"raw": 0.0})]
+    tie = [("When did they disband?", "raw", {"raw": 1.0})]
+    groups, targets = selector_groups([CanardResult(item, rows[1][0], 1.0, rows),
+                                       CanardResult(item, "x", 1.0, tie)])
+    assert targets == [[0.0, 1.0, 0.0]] and len(groups) == 1
+
+
+def test_dialog_metrics_rewrite_accuracy() -> None:
+    rows = [TurnResult("a", 1, "Who?", "Who?", "x", ["x"], 1.0, True, 0.9, {}, "Who?"),
+            TurnResult("a", 2, "Where?", "Where did X go?", "y", ["y"], 1.0, True, 0.9, {},
+                       "Where did X go?"),
+            TurnResult("a", 3, "When?", "When?", "", ["z"], 0.0, False, 0.1, {},
+                       "When did X go?")]
+    rw = dialog_metrics(rows)["rewrite_accuracy"]
+    assert (rw["turns"], rw["exact"], rw["follow_ups"], rw["follow_ups_exact"]) == (3, 2, 2, 1)
+    assert 0 < rw["bleu"] < 100

@@ -235,3 +235,21 @@ def test_the_conversation_store_keeps_each_turns_analysis(tmp_path: Path) -> Non
     assert exchange_of(kept).analysis == analysis
     assert exchange_of(unanalysed).analysis is None  # analysed when a follow-up needs it
     store.close()
+
+
+def test_the_follow_up_gold_dialogs_are_consistent(sample_text: str) -> None:
+    from eval.dialog import load_coqa
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "gold" / "sample-followups.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for d in data["data"]:
+        assert d["story"] == sample_text
+        for q, a in zip(d["questions"], d["answers"], strict=True):
+            assert q["turn_id"] == a["turn_id"] and q["standalone"].strip()
+            assert sample_text[a["span_start"]:a["span_end"]] == a["span_text"]
+            assert a["input_text"] in a["span_text"]  # answers as written in the article
+    dialogs = load_coqa(path)
+    assert len(dialogs) == 5 and sum(len(d.turns) for d in dialogs) == 14
+    assert all(t.standalone for d in dialogs for t in d.turns)
+    follow_ups = [t for d in dialogs for t in d.turns if t.standalone != t.question]
+    assert len(follow_ups) == 9

@@ -186,7 +186,7 @@ class Discourse:
         if not any(c.isupper() for c in name):
             return  # "mc160.test.41", a file name: no topic
         looks_like_name = is_name(name) and ":" not in name and (
-            2 <= len(words) <= 4 or (len(words) == 1 and name.isupper()))
+            2 <= len(words) <= 4 or (len(words) == 1 and name[:1].isupper()))
         if whole or hint or looks_like_name:
             # The title is a name (encyclopedia style): the conversation is about it.
             kind = hint or (whole[0].kind if whole else Kind.NAME)

@@ -394,8 +394,9 @@ def has_antecedent(question: QuestionAnalysis, a: Anaphor, discourse: Discourse)
         if m.start >= a.start:
             continue
         known = discourse.find(m.text)  # "Did burlesque stay true to its origins?"
-        if known is None and m.kind == Kind.NOUN:
-            continue
+        if known is None and (m.kind == Kind.NOUN or a.want == Want.GROUP
+                              and m.kind == Kind.PLURAL and m.role != Role.SUBJ):
+            continue  # "What did the critics think of their albums?": "their" is not theirs
         kind = known.kind if known is not None else m.kind
         if compat.get(kind, 0.0) >= 0.5:
             return True
