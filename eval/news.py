@@ -137,7 +137,8 @@ def score(question: dict[str, Any], answer: Answer,
            "f1": max_over_golds(f1, predicted, golds) if golds else float(not predicted),
            "block": cited_line(answer, lines), "service_block": (
                answer.citations[0].block if answer.answer and answer.citations else None),
-           "confidence": round(answer.confidence, 3)}
+           "confidence": round(answer.confidence, 3),
+           "quote": answer.citations[0].quote if answer.answer and answer.citations else None}
     if "date" in question:
         row["date_right"] = same_date(answer, question["date"])
         row["date"] = None if answer.date is None else {

@@ -70,6 +70,7 @@ def score(question: dict[str, Any], answer: Answer) -> dict[str, Any]:
         "alternatives": [a.answer for a in answer.disagreement or []],
         "alternative_confidences": [round(a.confidence, 3) for a in answer.disagreement or []],
         "confidence": round(answer.confidence, 3),
+        "quote": answer.citations[0].quote if answer.answer and answer.citations else None,
         "agreeing_documents": len(answer.agreement),
         "as_of": answer.as_of,
         "scoped": bool(question.get("published_to")),
