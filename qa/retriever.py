@@ -43,6 +43,20 @@ class PassageFilter:
         return bool(self.document_ids is not None or self.published_from or self.published_to
                     or self.require_date)
 
+    def admits(self, document_id: str, published: str | None, current: bool = True) -> bool:
+        """Whether a document passes the filter, as the index applies it to passages: undated
+        documents pass a date limit unless `require_date`; a shorter `published_to` ("2024-05")
+        covers all of it; superseded versions only when asked for."""
+        if self.document_ids is not None and document_id not in self.document_ids:
+            return False
+        if not current and not (self.include_superseded or self.document_ids is not None):
+            return False
+        if published is None:
+            return not self.require_date
+        if self.published_from and published < self.published_from:
+            return False
+        return not (self.published_to and published[: len(self.published_to)] > self.published_to)
+
     def describe(self) -> str:
         """The filter in words, for saying that nothing matched it."""
         parts = []

@@ -224,9 +224,12 @@ class QAService:
                             status(not p.current, p.corrected, p.newest, answer.as_of))
                 for p in comparison.others] or None
         if answer.answer is not None and answer.citations:
+            # the other outlets the question could have read: the same filter as the passages
+            admitted = where or PassageFilter()
             answer.also_reported_by = [
                 Source(d.id, d.title, d.url, d.published)
-                for d in self.corpus.store.duplicates(answer.citations[0].document_id) if d.current]
+                for d in self.corpus.store.duplicates(answer.citations[0].document_id)
+                if d.current and admitted.admits(d.id, d.published)]
         return self.with_layout(answer)
 
     def with_layout(self, answer: Answer) -> Answer:

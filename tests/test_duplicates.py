@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qa.duplicates import is_duplicate, signature
+from qa.retriever import PassageFilter
 from qa.service import QAService
 from qa.settings import Settings
 from qa.types import NewDocument
@@ -67,6 +68,36 @@ def test_copies_are_grouped_and_answers_name_the_other_outlets(service: QAServic
     # the group outlives its first member
     assert service.delete_document(first.id)
     assert store.get_document(copy.id).duplicate_of is None  # type: ignore[union-attr]
+
+
+def test_also_reported_by_lists_only_outlets_the_filter_admits(service: QAService) -> None:
+    same = PAIRS["news-dup01"]
+    early = NewDocument(same["a"].splitlines()[0], same["a"], url="https://atlaswire.example/story",
+                        published="2023-05-02")
+    late = NewDocument(same["b"].splitlines()[0], same["b"], url="https://harborledger.example/story",
+                       published="2023-06-20")
+    first, copy = (r.document for r in service.add_documents([early, late]))
+    question = "How long were the scientists of the RV Calloway at sea?"
+    unfiltered = service.ask(question)
+    assert {unfiltered.citations[0].document_id, *(s.document_id for s in unfiltered.also_reported_by)} \
+        == {first.id, copy.id}
+    # the copy was published after the window asked about: not named as another outlet
+    in_may = service.ask(question, where=PassageFilter(published_to="2023-05"))
+    assert in_may.answer is not None and in_may.citations[0].document_id == first.id
+    assert in_may.also_reported_by == []
+    only_first = service.ask(question, where=PassageFilter(document_ids=[first.id]))
+    assert only_first.citations[0].document_id == first.id and only_first.also_reported_by == []
+
+
+def test_filter_admits_documents_as_the_index_does() -> None:
+    window = PassageFilter(published_from="2023-05-01", published_to="2023-05")
+    assert window.admits("a", "2023-05-31") and window.admits("a", "2023-05-01T09:00")
+    assert not window.admits("a", "2023-06-01") and not window.admits("a", "2023-04-30")
+    assert window.admits("a", None)  # undated: its date is unknown, not outside the window
+    assert not PassageFilter(require_date=True).admits("a", None)
+    assert not PassageFilter().admits("a", "2023-05-02", current=False)
+    assert PassageFilter(include_superseded=True).admits("a", "2023-05-02", current=False)
+    assert not PassageFilter(document_ids=["b"]).admits("a", "2023-05-02")
 
 
 def test_a_new_version_of_a_story_is_a_version_not_a_duplicate(service: QAService) -> None:
