@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-_MONTHS = {m: i for i, m in enumerate(
-    "january february march april may june july august september october november december".split(),
-    start=1)}
+_FULL_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+                "september", "october", "november", "december")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = {m: i for i, m in enumerate(_FULL_MONTHS, start=1)}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
+#: month names and their abbreviations ("sept", "aug"), lower-case
+MONTH_WORDS = frozenset(_MONTHS)
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _ISO = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?"
                   r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
@@ -162,9 +165,8 @@ class DateMention:
     last: str | None = None
 
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTH_NAMES = r"(?:january|february|march|april|may|june|july|august|september|october|" \
-               r"november|december|(?:jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?)"
+_MONTH_NAMES = "(?:" + "|".join(_FULL_MONTHS) + "|(?:" + "|".join(
+    sorted((m for m in _MONTHS if m not in _FULL_MONTHS), key=len, reverse=True)) + r")\.?)"
 _WORD_NUMBERS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
 _RELATIVE = re.compile(
@@ -173,7 +175,7 @@ _RELATIVE = re.compile(
     + _MONTH_NAMES + r",?\s+\d{4}|\d{4}-\d{2}-\d{2})"
     r"|(?P<mdmonth>" + _MONTH_NAMES + r")\s+(?P<mdday>\d{1,2})(?:st|nd|rd|th)?\b(?!,?\s+\d)"
     r"|(?P<dayword>yesterday|today|tomorrow)"
-    r"|(?:(?P<wdmod>last|this|next|on|earlier on|late on)\s+)?(?P<weekday>" + "|".join(_WEEKDAYS)
+    r"|(?:(?P<wdmod>last|this|next|on|earlier on|late on)\s+)?(?P<weekday>" + "|".join(WEEKDAYS)
     + r")(?!\s*,?\s*(?:" + _MONTH_NAMES + r"|\d))"
     r"|(?<![\d.,])(?P<ago>\d+|" + "|".join(_WORD_NUMBERS) + r"|a|an)\s+(?P<agounit>days?|weeks?|months?|"
     r"years?)\s+ago"
@@ -266,7 +268,7 @@ def resolve_dates(text: str, published: str | None) -> list[DateMention]:
                 shift = {"yesterday": -1, "today": 0, "tomorrow": 1}[g["dayword"].lower()]
                 mention = DateMention(m.start(), m.end(), value=(day0 + timedelta(shift)).isoformat())
             elif g["weekday"]:
-                target = _WEEKDAYS.index(g["weekday"].lower())
+                target = WEEKDAYS.index(g["weekday"].lower())
                 if (g["wdmod"] or "").lower() == "next" or (
                         not g["wdmod"] or g["wdmod"].lower() == "on") and _looks_ahead(text, m.start()):
                     delta = (target - day0.weekday()) % 7 or 7

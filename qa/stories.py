@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa.dates import MONTH_WORDS, WEEKDAYS
 from qa.text import fold
 from qa.types import AnswerSpan, Candidate, RetrievedPassage
 
@@ -112,9 +113,7 @@ class Comparison:
 _STOP = frozenset("""a an the of in at on to for and by from with about did do does was were is
 are be been has have had who what when where which why how many much that this it its their
 they he she his her as or""".split())
-_MONTHS = frozenset("""january february march april may june july august september october
-november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday
-thursday friday saturday sunday""".split())
+_DATE_WORDS = MONTH_WORDS | frozenset(WEEKDAYS)
 _NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve
 dozen dozens hundred hundreds thousand thousands million billion""".split())
 SLOT_FEATURES = ("other_confidence", "best_confidence", "same_shape", "other_covers_question",
@@ -124,7 +123,7 @@ SLOT_FEATURES = ("other_confidence", "best_confidence", "same_shape", "other_cov
 def shape(value: str) -> str:
     """A coarse answer type: date, number, name (capitalised words) or phrase."""
     lowered = words(value)
-    if lowered & _MONTHS or re.search(r"\b(1[89]|20)\d\d\b", value):
+    if lowered & _DATE_WORDS or re.search(r"\b(1[89]|20)\d\d\b", value):
         return "date"
     if _NUMBER.search(value) or lowered & _NUMBER_WORDS:
         return "number"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from qa.dates import find_written_date
+from qa.text import fold
 
 
 class BlockKind(StrEnum):
@@ -95,7 +96,8 @@ DATELINE_MAX_WORDS = 14
 
 
 def _fold(line: str) -> str:
-    return " ".join(line.translate(_QUOTES).lower().split())
+    """The line as compared for repeats: folded (qa.text.fold), quotes and spaces evened."""
+    return " ".join(fold(line.translate(_QUOTES)).split())
 
 
 def _words(line: str) -> list[str]:
