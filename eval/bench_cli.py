@@ -55,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chat", action="store_true",
                    help="only what POST /v1/chat/completions costs over POST /v1/ask for the "
                         "same question (eval/chat_bench.py; --rounds pairs)")
+    p.add_argument("--backend", action="store_true",
+                   help="only the passage index backends (faiss, milvus): ingest passages/s, "
+                        "time to reopen, dense / lexical / date-filtered search p50 and p95 at "
+                        "--backend-sizes passages (every sentence of SQuAD train + dev, synthetic "
+                        "vectors; eval/backend_bench.py)")
+    p.add_argument("--backend-sizes", default="10000,100000", metavar="N,M,...",
+                   help="--backend: passage counts (e.g. 10000,100000,1000000)")
+    p.add_argument("--backends", default="faiss,milvus",
+                   help="--backend: which backends (milvus: QA_MILVUS_URI, default Milvus Lite "
+                        "in a temporary folder)")
+    p.add_argument("--searches", type=int, default=200, help="--backend: timed searches of each kind")
     p.add_argument("--rounds", type=int, default=50, help="--chat: timed pairs")
     p.add_argument("--seconds", type=float, default=20.0,
                    help="--concurrency: seconds of asking per level")
@@ -107,6 +118,20 @@ def main(argv: list[str]) -> int:
         ingest["command"] = "qa bench " + " ".join(shlex.quote(a) for a in argv)
         print(format_ingest(ingest))
         return write_json(args.out, {"ingest": ingest})
+    if args.backend:
+        from eval.backend_bench import format_backend_rows, run_backend_bench
+
+        files = [args.squad.with_name("train-v1.1.json"), args.squad]
+        if missing := [str(f) for f in files if not f.exists()]:
+            print(f"error: --backend needs {', '.join(missing)}", file=sys.stderr)
+            return 2
+        sizes = [int(n) for n in args.backend_sizes.split(",") if n.strip()]
+        backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+        rows = run_backend_bench(base, files, sizes, backends, args.searches,
+                                 progress=not args.quiet)
+        print(format_backend_rows(rows))
+        return write_json(args.out, {"backend": rows, "command": "qa bench " + " ".join(
+            shlex.quote(a) for a in argv), "vectors": "synthetic (clustered unit vectors)"})
     if args.concurrency:
         from eval.concurrency import format_rows as format_levels
         from eval.concurrency import run_concurrency

@@ -334,18 +334,28 @@ class CorpusIndex:
     ingest_s: float
 
 
+# paragraphs added at a time to a kept data dir (--data-dir): an interrupted indexing resumes
+REUSE_CHUNK = 256
+
+
 def index_paragraphs(service: QAService, dataset: SquadDataset,
-                     progress: bool = False) -> CorpusIndex:
-    """Add every paragraph as one document to an empty service, in one call.
+                     progress: bool = False, reuse: bool = False) -> CorpusIndex:
+    """Add every paragraph as one document to an empty service, in one call; with `reuse`,
+    to a kept data dir that may hold them already (from an earlier or interrupted run: stored
+    paragraphs are not embedded again), a chunk at a time, and nothing else.
 
     Identical paragraph texts become one document (the store dedupes by content hash); both
     paragraphs then map to it, and since the text is the same their offsets hold."""
-    if service.corpus.store.passage_count():
+    if service.corpus.store.passage_count() and not reuse:
         raise ValueError("corpus mode needs a fresh, empty index")
     docs = [NewDocument(title=p.title or p.key, text=p.context) for p in dataset.paragraphs]
     t0 = time.perf_counter()
-    ingested = service.add_documents(docs, progress=progress)
+    step = REUSE_CHUNK if reuse else max(1, len(docs))
+    ingested = [r for i in range(0, len(docs), step)
+                for r in service.add_documents(docs[i : i + step], progress=progress)]
     ingest_s = time.perf_counter() - t0
+    if reuse and len(service.corpus.store.document_ids()) != len({r.document.id for r in ingested}):
+        raise ValueError("the data dir holds documents besides this file's paragraphs")
     ids = [r.document.id for r in ingested]
     texts = {r.document.id: r.document.text for r in ingested}
     return CorpusIndex(ids, texts, len(texts), service.corpus.store.passage_count(),
@@ -532,18 +542,21 @@ class SquadRun:
 
 
 def run_mode(mode: str, dataset: SquadDataset, questions: Sequence[SquadQuestion],
-             base: Settings, threshold: float, progress: bool = False) -> SquadRun:
-    """One mode end to end on a fresh service in a temporary data dir."""
+             base: Settings, threshold: float, progress: bool = False,
+             data_dir: Path | None = None) -> SquadRun:
+    """One mode end to end on a fresh service in a temporary data dir (or in `data_dir`,
+    kept and reused: the same stored passages searched by another backend after `qa
+    migrate-index`, or an evaluation too long to index and ask in one go)."""
     if mode not in (*MODES, RETRIEVAL_MODE):
         raise ValueError(f"unknown mode {mode!r}")
     with tempfile.TemporaryDirectory(prefix=f"qa-eval-{mode}-") as tmp:
-        service = QAService(eval_settings(base, Path(tmp)))
+        service = QAService(eval_settings(base, Path(data_dir or tmp)))
         try:
             index = None
             if mode == "reading":
                 results = run_reading(service, dataset, questions, threshold, progress)
             else:
-                index = index_paragraphs(service, dataset, progress)
+                index = index_paragraphs(service, dataset, progress, reuse=data_dir is not None)
                 if mode == RETRIEVAL_MODE:
                     results = run_retrieval(service, questions, index, progress)
                 else:
@@ -583,18 +596,20 @@ def evaluate(path: Path, mode: str, out_dir: Path, base: Settings, threshold: fl
              limit: int | None = None, seed: int = 0, progress: bool = False,
              command: str = "", split: str | None = None,
              anchors: Path | None = None,
-             ask_split: str | None = None) -> tuple[SquadRun, dict[str, Any]]:
+             ask_split: str | None = None,
+             data_dir: Path | None = None) -> tuple[SquadRun, dict[str, Any]]:
     """Load, run, score and write one mode; returns the run and its metrics."""
     dataset = load_squad_file(path, split)
     asked = questions_of_split(dataset, path, ask_split) if ask_split else dataset.questions
     questions = sample_questions(asked, limit, seed)
-    run = run_mode(mode, dataset, questions, base, threshold, progress)
+    run = run_mode(mode, dataset, questions, base, threshold, progress, data_dir)
     metrics: dict[str, Any] = {
         "file": str(path), "version": dataset.version, "mode": mode, "reader": run.reader,
         "fusion": base.fusion, "abstain_threshold": threshold, "questions": len(questions),
         "questions_in_file": len(dataset.questions), "sampled": len(questions) <
         len(dataset.questions), "seed": seed, "paragraphs": len(dataset.paragraphs),
         "command": command, "split": split, "ask_split": ask_split,
+        "backend": base.backend,
     }
     if run.index is not None:
         metrics["index"] = {k: v for k, v in asdict(run.index).items()
@@ -667,7 +682,8 @@ def cmd_squad(args: argparse.Namespace) -> int:
         out_dir = out / mode if len(modes) > 1 else out
         _, metrics = evaluate(Path(args.file), mode, out_dir, base, threshold, args.limit,
                               args.seed, progress=not args.quiet, command=command,
-                              split=args.split, anchors=args.anchors, ask_split=args.ask_split)
+                              split=args.split, anchors=args.anchors, ask_split=args.ask_split,
+                              data_dir=args.data_dir)
         print(summary_line(metrics))
         if mode == RETRIEVAL_MODE:
             print(f"  wrote {out_dir}/(metrics.json, ranks.jsonl)")
@@ -712,5 +728,10 @@ def add_parser(subparsers: Any) -> None:
                         "reader split: corpus mode without the reader's training questions")
     p.add_argument("--anchors", type=Path, default=None,
                    help="folder of stored published predictions to score on the same questions")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="corpus and retrieval modes: index into this data dir and keep it (a "
+                        "later run reuses it: paragraphs stored are not embedded again; an "
+                        "interrupted indexing resumes), e.g. to evaluate the same stored "
+                        "passages on QA_BACKEND=milvus after `qa migrate-index --to milvus`")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_squad)

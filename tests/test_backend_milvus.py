@@ -271,3 +271,22 @@ def test_migrate_index_copies_without_embedding(tmp_path: Path, sample_path: Pat
         top = moved.corpus.index.dense_search(vector, 1)
         assert top[0][0] == pid and top[0][1] == pytest.approx(1.0, abs=1e-5)
     moved.corpus.close()
+
+
+def test_backend_bench_smoke(tmp_path: Path) -> None:
+    import json
+
+    from eval.backend_bench import format_backend_rows, run_backend_bench, squad_sentences
+
+    paragraphs = [{"context": f"The council met on day {i}. Ferries ran late again. Storms hit "
+                              f"the coast.", "qas": [{"question": f"When did storm {i} hit?"}]}
+                  for i in range(10)]
+    train, dev = tmp_path / "train-v1.1.json", tmp_path / "dev-v1.1.json"
+    for path in (train, dev):
+        path.write_text(json.dumps({"data": [{"title": "x", "paragraphs": paragraphs}]}))
+    assert len(squad_sentences([train, dev])) == 60
+    rows = run_backend_bench(Settings(data_dir=tmp_path), [train, dev], [90], ["faiss", "milvus"],
+                             searches=5)
+    assert [(r["backend"], r["passages"]) for r in rows] == [("faiss", 90), ("milvus", 90)]
+    assert all(r["index_passages_per_s"] > 0 and r["lexical_ms"]["p50"] > 0 for r in rows)
+    assert format_backend_rows(rows).count("\n") == 3
