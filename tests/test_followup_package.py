@@ -253,3 +253,10 @@ def test_the_follow_up_gold_dialogs_are_consistent(sample_text: str) -> None:
     assert all(t.standalone for d in dialogs for t in d.turns)
     follow_ups = [t for d in dialogs for t in d.turns if t.standalone != t.question]
     assert len(follow_ups) == 9
+
+
+def test_ellipsis_takes_the_name_asked_for_from_a_longer_answer() -> None:
+    # the reader's answer is longer than a name, and the small model parses "force" as a verb
+    rewrites = play([("Who did Khaled Mashaal meet?", "Quds force chief Qassem Soleimani",
+                      MEETING), ("Where?", "Turkey", MEETING)])
+    assert rewrites[1] == "Where did Khaled Mashaal meet Qassem Soleimani?"

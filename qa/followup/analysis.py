@@ -24,11 +24,13 @@ from qa.followup.mentions import (
     WH,
     WORD,
     Kind,
+    answer_entity,
     answer_mention,
     descriptors,
-    is_event_noun,
+    entities,
+    event_word,
     is_name,
-    labels,
+    labels_of,
     mentions_of,
     norm_tokens,
     parse,
@@ -167,16 +169,17 @@ def analyse(turn: Exchange, weights: Weights = WEIGHTS) -> TurnAnalysis:
     answer_words: list[str] = []
     phrases: list[Found] = []
     whole = None
+    answer_doc = parse(answer) if answer and len(answer) < 600 else None
     if answer:
-        whole = answer_mention(asked, answer)
+        whole = answer_mention(asked, answer, answer_doc) or answer_entity(asked, answer,
+                                                                           answer_doc)
         if whole is not None:
             found.append(Found(whole.text, whole.kind, weights.answer, False, whole.head))
             noun = wh_noun(asked)
             if noun:
                 described.append((whole.text, noun))
-        elif len(answer) < 600:
+        elif answer_doc is not None:
             answer_words = [w.lower() for w in WORD.findall(answer)]
-            answer_doc = parse(answer)
             for m in mentions_of(answer_doc):
                 if m.kind in NAMED or m.kind == Kind.NAME:
                     found.append(Found(m.text, m.kind, weights.in_long_answer, m.agent))
@@ -184,12 +187,12 @@ def analyse(turn: Exchange, weights: Weights = WEIGHTS) -> TurnAnalysis:
                        for p in phrases_of(answer_doc)]
         if whole is not None and whole.head:
             phrases.append(Found(whole.text, whole.kind, weights.phrase, False, whole.head))
-    typed = labels(evidence) if evidence else ()
+    typed = labels_of(entities(evidence)) if evidence else ()
     if evidence:
         for name, _label in typed:
             described += [(name, d) for d in descriptors(evidence, name)]
-    events = _events(asked_doc, answer, whole.text if whole is not None else None, evidence,
-                     weights)
+    events = _events(asked_doc, [t for t in (evidence, answer) if t],
+                     whole.text if whole is not None else None, weights)
     all_words = words + answer_words
     return TurnAnalysis(
         tuple(found), typed, tuple(described), events, tuple(phrases),
@@ -199,8 +202,8 @@ def analyse(turn: Exchange, weights: Weights = WEIGHTS) -> TurnAnalysis:
     )
 
 
-def _events(doc: Any, answer: str | None, short_answer: str | None, evidence: str | None,
-            weights: Weights) -> tuple[Found, ...]:
+def _events(doc: Any, texts: list[str], short_answer: str | None, weights: Weights
+            ) -> tuple[Found, ...]:
     """The event a question asks about, named as the evidence or answer names it: "Where did
     Khaled Mashaal meet Qassem Soleimani?" with "... held a meeting in Turkey" -> "the meeting
     between Khaled Mashaal and Qassem Soleimani"."""
@@ -208,15 +211,8 @@ def _events(doc: Any, answer: str | None, short_answer: str | None, evidence: st
     if not verbs:
         return ()
     verb = verbs[0]
-    texts = [t for t in (evidence, answer) if t]
-    noun = None
-    for text in texts:
-        for chunk in parse(text).noun_chunks:
-            if is_event_noun(chunk.root.lemma_.lower(), verb.lemma_.lower()):
-                noun = chunk.root
-                break
-        if noun is not None:
-            break
+    # the evidence, then the answer: the first word that names the verb's event
+    noun = next((w for text in texts if (w := event_word(text, verb.lemma_.lower()))), None)
     if noun is None:
         return ()
     participants: list[str] = []
@@ -231,7 +227,7 @@ def _events(doc: Any, answer: str | None, short_answer: str | None, evidence: st
         span = doc[target.left_edge.i : target.right_edge.i + 1]
         if is_name(span.text):
             participants.append(span.text)
-    name = "the " + noun.text.lower()
+    name = "the " + noun
     if len(participants) == 2:
         name += f" between {participants[0]} and {participants[1]}"
-    return (Found(name, Kind.ACTION, weights.event, False, noun.lemma_.lower()),)
+    return (Found(name, Kind.ACTION, weights.event, False, noun),)

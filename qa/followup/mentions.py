@@ -326,9 +326,24 @@ def phrases_of(doc: Any) -> list[Mention]:
     return out
 
 
-def labels(text: str) -> tuple[tuple[str, Kind], ...]:
-    """(name, kind) of the named entities of a longer text (entities only: no parse)."""
-    doc = nlp()(text, disable=["parser", "lemmatizer", "attribute_ruler", "tagger"])
+def entities(text: str) -> Any:
+    """A longer text with its named entities only (no tagger, no parser: cheap)."""
+    return nlp()(text, disable=["parser", "lemmatizer", "attribute_ruler", "tagger"])
+
+
+def event_word(text: str, verb_lemma: str) -> str | None:
+    """The first word of `text` naming the event of `verb_lemma` ("meeting" of "meet"), by
+    its form alone (no parse)."""
+    for word in WORD.findall(text):
+        low = word.lower()
+        singular = low[:-1] if low.endswith("s") and not low.endswith("ss") else low
+        if is_event_noun(singular, verb_lemma):
+            return singular
+    return None
+
+
+def labels_of(doc: Any) -> tuple[tuple[str, Kind], ...]:
+    """(name, kind) of the named entities of a tagged text."""
     return tuple((e.text, Kind(e.label_)) for e in doc.ents if e.label_ in NAMED)
 
 
@@ -343,12 +358,13 @@ def wh_noun(question: str) -> str | None:
     return word if word in DESCRIBING else None
 
 
-def answer_mention(question: str, answer: str) -> Mention | None:
-    """The whole answer as one mention when it is a short noun phrase."""
+def answer_mention(question: str, answer: str, doc: Any = None) -> Mention | None:
+    """The whole answer as one mention when it is a short noun phrase (`doc`: the answer
+    already parsed)."""
     tokens = WORD.findall(answer)
     if not tokens or len(tokens) > MAX_FILLER_TOKENS:
         return None
-    doc = parse(answer)
+    doc = doc if doc is not None else parse(answer)
     if any(t.pos_ in ("VERB", "AUX") for t in doc) or doc[0].pos_ in ("ADP", "SCONJ"):
         return None
     if not any(t.pos_ in ("NOUN", "PROPN") for t in doc):
@@ -381,6 +397,25 @@ def answer_mention(question: str, answer: str) -> Mention | None:
         kind = Kind.GPE
     return Mention(answer.strip().strip("\"'“”‘’()[]"), kind, Role.ANSWER, 0,
                    head=doc[:].root.lemma_.lower())
+
+
+_WH_KINDS = {"who": (Kind.PERSON,), "whom": (Kind.PERSON,),
+             "where": (Kind.GPE, Kind.LOC, Kind.FAC)}
+
+
+def answer_entity(question: str, answer: str, doc: Any = None) -> Mention | None:
+    """The name in an answer that is not itself a short noun phrase, when the question asked
+    for that kind: "Quds force chief Qassem Soleimani" (which the small model parses with
+    "force" as a verb) answers "Who did he meet?" with "Qassem Soleimani"."""
+    words = question.strip().split()
+    kinds = _WH_KINDS.get(words[0].lower(), ()) if words else ()
+    if not kinds or len(WORD.findall(answer)) > MAX_FILLER_TOKENS:
+        return None
+    ents = [e for e in (doc if doc is not None else parse(answer)).ents if e.label_ in kinds]
+    if len(ents) != 1:
+        return None
+    return Mention(ents[0].text, Kind(ents[0].label_), Role.ANSWER, ents[0].start_char,
+                   head=ents[0].root.lemma_.lower())
 
 
 def leading_noun_phrase(question: str, answer: str) -> str | None:

@@ -42,6 +42,7 @@ from qa.followup.mentions import (
     Mention,
     Role,
     Want,
+    answer_entity,
     answer_mention,
     clean_title,
     is_name,
@@ -265,8 +266,11 @@ def complete_ellipsis(question: str, previous: Exchange) -> str | None:
         return None
     filler: str | None = None
     answer = (previous.answer or "").strip().rstrip(".")
+    entity = answer_entity(asked, answer) if answer else None
     if answer and answer_mention(asked, answer) is not None:
         filler = answer  # a short noun phrase, not a clause
+    elif entity is not None:
+        filler = entity.text  # the name the question asked for, in a longer answer
     elif answer:
         filler = leading_noun_phrase(asked, answer)
     if wh[0].tag_ == "WRB":  # where/when/why/how: the frame already has its subject
@@ -498,8 +502,14 @@ class Anaphora:
             if a.form == "possessive" and a.noun in GROUP_NOUNS:
                 group = self._group_of(discourse, exclude, ref)
                 if group is not None:  # "his unit" -> "the al-Quds Force"
-                    alternatives.append(([(a.start, a.noun_end, surface(
-                        group.text, "plain", at_start))], 0.5))
+                    reading = (a.start, a.noun_end, surface(group.text, "plain", at_start))
+                    if group.order <= ref.order:
+                        # the group was named at least as recently as its member: it is the
+                        # rule's choice, the member's possessive the alternative
+                        alternatives.append(([here], 0.5))
+                        here = reading
+                    else:
+                        alternatives.append(([reading], 0.5))
             replacements.append(here)
         return replacements, alternatives
 
