@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import counting_encoder
 
 from eval.eval_cli import SUBCOMMANDS, build_parser
 from eval.metrics import load_predictions, load_squad_golds, squad_scores
@@ -34,7 +35,7 @@ from eval.squad import (
 )
 from qa.service import QAService, abstain_threshold
 from qa.settings import Settings, get_settings
-from qa.types import RetrievedPassage
+from qa.types import NewDocument, RetrievedPassage
 
 ROOT = Path(__file__).parents[1]
 GOLD = ROOT / "eval" / "gold" / "sample-squad-v2.json"
@@ -231,6 +232,14 @@ def test_corpus_mode_maps_duplicate_paragraphs_to_one_document(tiny_service: QAS
             assert text[r.cited.answer_start : r.cited.answer_end] == r.raw_prediction
     with pytest.raises(ValueError, match="empty"):
         index_paragraphs(tiny_service, ds)
+    # --data-dir: a kept index is reused, nothing embedded again
+    with counting_encoder(tiny_service) as calls:
+        again = index_paragraphs(tiny_service, ds, reuse=True)
+    assert calls == [] and again.document_ids == index.document_ids
+    assert again.passages == index.passages
+    tiny_service.add_documents([NewDocument("Other", "Another text altogether.")])
+    with pytest.raises(ValueError, match="besides"):
+        index_paragraphs(tiny_service, ds, reuse=True)
 
 
 def test_retrieval_mode_scores_search_alone(tmp_path: Path) -> None:
