@@ -8,6 +8,7 @@ the noun-phrase kinds this package gives) and the grammatical `Role` it had. Ana
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -158,7 +159,11 @@ def nlp() -> Any:
     return load_spacy()
 
 
+@functools.lru_cache(maxsize=256)
 def parse(text: str) -> Any:
+    """A short text parsed. Bounded memo: a turn's question and answer are parsed when the
+    turn is analysed and again when the next question is an ellipsis of it; the memo saves
+    the second parse in the same process (the analysis itself is kept with the turn)."""
     return nlp()(text)
 
 
