@@ -5,6 +5,7 @@ repair and `qa migrate-index`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -290,3 +291,26 @@ def test_backend_bench_smoke(tmp_path: Path) -> None:
     assert [(r["backend"], r["passages"]) for r in rows] == [("faiss", 90), ("milvus", 90)]
     assert all(r["index_passages_per_s"] > 0 and r["lexical_ms"]["p50"] > 0 for r in rows)
     assert format_backend_rows(rows).count("\n") == 3
+
+
+def test_terms_without_fts5_weight_are_left_out(tmp_path: Path) -> None:
+    """A term in half the passages or more weighs nothing in FTS5's BM25, so it does not rank
+    passages on Milvus either; counts come from the store (here: counted from the texts)."""
+    texts = [("the " * (i % 3 + 1) + f"report {i}" if i < 30 else f"note {i}")
+             + (" storms" if i % 5 == 0 else "") for i in range(40)]
+    rows = [replace(r, text=t) for r, t in zip(passages(40), texts, strict=True)]
+    terms = Fts5Terms()(texts)
+    counts = {t: sum(t in ts for ts in terms) for t in ("the", "storm")}
+    assert counts == {"the": 30, "storm": 8}
+    weighed = MilvusIndex(str(tmp_path / "a.db"), None, "passages", 8,
+                          term_counts=lambda ts: {t: counts[t] for t in ts if t in counts})
+    plain = MilvusIndex(str(tmp_path / "b.db"), None, "passages", 8)
+    for index in (weighed, plain):
+        index.add(rows)
+    with_storm = {r.id for r in rows if "storm" in r.text}
+    assert {i for i, _ in weighed.lexical_search("the storms", 40)} == with_storm
+    assert {i for i, _ in plain.lexical_search("the storms", 40)} > with_storm
+    # every term that common: all kept, rather than nothing found
+    assert len(weighed.lexical_search("the", 40)) == 30
+    weighed.close()
+    plain.close()

@@ -26,7 +26,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -107,7 +107,8 @@ class MilvusIndex(PassageIndex):
     shared = True
 
     def __init__(self, uri: str, token: str | None, collection: str, dimension: int,
-                 index_type: str = "FLAT"):
+                 index_type: str = "FLAT",
+                 term_counts: Callable[[list[str]], dict[str, int]] | None = None):
         if index_type not in _INDEXES:
             raise ValueError(f"unknown Milvus index type {index_type!r}; one of {sorted(_INDEXES)}")
         self.uri = uri
@@ -115,6 +116,7 @@ class MilvusIndex(PassageIndex):
         self.dimension = dimension
         self.index_type = index_type
         self.lite = uri.endswith(".db")  # Milvus Lite, in this process
+        self._term_counts = term_counts
         self._client = MilvusClient(uri=uri, token=token or "")
         self._terms = Fts5Terms()
         self._ensure_collection()
@@ -222,7 +224,20 @@ class MilvusIndex(PassageIndex):
         terms = list(dict.fromkeys(self._terms([query])[0]))
         if not terms:
             return []
+        terms = self._weighed(terms)
         return self._search([" ".join(terms)], "sparse", k, where, {"metric_type": "BM25"})
+
+    def _weighed(self, terms: list[str]) -> list[str]:
+        """The terms FTS5's BM25 gives weight to: a term in half the passages or more has an
+        IDF of 0 there (log((N - n + 0.5) / (n + 0.5)), floored at 1e-6) but up to log 2 in
+        Milvus's (log(1 + ...)), so on Milvus it would rank passages that only repeat it; it is
+        left out (all terms kept when every one is that common). Counts from the store's FTS5
+        vocabulary, which holds the same passages."""
+        if self._term_counts is None:
+            return terms
+        counts = self._term_counts(terms)
+        total = self.count()
+        return [t for t in terms if 2 * counts.get(t, 0) < total] or terms
 
     # writes ----------------------------------------------------------------------------------
     def add(self, passages: Sequence[IndexedPassage]) -> None:
