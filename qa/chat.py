@@ -127,11 +127,6 @@ class ChatService:
             log.exception("analysing a conversation turn failed")
             return None
 
-    def wait_idle(self, timeout: float | None = None) -> float | None:
-        """Nothing runs after an answer any more (each turn is analysed as it is stored, and
-        the analysis kept with it): always None. Kept for callers that waited for it."""
-        return None
-
     def conversation_exists(self, conversation_id: str) -> bool:
         return self.store.exists(conversation_id)
 
