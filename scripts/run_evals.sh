@@ -76,7 +76,12 @@ if [[ $what == dialog || $what == all ]]; then
   QA_READER_RETRIEVAL_WEIGHT=0 $QA eval quac "$DATA/multiturn/quac-val-5dialogs.json" --out runs/eval5/noprior-quac
   QA_RESCORER=sentence QA_READER_RETRIEVAL_WEIGHT=0 $QA eval coqa "$DATA/multiturn/coqa-dev-1story.json" \
       --out runs/eval5/s3-coqa
-  $QA eval canard "$DATA/canard/dev.json"
+  # follow-ups: the CANARD test half with the shipped selector (add --fit to refit it on the
+  # tuning half first, as RESULTS.md session 9 did), the gold follow-up dialogs
+  $QA eval canard "$DATA/canard/dev.json" --half test --out runs/eval/canard-dev-test.json
+  $QA eval coqa eval/gold/sample-followups.json --out runs/eval/dialog-followups.json
+  $QA eval coqa eval/gold/sample-followups.json --gold-history \
+      --out runs/eval/dialog-followups-gold-history.json
 fi
 if [[ $what == stories || $what == all ]]; then
   # corrections, updates and outlets that disagree; the same-slot model is fitted on the tuning
