@@ -57,6 +57,8 @@ _CREDIT = re.compile(
     r"[.!?\"\u201d]\s*\((?:\s*(?:photo|image|picture|credit|photograph)s?(?:\s+credit)?\s*[:/]"
     r"[^()]*|[^()/]*/[^()]*|\s*(?:" + _AGENCIES + r")(?:\s+(?:photo|images?|file))?\s*)\)$",
     re.IGNORECASE)
+_CREDIT_PLAIN = re.compile(r"[.!?]\s+(?:photo|image|picture|photograph)s?\s*(?:credit)?\s*:\s*"
+                           r"[^.!?:]{2,60}$", re.IGNORECASE)
 _CAPTION_START = re.compile(r"^(?:photo|image|picture|caption|pictured)\s*:", re.IGNORECASE)
 
 # Navigation, sharing and page furniture: whole lines made of these words only.
@@ -72,12 +74,25 @@ _NAV_START = re.compile(
     r"^(?:read more|related|see also|also read|more from|more on|recommended|advertisement|"
     r"sign up|subscribe|follow us|share (?:this|on)|click here|copyright|all rights reserved|"
     r"this article (?:was|is) (?:originally )?(?:published|available)|"
-    r"you might also like|most read|latest stories)\b|^(?:\u00a9|\(c\))",
+    r"you might also like|most read|latest stories|read next|more in|"
+    r"we use cookies|accept (?:all )?cookies|listen to (?:this )?article|share full article|"
+    r"got a (?:news )?tip|show comments|enter your email|by signing up|topics|tags|"
+    r"terms of (?:service|use)|privacy policy|report an error|editorial standards|"
+    r"advertise with us|reprints|load more|join the conversation|sponsored content|"
+    r"recommended for you)\b|^(?:\u00a9|\(c\))",
     re.IGNORECASE)
+# Notices that are whole sentences but never the report's: cookie and sign-up small print.
+_NOTICE = re.compile(r"^(?:we use cookies|this (?:site|website) uses cookies|by signing up|"
+                     r"by (?:clicking|continuing|subscribing)\b.{0,40}\byou agree)\b", re.IGNORECASE)
+# A heading of links to other stories: the short unpunctuated lines under it are links.
+_LINKS_HEADING = re.compile(r"^(?:related(?: coverage| stories| articles)?|read next|more in\b.*|"
+                            r"recommended(?: for you)?|you might also like|more stories)\s*:?$",
+                            re.IGNORECASE)
+_NAME = re.compile(r"^[A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){1,3}$")
 _COPYRIGHT = re.compile(r"^(?:\u00a9|\(c\)|copyright\b|all rights reserved\b)", re.IGNORECASE)
 # A menu: short title-case items separated by "|" or wide spaces ("News   Courts   Opinion")
-_MENU = re.compile(r"^[A-Z][\w&'-]*(?: [A-Z&][\w&'-]*){0,2}(?:(?:\s*\|\s*| {2,}|\s*[\u00b7\u2022]\s*)"
-                   r"[A-Z][\w&'-]*(?: [A-Z&][\w&'-]*){0,2})+$")
+_ITEM = r"[A-Z][\w&'-]*(?: (?:[A-Z&][\w&'-]*|of|and|for|the|with|to)){0,3}"
+_MENU = re.compile(r"^" + _ITEM + r"(?:(?:\s*\|\s*| {2,}|\s*[\u00b7\u2022]\s*)" + _ITEM + r")+$")
 # A reporter's role under a byline: "Business reporter", "Chief political correspondent"
 _ROLE = re.compile(r"^(?:[A-Z][\w-]*\s+){0,3}(?:reporter|writer|correspondent|editor|columnist|"
                    r"staff|contributor|journalist)s?$", re.IGNORECASE)
@@ -105,7 +120,7 @@ def _words(line: str) -> list[str]:
 
 
 def is_caption(line: str) -> bool:
-    return bool(_CREDIT.search(line) or _CAPTION_START.match(line))
+    return bool(_CREDIT.search(line) or _CREDIT_PLAIN.search(line) or _CAPTION_START.match(line))
 
 
 def is_boilerplate(line: str) -> bool:
@@ -116,6 +131,8 @@ def is_boilerplate(line: str) -> bool:
     opening = _NAV_START.match(line)
     if opening and (line[opening.end() :].lstrip().startswith(":") or (
             len(words) <= 12 and not line.rstrip().endswith((".", "!", "?")))):
+        return True
+    if _NOTICE.match(line) and len(words) <= 40:
         return True
     if _COPYRIGHT.match(line) and len(words) <= 15:
         return True
@@ -131,7 +148,8 @@ def is_byline(line: str) -> bool:
 
 def is_dateline(line: str) -> bool:
     """A line of its own giving place and/or date, not a sentence."""
-    if len(_words(line)) > DATELINE_MAX_WORDS or line.rstrip().endswith("."):
+    if len(_words(line)) > DATELINE_MAX_WORDS or (
+            line.rstrip().endswith(".") and not re.search(r"\b[ap]\.m\.$", line.rstrip())):
         return False
     return bool(_DATELINE_START.match(line)) or find_written_date(line) is not None
 
@@ -230,6 +248,17 @@ def _mark_furniture(lines: list[tuple[int, int, str]], kinds: list[BlockKind]) -
         if short(i):
             kinds[i] = BlockKind.BOILERPLATE
     for i in range(1, len(kinds)):
-        if kinds[i - 1] is BlockKind.BYLINE and kinds[i] is BlockKind.BODY \
-                and _ROLE.match(lines[i][2]):
-            kinds[i] = BlockKind.BYLINE
+        if kinds[i] is BlockKind.BODY and _ROLE.match(lines[i][2]):
+            if kinds[i - 1] in (BlockKind.BODY, BlockKind.STANDFIRST) and _NAME.match(lines[i - 1][2]):
+                kinds[i - 1] = BlockKind.BYLINE  # a byline without "By": the name over its role
+            if kinds[i - 1] is BlockKind.BYLINE:
+                kinds[i] = BlockKind.BYLINE
+    links = False
+    for i, (_, _, line) in enumerate(lines):
+        if kinds[i] is BlockKind.BOILERPLATE:
+            links = links or bool(_LINKS_HEADING.match(line))
+        elif links and kinds[i] is BlockKind.BODY and len(_words(line)) <= HEADLINE_MAX_WORDS // 2 \
+                and not _SENTENCE_END.search(line):
+            kinds[i] = BlockKind.BOILERPLATE
+        else:
+            links = False

@@ -5,6 +5,7 @@ passages of their own and marked in citations, a "when" answer's date normalized
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,11 @@ def test_a_plain_report_is_all_body() -> None:
     ("Sign up for our morning newsletter", BlockKind.BOILERPLATE),
     ("By Jane Doe and Sam Roe, Kestrel Times", BlockKind.BYLINE),
     ("Published: 4 March 2023", BlockKind.DATELINE),
+    ("Updated April 18, 2023, 5:42 p.m.", BlockKind.DATELINE),
+    ("We use cookies to improve your experience on our site.", BlockKind.BOILERPLATE),
+    ("Terms of Service   Privacy Policy   Contact Us", BlockKind.BOILERPLATE),
+    ("The relay team celebrates after the final. Image: Upland Star", BlockKind.CAPTION),
+    ("Terms of the deal were not disclosed, the company said.", BlockKind.BODY),
 ])
 def test_line_kinds(line: str, kind: BlockKind) -> None:
     text = f"A long enough first paragraph of the report, which says what happened.\n\n{line}\n\n" \
@@ -231,6 +237,26 @@ def test_line_typing_matches_the_hand_labelling_of_the_news_set() -> None:
             if article["split"] == "tuning":  # the rules were written on these: all right
                 assert typed.get(line["start"]) == line["kind"], (article["key"], line)
     assert right / total >= 0.98
+
+
+def test_line_typing_of_the_extra_labelled_pages() -> None:
+    """eval/gold/news/pages.jsonl: web furniture written for the rules (cookie notices, link
+    lists under "Related Coverage", a byline without "By" over its role), every line labelled."""
+    folder = Path(__file__).parents[1] / "eval" / "gold" / "news"
+    for page in map(json.loads, (folder / "pages.jsonl").read_text().splitlines()):
+        text = page["text"]
+        lines = [m.span() for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
+        assert [(x["start"], x["end"]) for x in page["lines"]] == lines, page["key"]
+        typed = {b.start: b.kind.value for b in article_blocks(text, page["title"])}
+        assert {x["start"]: x["kind"] for x in page["lines"]} == typed, page["key"]
+
+
+def test_links_under_a_related_heading_are_furniture_and_a_report_after_them_is_not() -> None:
+    text = ("Council votes for the wall\n\nThe council met on Monday and voted for the wall, "
+            "which will cost $14 million.\n\nRelated Coverage\n\nMayor backs the sea wall\n\n"
+            "The work starts in May, the engineer said, and will take two years.\n")
+    assert [k for k, _, _ in kinds(text, "Council votes for the wall")] == [
+        "headline", "body", "boilerplate", "boilerplate", "body"]
 
 
 def test_widening_a_passage_stops_at_a_line_left_out(tmp_path: Path) -> None:
