@@ -245,8 +245,9 @@ def paired_pass(service: QAService, questions: Sequence[str]) -> PairedTimes:
     load, follow-up resolution, turn storage), in alternating order so that drift and caches
     fall on both sides; the chat overhead is the median of the per-question differences.
 
-    Each chat turn's own analysis (the follow-up resolver's parse of the new turn, kept with
-    it; part of the request and so of the overhead) is also reported on its own."""
+    The analysis of earlier turns that a follow-up needed (the resolver's parse of a turn, done
+    the first time a question needs it and kept with the turn; part of the request and so of
+    the overhead) is also reported on its own, for the turns that did it."""
     chat = ChatService(service, ConversationStore(service.settings.db_path,
                                                   service.settings.conversation_ttl_hours))
     times = PairedTimes()
@@ -326,9 +327,10 @@ def format_table(result: dict[str, Any]) -> str:
             f"{_n(s['chat_analysis_ms']['p50']):>6s} "
             f"{_n(s['ready_warm_s'], 2):>8s} {_n(cold, 1):>7s} {_n(s['peak_rss_mb']):>8s}")
     lines.append("ms for ask/retrieve/read; chat +ms = median over questions of (asked as the "
-                 "next turn of one conversation - asked alone); anl ms = p50 of the new turn's "
-                 "analysis, a part of chat +ms; ready s = QAService + warm_up on the stored data "
-                 "in this process; cold s = the same in a fresh process")
+                 "next turn of one conversation - asked alone); anl ms = p50 of the analysis of "
+                 "earlier turns a follow-up needed, a part of chat +ms; ready s = QAService + "
+                 "warm_up on the stored data in this process; cold s = the same in a fresh "
+                 "process")
     return "\n".join(lines)
 
 

@@ -588,8 +588,9 @@ def dialog_metrics(results: Sequence[TurnResult]) -> dict[str, Any]:
     rewriting = [r.timings_ms["rewrite"] for r in results if "rewrite" in r.timings_ms]
     return {
         "rewrite_accuracy": rewrites,
-        # what the conversation added to each turn: history read, resolution (candidates and
-        # their searches), the new turn's analysis, storing it (conversation mode only)
+        # what the conversation added to each turn: history read, the analysis of earlier
+        # turns a follow-up needs, resolution (candidates and their searches), storing the turn
+        # (conversation mode only)
         "conversation_ms": {"p50": round(statistics.median(spent), 2),
                             "p95": round(_percentile(spent, 95), 2)} if spent else {},
         "rewrite_ms": {"p50": round(statistics.median(rewriting), 2),
@@ -627,9 +628,10 @@ def format_dialogs(name: str, metrics: dict[str, Any], results: Sequence[TurnRes
     for t, row in m["f1_by_turn"].items():
         lines.append(f"| {t} | {row['f1']:.2f} | {row['n']} |")
     if m.get("conversation_ms"):
-        lines += ["", f"Conversation overhead per turn (history, resolution with its searches, "
-                      f"the turn's analysis, storing): p50 {m['conversation_ms']['p50']} ms, "
-                      f"p95 {m['conversation_ms']['p95']} ms; resolution alone p50 "
+        lines += ["", f"Conversation overhead per turn (history, analysis of the earlier turns "
+                      f"a follow-up needs, resolution with its searches, storing): p50 "
+                      f"{m['conversation_ms']['p50']} ms, "
+                      f"p95 {m['conversation_ms']['p95']} ms; resolution (with that analysis) p50 "
                       f"{m['rewrite_ms']['p50']} ms, p95 {m['rewrite_ms']['p95']} ms"]
     rw = m.get("rewrite_accuracy") or {}
     if rw:

@@ -17,10 +17,18 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
 
 from qa.conversations import ConversationNotFound, ConversationStore, Turn, new_conversation_id
-from qa.followup import HISTORY_TURNS, Exchange, Resolver, Search, TurnAnalysis, analyse
+from qa.followup import (
+    HISTORY_TURNS,
+    Exchange,
+    Resolver,
+    Search,
+    TurnAnalysis,
+    analyse,
+    may_need_context,
+)
 from qa.followup import default_resolver as default_followup_resolver
 from qa.retriever import PassageFilter
 from qa.service import QAService, get_service
@@ -89,6 +97,11 @@ class ChatService:
         if history and on_stage is not None:
             on_stage("rewriting")  # a follow-up is worked out against the earlier turns
         exchanges = [exchange_of(t) for t in history]
+        analysis_ms = 0.0
+        if history and may_need_context(question):
+            analysed_at = time.perf_counter()
+            exchanges = self._analysed(history, exchanges)
+            analysis_ms = (time.perf_counter() - analysed_at) * 1000
         resolution = self.resolver.resolve(
             question, exchanges, search=first_stage_search(self.service, where)
             if history else None)
@@ -99,33 +112,34 @@ class ChatService:
             log.info("follow-up %r resolved to %r", question, standalone)
         answer = self.service.ask(question, top_k, where, search_query=standalone,
                                   on_stage=on_stage)
-        analysed_at = time.perf_counter()
-        # This turn's analysis, kept with it: a later follow-up reads it instead of parsing
-        # this turn again.
-        analysis = self._analyse(question, standalone, answer)
-        analysis_ms = (time.perf_counter() - analysed_at) * 1000
         stored_at = time.perf_counter()
         turn = self.store.add_turn(conversation_id or new_conversation_id(), question,
                                    standalone, answer.answer, answer.citations,
-                                   create=conversation_id is None, analysis=analysis)
+                                   create=conversation_id is None)
         store_ms = (time.perf_counter() - stored_at) * 1000
         answer.standalone_question = standalone
         answer.conversation_id = turn.conversation_id
         answer.timings_ms["rewrite"] = round(rewrite_ms, 2)
-        answer.timings_ms["analysis"] = round(analysis_ms, 2)
-        answer.timings_ms["conversation"] = round(before_ms + analysis_ms + store_ms, 2)
+        if analysis_ms:
+            answer.timings_ms["analysis"] = round(analysis_ms, 2)  # part of "rewrite"
+        answer.timings_ms["conversation"] = round(before_ms + store_ms, 2)
         return answer
 
-    @staticmethod
-    def _analyse(question: str, standalone: str, answer: Answer) -> dict[str, Any] | None:
-        cited = answer.citations[0] if answer.answer is not None and answer.citations else None
-        turn = Exchange(question, answer.answer, standalone,
-                        (cited.quote,) if cited else (), cited.title if cited else None)
-        try:
-            return analyse(turn).to_dict()
-        except Exception:  # a later follow-up analyses the turn itself then
-            log.exception("analysing a conversation turn failed")
-            return None
+    def _analysed(self, history: list[Turn], exchanges: list[Exchange]) -> list[Exchange]:
+        """The earlier turns with their analyses: a turn not analysed yet is analysed now, the
+        first time a question needs it, and its analysis kept with it in the store, so no turn
+        is analysed twice and a conversation of questions that stand alone analyses nothing."""
+        out = []
+        for turn, exchange in zip(history, exchanges, strict=True):
+            if exchange.analysis is None:
+                try:
+                    analysis = analyse(exchange)
+                    self.store.set_analysis(turn.conversation_id, turn.turn, analysis.to_dict())
+                    exchange = replace(exchange, analysis=analysis)
+                except Exception:  # the resolver analyses it itself then
+                    log.exception("analysing conversation turn %d failed", turn.turn)
+            out.append(exchange)
+        return out
 
     def conversation_exists(self, conversation_id: str) -> bool:
         return self.store.exists(conversation_id)

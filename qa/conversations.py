@@ -206,6 +206,14 @@ class ConversationStore:
         return Turn(conversation_id, number, question, standalone_question, answer,
                     json.loads(cited), now, analysis)
 
+    def set_analysis(self, conversation_id: str, turn: int, analysis: dict[str, Any]) -> None:
+        """Keep the follow-up resolver's analysis with a stored turn (done when a later
+        question first needs it)."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE turns SET analysis = ? WHERE conversation_id = ? AND turn = ?",
+                (json.dumps(analysis, ensure_ascii=False), conversation_id, turn))
+
     def delete(self, conversation_id: str) -> bool:
         """Delete a conversation and its turns; False when there was none (or it expired)."""
         with self._lock:
