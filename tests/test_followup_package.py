@@ -234,6 +234,9 @@ def test_the_conversation_store_keeps_each_turns_analysis(tmp_path: Path) -> Non
     assert first.analysis == kept.analysis and unanalysed.analysis is None
     assert exchange_of(kept).analysis == analysis
     assert exchange_of(unanalysed).analysis is None  # analysed when a follow-up needs it
+    later = analyse(exchange_of(unanalysed))
+    store.set_analysis("c1", unanalysed.turn, later.to_dict())
+    assert exchange_of(store.history("c1", 6)[1]).analysis == later
     store.close()
 
 
