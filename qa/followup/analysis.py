@@ -61,6 +61,16 @@ class Weights:
     title_kind: float = 3.0  # vote for the kind a title names (its parenthetical, its label)
     min_score: float = 0.1  # below this, no referent is good enough
     org_agent: float = 0.6  # an organization as "they" doing what people do ("discuss")
+    # votes for a referent's kind (beside one per word of each mention of that kind)
+    name_vote: float = 0.3  # a proper name the model gave no label
+    descriptor_vote: float = 3.0  # "news site Ynet": the kind its describing noun names
+    group_name_vote: float = 2.0  # a name ending in a group noun ("al-Quds Force") is an ORG
+    agent_vote: float = 1.5  # an unlabelled or place-labelled name that met, said... a person
+    plural_topic_vote: float = 100.0  # a topic the conversation calls "they" is a group
+    # fit multipliers
+    topic_as_group: float = 0.6  # the topic as "they" when nobody is "he" or "she"
+    described: float = 1.5  # "that site" and a referent described as a site
+    described_by_verb: float = 1.5  # "does he command?" and "commander X"
 
 
 WEIGHTS = Weights()

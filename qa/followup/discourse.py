@@ -105,7 +105,7 @@ class Discourse:
                     ref.descriptors.add(noun)
                     kind = kind_of_noun(noun)
                     if kind:
-                        ref.vote(kind, 3.0)
+                        ref.vote(kind, self.weights.descriptor_vote)
             self.female += a.female
             self.male += a.male
             asked_personal += a.asked_personal
@@ -114,7 +114,7 @@ class Discourse:
                              a.answer_has_pronoun))
         if self.topic is not None and self.topic.kind != Kind.PERSON and \
                 asked_plural > asked_personal:
-            self.topic.vote(Kind.GROUP, 100.0)  # the conversation calls its topic "they"
+            self.topic.vote(Kind.GROUP, self.weights.plural_topic_vote)  # it calls its topic "they"
         for distance, decay, refs, pronoun in per_turn:
             if distance > 1:
                 continue
@@ -169,11 +169,11 @@ class Discourse:
                     is_name(text) or not is_name(ref.text)) and kind != Kind.ACTION:
                 ref.text = definite(text)
             ref.order = min(ref.order, order)
-        ref.vote(kind, 0.3 if kind == Kind.NAME else float(len(tokens)))
+        ref.vote(kind, self.weights.name_vote if kind == Kind.NAME else float(len(tokens)))
         if is_name(text) and set(tokens) & (GROUP_NOUNS | {"daily"}):
-            ref.vote(Kind.ORG, 2.0)  # "al-Quds Force", "Saudi daily Al-Hayat"
+            ref.vote(Kind.ORG, self.weights.group_name_vote)  # "al-Quds Force", "Saudi daily Al-Hayat"
         if agent and kind in (Kind.NAME, Kind.GPE, Kind.LOC):
-            ref.vote(Kind.PERSON, 1.5)  # the small model's "Mashaal" (LOC) met someone
+            ref.vote(Kind.PERSON, self.weights.agent_vote)  # the small model's "Mashaal" (LOC) met someone
         ref.score += weight
         return ref
 
@@ -223,13 +223,13 @@ class Discourse:
             if want == Want.GROUP and agent and ref.kind == Kind.ORG:
                 fit *= self.weights.org_agent  # people discuss; a newspaper reports
             if want == Want.GROUP and ref is self.topic and self.female + self.male == 0:
-                fit = max(fit, 0.6)  # nobody is "he" or "she" here: a band, a team...
+                fit = max(fit, self.weights.topic_as_group)  # nobody is "he" or "she": a band...
             if anaphor in ref.descriptors:
-                fit = max(fit, 1.0) * 1.5  # "that site" and "news site Ynet"
+                fit = max(fit, 1.0) * self.weights.described  # "that site" and "news site Ynet"
             if fit <= 0:
                 continue
             if any(d.startswith(v) for d in ref.descriptors for v in verbs):
-                fit *= 1.5  # "which force does he command?" and "commander Qassem Soleimani"
+                fit *= self.weights.described_by_verb  # "does he command?" and "commander X"
             score = ref.score
             if ref.kind == Kind.PAIR:
                 score = next(w for p, w in self.pairs if p is ref) * self.weights.pair_boost
