@@ -222,10 +222,10 @@ def cmd_news(args: argparse.Namespace) -> int:
     # pages.jsonl: more labelled pages (tuning), for the line typing only
     pages = read_jsonl(args.folder / "pages.jsonl") if (args.folder / "pages.jsonl").exists() else []
     pages = [p for p in pages if args.split == "all" or p["split"] == args.split]
-    labels.update({p["key"]: p["lines"] for p in pages})
     result: dict[str, Any] = {"split": args.split, "flat": args.flat,
                               "caption_weight": settings.caption_weight}
-    result["blocks"] = block_scores(chosen + pages, labels)
+    result["blocks"] = block_scores(chosen + pages,
+                                    {**labels, **{p["key"]: p["lines"] for p in pages}})
     print("blocks: " + ", ".join(f"{k} P {v['precision']} R {v['recall']} (n={v['support']})"
                                  for k, v in result["blocks"].items()))
     questions = [q for q in read_jsonl(args.folder / "questions.jsonl")
