@@ -7,6 +7,12 @@ canard FILE
     answer) prepended. Dialogs are replayed in order; the history the resolver sees holds the
     earlier questions, their answers (QuAC's), the resolver's own earlier rewrites, and the
     dialog's title as the topic. A table of typical failures follows (heuristic categories).
+    CANARD dev is split by dialog (`split_of`: SHA-1 of the dialog id, even first byte = tuning
+    half); `--half` picks the half reported (test by default), `--fit` first fits the
+    candidate selector (qa/followup/selector.py) on the tuning half. Candidates are checked
+    against the dialog's own answer spans (CANARD has no articles) with a small BM25; the
+    rules' first choice and the selector without that check are reported beside, and how many
+    self-contained questions (gold rewrite = question) each system changed.
 
 coqa FILE / quac FILE
     Each dialog's story is ingested into a fresh data dir and its questions are asked turn by
@@ -18,7 +24,9 @@ coqa FILE / quac FILE
     whether it is cited, and F1. `--independent` asks every question on its own instead (the
     no-context baseline); `--gold-history` resolves follow-ups against the reference answers
     of the earlier turns instead of the system's own (as CoQA and QuAC models are usually
-    evaluated), which separates resolution from the reader's earlier mistakes.
+    evaluated), which separates resolution from the reader's earlier mistakes. A file whose
+    questions carry a gold `standalone` question (eval/gold/sample-followups.json) also gets
+    the standalone questions scored against it (exact and BLEU-4).
 """
 
 from __future__ import annotations
