@@ -42,18 +42,18 @@ GOLD = ROOT / "eval" / "gold" / "sample-squad-v2.json"
 ARTICLE = ROOT / "sample" / "hamas-leader-met-iran-commander.txt"
 SHARED = Path(os.environ.get("QA_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
-# Regression gate: official F1 (abstention applied as the product does) on the 61 sample
+# Regression gate: official F1 (abstention applied as the product does) on the 85 sample
 # questions, per reader actually used (service.reader_name) and mode.
-# Measured (eval/RESULTS.md): rules reading 28.5 / corpus 28.5, neural reading 60.2 /
-# corpus 58.8; the floors leave a margin of ~5 points.
+# Measured (eval/RESULTS.md, session 9): neural reading 62.2 / corpus 64.3 (on the first 61
+# questions: 64.3 / 63.7); the floors leave a margin of 7-11 points.
 MIN_F1: dict[str, dict[str, float]] = {
     "rules": {"reading": 22.0, "corpus": 22.0},
     "neural": {"reading": 55.0, "corpus": 53.0},
 }
-# Share of the 14 unanswerable questions the neural reader abstains on (measured 85.7 reading,
-# 64.3 corpus).
+# Share of the 19 unanswerable questions the neural reader abstains on (measured 89.5 reading,
+# 73.7 corpus).
 MIN_NOANS_NEURAL = {"reading": 70.0, "corpus": 50.0}
-MIN_RECALL_AT_5 = 90.0  # corpus mode, passage holding a gold span; measured 97.9
+MIN_RECALL_AT_5 = 90.0  # corpus mode, passage holding a gold span; measured 97.0
 
 
 # --------------------------------------------------------------------------- tiny data
@@ -310,7 +310,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Squa
 @pytest.mark.parametrize("mode", MODES)
 def test_gate_f1(gate: dict[str, tuple[Path, SquadRun, Any]], mode: str) -> None:
     _, run, metrics = gate[mode]
-    assert metrics["questions"] == 61
+    assert metrics["questions"] == 85
     # The trained reader ships with the project: the rule extractor running instead is a silent
     # fallback (a missing or unreadable model), never a pass with lower floors.
     assert run.reader == "neural", "the gate ran the rule extractor, not the shipped reader"
@@ -322,7 +322,7 @@ def test_gate_f1(gate: dict[str, tuple[Path, SquadRun, Any]], mode: str) -> None
 
 def test_gate_retrieval(gate: dict[str, tuple[Path, SquadRun, Any]]) -> None:
     retrieval = gate["corpus"][2]["retrieval"]
-    assert retrieval["questions"] == 47
+    assert retrieval["questions"] == 66  # the answerable ones
     assert retrieval["recall@5"] >= MIN_RECALL_AT_5, retrieval
 
 
