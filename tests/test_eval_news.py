@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 
 from eval.news import cmd_news
+from eval.news import read_jsonl as _rows
 
 NEWS = Path(__file__).parents[1] / "eval" / "gold" / "news"
-
-
-def _rows(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
 @pytest.fixture()
