@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from embeddings.encoder import Encoder
 from embeddings.store import DocumentLayout, page_of
 from qa.corpus import Corpus, IngestResult
 from qa.dates import DateMention, mention_at
@@ -94,15 +95,18 @@ def abstain_threshold(settings: Settings) -> float:
 
 
 class QAService:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, encoder: Encoder | None = None,
+                 reader: Reader | None = None):
+        """`encoder` and `reader` replace the models the settings name (the fast test tier
+        passes small fakes); by default each loads once per process on first use."""
         self.settings = settings
         if settings.torch_threads:
             import torch
 
             torch.set_num_threads(settings.torch_threads)
-        self.corpus = Corpus(settings)
+        self.corpus = Corpus(settings, encoder)
         self.retriever = HybridRetriever(self.corpus, settings)
-        self._reader: Reader | None = None
+        self._reader: Reader | None = reader
         self._slot_model: SameSlotModel | None = None
         from embeddings.onnx_session import available_cores
 
