@@ -24,6 +24,7 @@ from embeddings.encoder import Encoder, shared_encoder
 from embeddings.splitter import PassageSpan, PassageSplitter, Region
 from embeddings.store import (
     DateSpan,
+    DocumentLayout,
     DocumentRecord,
     DocumentStore,
     PassageRecord,
@@ -517,3 +518,46 @@ class Corpus:
         """Top-k (passage id, BM25 score) for the words of `query`. Not under the corpus
         lock: the FTS5 table is the store's (its own lock), a Milvus client is thread-safe."""
         return self.index.lexical_search(query, k, where)
+
+    # ---- the read API: routers, the CLI, eval and the pipeline read the corpus through these,
+    # never through `.store` or `.index`.
+
+    def is_empty(self) -> bool:
+        return self.store.is_empty()
+
+    def documents(self) -> list[DocumentRecord]:
+        return self.store.list_documents()
+
+    def document(self, document_id: str) -> DocumentRecord | None:
+        return self.store.get_document(document_id)
+
+    def document_ids(self) -> list[str]:
+        return self.store.document_ids()
+
+    def find_story(self, url: str) -> DocumentRecord | None:
+        """The current version of the story keyed `url`, else a document with that URL."""
+        return self.store.current_version(url) or self.store.find_by_url(url)
+
+    def passage_count(self) -> int:
+        """Passages stored (the index may still be catching up: see `indexed_count`)."""
+        return self.store.passage_count()
+
+    def indexed_count(self) -> int:
+        return len(self.index)
+
+    def passages(self, ids: list[int]) -> dict[int, PassageRecord]:
+        return self.store.passages(ids)
+
+    def term_passage_counts(self, terms: list[str]) -> dict[str, int]:
+        """How many passages hold each term (the lexical index's document frequencies)."""
+        return self.store.term_passage_counts(terms)
+
+    def duplicates(self, document_id: str) -> list[DocumentRecord]:
+        """Other members of `document_id`'s near-duplicate group."""
+        return self.store.duplicates(document_id)
+
+    def layouts(self, ids: list[str]) -> dict[str, DocumentLayout]:
+        return self.store.document_layout(ids)
+
+    def heads(self, ids: list[str], chars: int) -> dict[str, tuple[bool, str]]:
+        return self.store.document_heads(ids, chars)
