@@ -31,13 +31,14 @@ t0 = time.perf_counter()
 from pathlib import Path
 from qa.cli import INGEST_BATCH
 from qa.loaders import load_paths
-from qa.service import get_service
+from qa.service import QAService
+from qa.settings import get_settings
 from qa.timing import StageTimer
 t1 = time.perf_counter()
 timer = StageTimer()
 with timer.stage("parse"):
     docs = load_paths([Path(sys.argv[1])]).documents
-service = get_service()
+service = QAService(get_settings())
 with timer.stage("load_models"):
     service.corpus.open()
     service.corpus.encoder.dimension

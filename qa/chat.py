@@ -13,7 +13,6 @@ context is gone, and ids stay server-issued and unguessable.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -31,13 +30,12 @@ from qa.followup import (
 )
 from qa.followup import default_resolver as default_followup_resolver
 from qa.retriever import PassageFilter
-from qa.service import QAService, get_service
-from qa.settings import Settings, get_settings
+from qa.service import QAService
 from qa.types import Answer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChatService", "ConversationNotFound", "get_chat_service", "exchange_of"]
+__all__ = ["ChatService", "ConversationNotFound", "open_chat", "exchange_of"]
 
 SEARCH_DEPTH = 3  # passages a follow-up candidate is checked against
 
@@ -148,14 +146,8 @@ class ChatService:
         self.store.close()
 
 
-@functools.cache
-def _chat_for(key: str) -> ChatService:
-    settings = Settings.model_validate_json(key)
-    return ChatService(get_service(settings),
-                       ConversationStore(settings.db_path, settings.conversation_ttl_hours))
-
-
-def get_chat_service(settings: Settings | None = None) -> ChatService:
-    """One chat service per process and settings (sharing get_service's QAService)."""
-    settings = settings or get_settings()
-    return _chat_for(settings.model_dump_json())
+def open_chat(service: QAService) -> ChatService:
+    """A chat service over `service`, its conversations kept in the same data dir (the API's
+    lifespan and `qa ask --chat` each open one per process)."""
+    settings = service.settings
+    return ChatService(service, ConversationStore(settings.db_path, settings.conversation_ttl_hours))

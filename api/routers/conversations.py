@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 
-from api.deps import require_ask_key, settings_dep
+from api.deps import Chat, require_ask_key
 from api.schemas import CitationOut, ConversationOut, ErrorOut, TurnOut
-from qa.chat import ChatService, get_chat_service
-from qa.settings import Settings
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}}
-
-
-def chat_service_dep(settings: Annotated[Settings, Depends(settings_dep)]) -> ChatService:
-    """The chat service (shared with POST /v1/ask; tests may override it)."""
-    return get_chat_service(settings)
-
-
-Chat = Annotated[ChatService, Depends(chat_service_dep)]
 
 
 def _not_found(conversation_id: str) -> HTTPException:

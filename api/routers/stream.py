@@ -19,10 +19,9 @@ from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from api.deps import require_ask_key
-from api.routers.conversations import chat_service_dep
+from api.deps import Chat, require_ask_key
 from api.schemas import GUARD_ERRORS, AskIn, AskOut, json_error
-from qa.chat import ChatService, ConversationNotFound
+from qa.chat import ConversationNotFound
 from qa.retriever import PassageFilter
 from qa.service import QuestionError, describe
 from qa.types import Answer
@@ -83,7 +82,7 @@ class Asker:
     ask: Callable[[AskIn, StageCallback], Answer]
 
 
-def asker(chat: Annotated[ChatService, Depends(chat_service_dep)]) -> Asker:
+def asker(chat: Chat) -> Asker:
     """The dependency that answers streamed questions, as turns of conversations (tests may
     override it)."""
 
