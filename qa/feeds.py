@@ -49,6 +49,7 @@ FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xm
               "application/xml", "text/xml"}
 PAGE_TYPES = HTML_TYPES | FEED_TYPES | {"text/plain"}
 PROJECT = "Pressroom"
+DISTRIBUTION = "pressroom"  # the installed package's name (pyproject's [project] name)
 _CHUNK = 65_536
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _FEED_START = re.compile(
@@ -65,8 +66,8 @@ def user_agent() -> str:
     from importlib import metadata
 
     try:
-        version = metadata.version("newsqa")
-        urls = metadata.metadata("newsqa").get_all("Project-URL") or []
+        version = metadata.version(DISTRIBUTION)
+        urls = metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
         version, urls = "0", []
     # pyproject's [project.urls] (the first one); without one, what the product is
