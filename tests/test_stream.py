@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api import event_stream
 from api.routers import stream
 from qa.service import QuestionError
 from qa.settings import Settings
@@ -216,7 +217,7 @@ def test_question_error_in_the_worker_is_reported() -> None:
 
 
 def test_slow_answer_gets_keep_alive_comments(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(event_stream, "HEARTBEAT_SECONDS", 0.05)
 
     def slow(body: Any, on_stage: Callable[[str], None]) -> Answer:
         on_stage("searching")
