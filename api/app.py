@@ -20,11 +20,11 @@ from api.mcp_http import MCPEndpoint
 from api.openai_schemas import openai_error, speaks_openai
 from api.routers import ask, conversations, documents, feeds, health, openai_compat, pages, stream
 from qa.chat import get_chat_service
-from qa.conversations import ConversationNotFound
 from qa.corpus import DocumentError, DocumentTooLarge
 from qa.loaders import LoadError
 from qa.service import QuestionError, get_service
 from qa.settings import get_settings
+from qa.storage.conversations import ConversationNotFound
 
 log = logging.getLogger(__name__)
 

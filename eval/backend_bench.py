@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from embeddings.backends import IndexFilter, PassageIndex, open_index, stored_passages
 from embeddings.splitter import PassageSpan, TextSpan
-from embeddings.store import DocumentStore, content_hash
 from eval.ann import clustered_unit_vectors
 from qa.corpus import backend_config
 from qa.settings import Settings
+from qa.storage.backends import IndexFilter, PassageIndex, open_index, stored_passages
+from qa.storage.documents import DocumentStore, content_hash
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,10 @@ import numpy as np
 
 from eval.report import stage_summary, summarize_ms
 from qa.chat import ChatService
-from qa.conversations import ConversationStore
 from qa.corpus import embedding_input
 from qa.service import QAService
 from qa.settings import Settings
+from qa.storage.conversations import ConversationStore
 from qa.types import NewDocument
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from qa.conversations import ConversationNotFound, ConversationStore, Turn, new_conversation_id
 from qa.followup import (
     HISTORY_TURNS,
     Exchange,
@@ -33,6 +32,7 @@ from qa.followup import default_resolver as default_followup_resolver
 from qa.retriever import PassageFilter
 from qa.service import QAService, get_service
 from qa.settings import Settings, get_settings
+from qa.storage.conversations import ConversationNotFound, ConversationStore, Turn, new_conversation_id
 from qa.types import Answer
 
 log = logging.getLogger(__name__)

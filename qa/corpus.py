@@ -12,7 +12,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from tqdm import tqdm
 
-from embeddings.backends import (
+from embeddings.encoder import Encoder, shared_encoder
+from embeddings.splitter import PassageSpan, PassageSplitter, Region
+from qa.dates import resolve_dates
+from qa.duplicates import Signature, fingerprint, group_of, signature
+from qa.settings import Settings
+from qa.storage.backends import (
     BackendConfig,
     IndexedPassage,
     IndexFilter,
@@ -20,9 +25,7 @@ from embeddings.backends import (
     open_index,
     stored_passages,
 )
-from embeddings.encoder import Encoder, shared_encoder
-from embeddings.splitter import PassageSpan, PassageSplitter, Region
-from embeddings.store import (
+from qa.storage.documents import (
     DateSpan,
     DocumentLayout,
     DocumentRecord,
@@ -31,9 +34,6 @@ from embeddings.store import (
     SentenceVectors,
     content_hash,
 )
-from qa.dates import resolve_dates
-from qa.duplicates import Signature, fingerprint, group_of, signature
-from qa.settings import Settings
 from qa.structure import Block, BlockKind, article_blocks
 from qa.text import TextError, clean_line, clean_text
 from qa.timing import StageTimer

@@ -37,8 +37,8 @@ from qa.settings import Settings
 from qa.types import NewDocument
 
 if TYPE_CHECKING:
-    from embeddings.store import DocumentStore
     from qa.corpus import IngestResult
+    from qa.storage.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 

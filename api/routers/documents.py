@@ -24,10 +24,10 @@ from api.schemas import (
     ErrorOut,
     VersionOut,
 )
-from embeddings.store import DocumentRecord
 from qa.corpus import DocumentError
 from qa.loaders import load_bytes, read_documents
 from qa.service import QAService
+from qa.storage.documents import DocumentRecord
 from qa.structure import Block, BlockKind
 from qa.types import NewDocument
 
