@@ -545,6 +545,15 @@ class Corpus:
     def indexed_count(self) -> int:
         return len(self.index)
 
+    def indexed_ids(self) -> set[int]:
+        """The passage ids the passage index holds."""
+        return self.index.ids()
+
+    def embedded_passage_ids(self) -> set[int]:
+        """The stored passages with a vector of this corpus's encoder (what the index should
+        hold)."""
+        return self.store.embedded_passage_ids(self.encoder.name)
+
     def passages(self, ids: list[int]) -> dict[int, PassageRecord]:
         return self.store.passages(ids)
 

@@ -127,7 +127,7 @@ class PressroomMCP(MCPServer[Any]):
         return get_service(self.qa_settings())
 
     async def list_resources(self) -> list[Resource]:
-        documents = await anyio.to_thread.run_sync(self.service().corpus.store.list_documents)
+        documents = await anyio.to_thread.run_sync(self.service().corpus.documents)
         return [Resource(uri=DOCUMENT_URI.format(document_id=d.id), name=d.id, title=d.title,
                          description=f"{d.title} ({d.published or 'undated'})",
                          mime_type="text/plain", size=len(d.text.encode()))
@@ -184,8 +184,7 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
     @server.tool()
     async def get_document(document_id: Annotated[str, Field(max_length=64)]) -> DocumentResult:
         """A stored document with its full text (all offsets point into it)."""
-        d = await anyio.to_thread.run_sync(server.service().corpus.store.get_document,
-                                           document_id)
+        d = await anyio.to_thread.run_sync(server.service().corpus.document, document_id)
         if d is None:
             raise ToolError(f"no document with id {document_id!r}")
         return DocumentResult(id=d.id, title=d.title, url=d.url, published=d.published,
@@ -216,8 +215,7 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
     @server.resource(DOCUMENT_URI, mime_type="text/plain", title="A stored article")
     async def document_text(document_id: str) -> str:
         """The stored text of a document (citations' offsets point into it)."""
-        d = await anyio.to_thread.run_sync(server.service().corpus.store.get_document,
-                                           document_id)
+        d = await anyio.to_thread.run_sync(server.service().corpus.document, document_id)
         if d is None:
             raise ResourceNotFoundError(f"no document with id {document_id!r}")
         return d.text

@@ -133,7 +133,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def fts_query(text: str) -> str:
-    """An FTS5 query matching any word of `text` (quoted, so user input is never syntax)."""
+    """An FTS5 query matching any word of `text` (quoted, so user input is never syntax).
+    FTS5's tokenizer normalises query and passages alike; qa.text.fold is not applied first:
+    it folds what the tokenizer keeps ("Straße" -> "strasse", ligatures, Greek accents), so
+    such words would stop matching their stored terms."""
     words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
     return " OR ".join(f'"{w}"' for w in words)
 
