@@ -1,4 +1,4 @@
-"""`qa bench --backend`: the passage index backends (embeddings/backends) at growing sizes.
+"""`qa bench --backend`: the passage index backends (qa/storage/backends) at growing sizes.
 
 The text is real: every sentence of SQuAD v1.1 train + dev, one passage each (about 100k),
 grouped 20 to a document with a publication date spread over ten years; larger sizes repeat

@@ -1,5 +1,5 @@
 """The corpus: documents and passages in the SQLite store, their passages searchable in the
-passage index (embeddings/backends: FAISS + FTS5 by default, or Milvus), kept in agreement.
+passage index (qa/storage/backends: FAISS + FTS5 by default, or Milvus), kept in agreement.
 Adding unchanged text is a no-op; vectors of unchanged passages are reused."""
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ def test_same_answers_through_the_service(services: tuple[QAService, QAService])
         a, b = faiss.ask(question), milvus.ask(question)
         assert b.answer == a.answer
         # the first passage is the same; deeper ones may swap places: Milvus's BM25 weighs
-        # terms by another IDF than FTS5's (embeddings/backends/milvus.py)
+        # terms by another IDF than FTS5's (qa/storage/backends/milvus.py)
         assert b.passages[0].text == a.passages[0].text
 
 

@@ -188,3 +188,32 @@ def test_among_binds_any_number_of_values_as_one_parameter(tmp_path: Path) -> No
     assert found[0][0] == 25_000
     assert db.query("SELECT x FROM t WHERE " + among("x"), [values([])]) == []
     db.close()
+
+
+# -- who imports what ----------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _importers(module: str) -> set[str]:
+    """The repository's Python files (outside tests) importing `module` or a module under it."""
+    import ast
+
+    found = set()
+    for path in ROOT.glob("[!.]*/**/*.py"):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("tests/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                     and not node.level else [])
+            if any(n == module or n.startswith(module + ".") for n in names):
+                found.add(rel)
+    return found
+
+
+def test_storage_engines_are_imported_in_one_place_each() -> None:
+    assert _importers("faiss") == {"embeddings/faiss_index.py"}
+    assert _importers("pymilvus") == {"qa/storage/backends/milvus.py"}
+    assert not any(p.startswith("embeddings/") for p in _importers("qa"))
