@@ -21,12 +21,12 @@ from api.openai_schemas import openai_error, speaks_openai
 from api.routers import ask, conversations, documents, feeds, health, openai_compat, pages, stream
 from embeddings.encoder import Encoder
 from qa.chat import open_chat
-from qa.conversations import ConversationNotFound
 from qa.corpus import DocumentError, DocumentTooLarge
 from qa.loaders import LoadError
 from qa.reader import Reader
 from qa.service import QAService, QuestionError
 from qa.settings import Settings, get_settings
+from qa.storage.conversations import ConversationNotFound
 
 log = logging.getLogger(__name__)
 

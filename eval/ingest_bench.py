@@ -92,8 +92,8 @@ def _child(script: str, argument: Path, settings: Settings) -> tuple[float, dict
 def embedded_inputs(settings: Settings) -> tuple[list[str], list[str]]:
     """What the ingest embedded, read back from its store: each passage's input, and every
     distinct sentence input that is not also a passage input."""
-    from embeddings.store import DocumentStore
     from qa.corpus import sentence_spans
+    from qa.storage.documents import DocumentStore
 
     store = DocumentStore(settings.db_path)
     try:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from qa.conversations import ConversationNotFound, ConversationStore, Turn, new_conversation_id
 from qa.followup import (
     HISTORY_TURNS,
     Exchange,
@@ -31,6 +30,13 @@ from qa.followup import (
 from qa.followup import default_resolver as default_followup_resolver
 from qa.retriever import PassageFilter
 from qa.service import QAService
+from qa.storage.conversations import (
+    Conversation,
+    ConversationNotFound,
+    ConversationStore,
+    Turn,
+    new_conversation_id,
+)
 from qa.types import Answer
 
 log = logging.getLogger(__name__)
@@ -141,6 +147,14 @@ class ChatService:
 
     def conversation_exists(self, conversation_id: str) -> bool:
         return self.store.exists(conversation_id)
+
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        """A conversation with all its turns; None when missing or expired."""
+        return self.store.get(conversation_id)
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        """Delete a conversation; False when there was none (or it expired)."""
+        return self.store.delete(conversation_id)
 
     def close(self) -> None:
         self.store.close()

@@ -48,7 +48,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     problems = [str(p) for p in report.problems]
     service = QAService(settings)
-    fed = gather(sources, settings, known=stored_url(service.corpus.store),
+    fed = gather(sources, settings, known=stored_url(service.corpus.find_story),
                  max_file_bytes=settings.max_upload_bytes)
     problems += [str(p) for p in fed.problems]
     for entry in fed.entries:
@@ -138,7 +138,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if server:
         return _ask_server(server, " ".join(args.question), args.top_k, args.json)
     service = open_service()
-    if service.corpus.store.is_empty():
+    if service.corpus.is_empty():
         print(NO_DOCUMENTS, file=sys.stderr)
         return 1
     answer = service.ask(" ".join(args.question), args.top_k)
@@ -221,7 +221,7 @@ def cmd_documents(args: argparse.Namespace) -> int:
                 print(f"no document with id {doc_id}", file=sys.stderr)
                 status = 1
         return status
-    documents = service.corpus.store.list_documents()
+    documents = service.corpus.documents()
     if not documents:
         print(NO_DOCUMENTS, file=sys.stderr)
     for d in documents:

@@ -37,8 +37,8 @@ from qa.settings import Settings
 from qa.types import NewDocument
 
 if TYPE_CHECKING:
-    from embeddings.store import DocumentStore
     from qa.corpus import IngestResult
+    from qa.storage.documents import DocumentRecord
 
 log = logging.getLogger(__name__)
 
@@ -463,11 +463,12 @@ Fetcher = Callable[[str, Settings], FetchedPage]
 Known = Callable[[str], str | None]
 
 
-def stored_url(store: DocumentStore) -> Known:
+def stored_url(find_story: Callable[[str], DocumentRecord | None]) -> Known:
     """The id of the stored document whose story is `url` (a link once ingested from a feed,
-    or a page added with that URL and no other key), or that has that URL, else None."""
+    or a page added with that URL and no other key), or that has that URL, else None;
+    `find_story` is the corpus's lookup of both (Corpus.find_story)."""
     def known(url: str) -> str | None:
-        record = store.current_version(url) or store.find_by_url(url)
+        record = find_story(url)
         return record.id if record is not None else None
     return known
 

@@ -124,7 +124,7 @@ class PressroomMCP(MCPServer[Any]):
         self.qa_service = service
 
     async def list_resources(self) -> list[Resource]:
-        documents = await anyio.to_thread.run_sync(self.qa_service.corpus.store.list_documents)
+        documents = await anyio.to_thread.run_sync(self.qa_service.corpus.documents)
         return [Resource(uri=DOCUMENT_URI.format(document_id=d.id), name=d.id, title=d.title,
                          description=f"{d.title} ({d.published or 'undated'})",
                          mime_type="text/plain", size=len(d.text.encode()))
@@ -182,7 +182,7 @@ def build_server(service: QAService, settings: Callable[[], Settings]) -> Pressr
     @server.tool()
     async def get_document(document_id: Annotated[str, Field(max_length=64)]) -> DocumentResult:
         """A stored document with its full text (all offsets point into it)."""
-        d = await anyio.to_thread.run_sync(service.corpus.store.get_document, document_id)
+        d = await anyio.to_thread.run_sync(service.corpus.document, document_id)
         if d is None:
             raise ToolError(f"no document with id {document_id!r}")
         return DocumentResult(id=d.id, title=d.title, url=d.url, published=d.published,
@@ -213,7 +213,7 @@ def build_server(service: QAService, settings: Callable[[], Settings]) -> Pressr
     @server.resource(DOCUMENT_URI, mime_type="text/plain", title="A stored article")
     async def document_text(document_id: str) -> str:
         """The stored text of a document (citations' offsets point into it)."""
-        d = await anyio.to_thread.run_sync(service.corpus.store.get_document, document_id)
+        d = await anyio.to_thread.run_sync(service.corpus.document, document_id)
         if d is None:
             raise ResourceNotFoundError(f"no document with id {document_id!r}")
         return d.text

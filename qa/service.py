@@ -10,7 +10,6 @@ from dataclasses import replace
 from typing import Any
 
 from embeddings.encoder import Encoder
-from embeddings.store import DocumentLayout, page_of
 from qa.corpus import Corpus, IngestResult
 from qa.dates import DateMention, mention_at
 from qa.evidence import closest_sentence
@@ -18,6 +17,7 @@ from qa.extractor import RuleExtractor
 from qa.reader import NeuralReader, Reader, shared_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
 from qa.settings import Settings
+from qa.storage.documents import DocumentLayout, page_of
 from qa.stories import (
     CORRECTION_HEAD_CHARS,
     Comparison,

@@ -24,7 +24,7 @@ def _not_found(conversation_id: str) -> HTTPException:
 def get_conversation(conversation_id: str, chat: Chat) -> ConversationOut:
     """The turns of a conversation, oldest first: each question as asked, the standalone
     question that was searched, the answer and its citations."""
-    conversation = chat.store.get(conversation_id)
+    conversation = chat.conversation(conversation_id)
     if conversation is None:
         raise _not_found(conversation_id)
     return ConversationOut(
@@ -42,6 +42,6 @@ def get_conversation(conversation_id: str, chat: Chat) -> ConversationOut:
                dependencies=[Depends(require_ask_key)])
 def delete_conversation(conversation_id: str, chat: Chat) -> Response:
     """Delete a conversation and all its turns (its id then answers 404)."""
-    if not chat.store.delete(conversation_id):
+    if not chat.delete_conversation(conversation_id):
         raise _not_found(conversation_id)
     return Response(status_code=204)
