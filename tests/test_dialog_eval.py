@@ -126,6 +126,8 @@ def test_canard_loading_and_baselines(tmp_path: Path) -> None:
     assert systems["resolver (qa/followup/)"]["bleu"] == pytest.approx(100.0)
     assert systems["raw question"]["bleu"] < 100.0 and systems["raw question"]["changed"] == 0
     assert metrics["exact_match"] == 3 and metrics["failures"] == []
+    # how the BLEU column was computed, in sacreBLEU's words
+    assert metrics["bleu_signature"].startswith("nrefs:1|case:lc|eff:no|tok:none|smooth:none|")
 
 
 def _item(question: str, rewrite: str, history: tuple[tuple[str, str], ...] = (("q", "a"),)
