@@ -26,7 +26,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from eval.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
+from eval.metrics import mean, trec_measures
 from eval.report import beir_report, summarize_ms
 from qa.retriever import HybridRetriever
 from qa.service import QAService
@@ -151,15 +151,15 @@ def document_ranking(passages: Sequence[RetrievedPassage],
 
 def retrieval_metrics(rankings: dict[str, list[str]],
                       qrels: dict[str, dict[str, int]]) -> dict[str, float]:
-    """nDCG@10 (graded), Recall@10/100 and MRR@10 (relevant = grade > 0), means over queries."""
-    qids = list(rankings)
-    flags = [[qrels[q].get(d, 0) > 0 for d in rankings[q]] for q in qids]
-    n_rel = [sum(1 for g in qrels[q].values() if g > 0) for q in qids]
+    """nDCG@10 (graded), Recall@10/100 and MRR@10 (relevant = grade > 0), means over queries,
+    as trec_eval computes them."""
+    whole = trec_measures(rankings, qrels, ["ndcg_cut.10", "recall.10,100"])
+    head = trec_measures(rankings, qrels, ["recip_rank"], depth=10)
     return {
-        "ndcg@10": mean(ndcg_at_k(rankings[q], qrels[q], 10) for q in qids),
-        "recall@10": recall_at_k(flags, 10, n_rel),
-        "recall@100": recall_at_k(flags, 100, n_rel),
-        "mrr@10": mrr_at_k(flags, 10),
+        "ndcg@10": mean(r["ndcg_cut_10"] for r in whole.values()),
+        "recall@10": mean(r["recall_10"] for r in whole.values()),
+        "recall@100": mean(r["recall_100"] for r in whole.values()),
+        "mrr@10": mean(r["recip_rank"] for r in head.values()),
     }
 
 

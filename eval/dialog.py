@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import f1, max_over_golds
-from eval.text_metrics import corpus_bleu, mean_rouge1_f, sentence_bleu, tokenize
+from eval.text_metrics import bleu_signature, corpus_bleu, mean_rouge1_f, sentence_bleu, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +286,7 @@ def canard_metrics(results: Sequence[CanardResult],
         if standalone else 0.0,
         "exact_match": sum(_norm(r.rewrite) == _norm(r.item.rewrite) for r in results),
         "systems": rows,
+        "bleu_signature": bleu_signature(),  # sacreBLEU's, to quote with the BLEU column
         "rewrite_ms": {"p50": round(statistics.median(ms), 2) if ms else 0.0,
                        "p95": round(_percentile(ms, 95), 2), "max": round(max(ms, default=0), 2)},
         "failures": [{"category": c, "count": n, "share": round(100 * n / len(results), 1),

@@ -2,22 +2,25 @@
 
 * SQuAD answer metrics, following the definitions of the official v1.1/v2.0 evaluation scripts
   (normalisation, exact match, token F1, no-answer handling, best no-answer threshold).
-* Retrieval metrics: recall@k, hit rate@k, MRR@k and nDCG@k (TREC/BEIR style, graded relevance).
+* Retrieval metrics: trec_eval's measures (nDCG@k, recall@k, success@k, reciprocal rank) by
+  pytrec_eval, as BEIR computes them; hit rate@k and MRR@k over per-rank relevance flags.
 * Calibration: reliability-diagram bins and expected calibration error.
 
-Written for this project from the published metric definitions.
+The SQuAD and calibration parts were written for this project from the published metric
+definitions.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
+
+import pytrec_eval
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
@@ -212,64 +215,64 @@ def mean(values: Iterable[float]) -> float:
     return sum(items) / len(items) if items else 0.0
 
 
-def recall_at_k(
-    ranked_relevance: Sequence[Sequence[bool]],
-    k: int,
-    n_relevant: Sequence[int] | None = None,
-) -> float:
-    """Mean over queries of (relevant items in the top k) / (relevant items for the query).
+def _result_names(measure: str) -> list[str]:
+    """The keys trec_eval gives a measure's results: "recall.10,100" -> recall_10, recall_100."""
+    name, _, cuts = measure.partition(".")
+    return [f"{name}_{cut}" for cut in cuts.split(",")] if cuts else [name]
 
-    ranked_relevance[i][j]: whether the j-th ranked item of query i is relevant. The number of
-    relevant items is n_relevant[i] when given (for truncated rankings), else the count of True
-    in the whole ranking. Queries with no relevant item are left out of the mean.
+
+def trec_measures(
+    rankings: Mapping[str, Sequence[str]],
+    qrels: Mapping[str, Mapping[str, int]],
+    measures: Sequence[str],
+    depth: int | None = None,
+) -> dict[str, dict[str, float]]:
+    """trec_eval's per-query measures, by pytrec_eval (what BEIR scores with).
+
+    rankings: query id -> item ids, best first (a repeated id counts once, where it first
+    appears); `depth` cuts each ranking first (reciprocal rank has no cut-off of its own, so
+    MRR@10 is "recip_rank" at depth 10). qrels: query id -> item id -> graded relevance
+    (relevant: grade >= 1; nDCG gains are the grades, those <= 0 count as 0). measures in
+    trec_eval's names with cut-offs after a dot ("ndcg_cut.10", "recall.10,100", "success.1,5",
+    "recip_rank"); the results are keyed as trec_eval prints them ("ndcg_cut_10"). Every query
+    of `rankings` gets a row; one without any judged item, which trec_eval leaves out, scores 0.
     """
-    per_query = []
-    for i, flags in enumerate(ranked_relevance):
-        total = n_relevant[i] if n_relevant is not None else sum(map(bool, flags))
-        if total > 0:
-            per_query.append(sum(map(bool, flags[:k])) / total)
-    return mean(per_query)
+    names = [name for m in measures for name in _result_names(m)]
+    run: dict[str, dict[str, float]] = {}
+    for qid, ranked in rankings.items():
+        unique = list(dict.fromkeys(ranked))[:depth]
+        # descending scores in rank order, all distinct, so trec_eval keeps the order as given
+        run[qid] = {doc: float(len(unique) - rank) for rank, doc in enumerate(unique)}
+    judged = {q: {d: int(g) for d, g in qrels.get(q, {}).items()} for q in rankings}
+    scored = pytrec_eval.RelevanceEvaluator(judged, set(measures)).evaluate(run) if run else {}
+    return {q: {n: float(scored.get(q, {}).get(n, 0.0)) for n in names} for q in rankings}
+
+
+def _flag_rankings(
+    ranked_relevance: Sequence[Sequence[bool]],
+) -> tuple[dict[str, list[str]], dict[str, dict[str, int]]]:
+    """Rankings and qrels standing for per-rank relevance flags (an item's id is its rank)."""
+    rankings = {str(q): [str(r) for r in range(len(flags))] for q, flags in
+                enumerate(ranked_relevance)}
+    qrels = {str(q): {str(r): int(bool(f)) for r, f in enumerate(flags)} for q, flags in
+             enumerate(ranked_relevance)}
+    return rankings, qrels
 
 
 def hit_rate_at_k(ranked_relevance: Sequence[Sequence[bool]], k: int) -> float:
-    """Fraction of queries with at least one relevant item in the top k."""
-    return mean(float(any(flags[:k])) for flags in ranked_relevance)
+    """Fraction of queries with at least one relevant item in the top k (trec_eval success@k).
+
+    ranked_relevance[i][j]: whether the j-th ranked item of query i is relevant.
+    """
+    rankings, qrels = _flag_rankings(ranked_relevance)
+    return mean(r[f"success_{k}"] for r in trec_measures(rankings, qrels, [f"success.{k}"]).values())
 
 
 def mrr_at_k(ranked_relevance: Sequence[Sequence[bool]], k: int) -> float:
     """Mean reciprocal rank of the first relevant item in the top k (0 when there is none)."""
-
-    def reciprocal_rank(flags: Sequence[bool]) -> float:
-        for rank, relevant in enumerate(flags[:k], start=1):
-            if relevant:
-                return 1.0 / rank
-        return 0.0
-
-    return mean(reciprocal_rank(flags) for flags in ranked_relevance)
-
-
-def ndcg_at_k(ranked_ids: Sequence[str], relevant: Mapping[str, int], k: int) -> float:
-    """nDCG@k for one query, as trec_eval/pytrec_eval (BEIR) compute it.
-
-    Gain is the graded relevance (linear, grades <= 0 count as 0), discounted by log2(rank + 1);
-    the ideal DCG ranks all judged relevant items by grade. Repeated ids count once. A query
-    without relevant items scores 0.0 (BEIR leaves such queries out; so should the caller).
-    """
-    seen: set[str] = set()
-    dcg = 0.0
-    rank = 0
-    for doc_id in ranked_ids:
-        if doc_id in seen:
-            continue
-        seen.add(doc_id)
-        rank += 1
-        if rank > k:
-            break
-        gain = max(relevant.get(doc_id, 0), 0)
-        dcg += gain / math.log2(rank + 1)
-    ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
-    idcg = sum(g / math.log2(r + 1) for r, g in enumerate(ideal, start=1))
-    return dcg / idcg if idcg > 0 else 0.0
+    rankings, qrels = _flag_rankings(ranked_relevance)
+    per_query = trec_measures(rankings, qrels, ["recip_rank"], depth=k)
+    return mean(r["recip_rank"] for r in per_query.values())
 
 
 # --------------------------------------------------------------------------- calibration

@@ -3,14 +3,13 @@ reader in use (calibration.json beside the neural reader's model; 0.5 for the ru
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
+from eval.training.calibrate_reader import carry_threshold, fit_platt
 from qa.reader import DEFAULT_READER_DIR, NeuralReader, WindowSpan, sigmoid
 from qa.service import QAService, abstain_threshold
 from qa.settings import Settings
@@ -36,21 +35,11 @@ def test_uncalibrated_model_keeps_one_half(tmp_path: Path) -> None:
     assert NeuralReader(model_dir(tmp_path, None)).abstain_threshold == 0.5
 
 
-def calibrate_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "calibrate_reader", Path(__file__).resolve().parents[1] / "scripts" / "calibrate_reader.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_shipped_threshold_is_its_raw_threshold_carried_over() -> None:
     if not (DEFAULT_READER_DIR / "model.onnx").exists():
         pytest.skip("no trained reader shipped")
     recorded = json.loads((DEFAULT_READER_DIR / "calibration.json").read_text())
-    carried = calibrate_script().carry_threshold(recorded["raw_threshold"], recorded["slope"],
-                                                 recorded["bias"])
+    carried = carry_threshold(recorded["raw_threshold"], recorded["slope"], recorded["bias"])
     assert recorded["abstain_threshold"] == pytest.approx(carried, abs=1e-12)
     assert 0.0 < NeuralReader().abstain_threshold < 1.0
 
@@ -58,7 +47,7 @@ def test_shipped_threshold_is_its_raw_threshold_carried_over() -> None:
 def test_carried_threshold_answers_the_same_questions() -> None:
     gaps = np.random.default_rng(1).normal(2.0, 8.0, 5000)
     slope, bias, raw = 0.103241, -1.386658, 0.9
-    threshold = calibrate_script().carry_threshold(raw, slope, bias)
+    threshold = carry_threshold(raw, slope, bias)
     before = [sigmoid(g) >= raw for g in gaps]
     after = [sigmoid(slope * g + bias) >= threshold for g in gaps]
     assert before == after and 0 < sum(after) < len(after)
@@ -105,9 +94,8 @@ def test_reader_confidence_follows_the_fitted_slope_and_bias(tmp_path: Path) -> 
 
 
 def test_platt_fit_recovers_a_known_scale() -> None:
-    calibrate = calibrate_script()
     rng = np.random.default_rng(0)
     gaps = rng.uniform(-20, 20, 20000)
     right = (rng.uniform(size=gaps.size) < 1 / (1 + np.exp(-(0.2 * gaps - 1.0)))).astype(float)
-    slope, bias = calibrate.fit_platt(gaps, right)
+    slope, bias = fit_platt(gaps, right)
     assert slope == pytest.approx(0.2, abs=0.02) and bias == pytest.approx(-1.0, abs=0.1)

@@ -66,9 +66,17 @@ def test_bleu_closest_reference_length() -> None:
     assert corpus_bleu(["a b c d"], [["a b c d", "a b c d e f g h"]]) == pytest.approx(100.0)
 
 
+def test_bleu_scores_the_projects_tokens() -> None:
+    # lower-cased, "?" and "'s" split off as this project tokenizes (sacreBLEU's default 13a
+    # tokenizer is case-sensitive and keeps "Hamas's" whole, which would score below 100 here)
+    assert corpus_bleu(["WHERE did Hamas's leader meet?"], [["where did hamas ' s leader meet ?"]]) \
+        == pytest.approx(100.0)
+
+
 def test_rouge1() -> None:
     assert rouge1_f("the cat sat", "the cat ran away") == pytest.approx(4 / 7)
     assert rouge1_f("x", "y") == 0.0
+    assert rouge1_f("Where?", "where") == pytest.approx(2 / 3)  # "?" is a token here
     assert mean_rouge1_f(["the cat sat", "x"], [["the cat ran away"], ["y", "x"]]) == \
         pytest.approx(100 * (4 / 7 + 1.0) / 2)
 
@@ -118,6 +126,8 @@ def test_canard_loading_and_baselines(tmp_path: Path) -> None:
     assert systems["resolver (qa/followup/)"]["bleu"] == pytest.approx(100.0)
     assert systems["raw question"]["bleu"] < 100.0 and systems["raw question"]["changed"] == 0
     assert metrics["exact_match"] == 3 and metrics["failures"] == []
+    # how the BLEU column was computed, in sacreBLEU's words
+    assert metrics["bleu_signature"].startswith("nrefs:1|case:lc|eff:no|tok:none|smooth:none|")
 
 
 def _item(question: str, rewrite: str, history: tuple[tuple[str, str], ...] = (("q", "a"),)

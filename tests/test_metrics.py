@@ -21,11 +21,10 @@ from eval.metrics import (  # noqa: E402
     load_squad_golds_from_articles,
     max_over_golds,
     mrr_at_k,
-    ndcg_at_k,
     normalize_answer,
-    recall_at_k,
     reliability_bins,
     squad_scores,
+    trec_measures,
 )
 
 # --------------------------------------------------------------------------- normalisation, EM, F1
@@ -192,10 +191,22 @@ RANKED = [[False, True, False, True], [True, False, False, False], [False, False
 
 
 def test_recall_at_k() -> None:
-    # q1 1 of 2, q2 1 of 1, q3 has no relevant item -> left out
-    assert recall_at_k(RANKED, 2) == pytest.approx(0.75)
-    assert recall_at_k(RANKED, 4) == pytest.approx(1.0)
-    assert recall_at_k(RANKED, 2, n_relevant=[2, 2, 1]) == pytest.approx((0.5 + 0.5 + 0) / 3)
+    rankings = {"q1": ["a", "b", "c", "d"], "q2": ["a", "b"]}
+    qrels = {"q1": {"b": 1, "d": 2, "c": 0}, "q2": {"a": 1, "z": 1}}  # z never retrieved
+    per_query = trec_measures(rankings, qrels, ["recall.2,4"])
+    assert per_query["q1"] == {"recall_2": pytest.approx(0.5), "recall_4": pytest.approx(1.0)}
+    assert per_query["q2"] == {"recall_2": pytest.approx(0.5), "recall_4": pytest.approx(0.5)}
+
+
+def test_trec_measures_keep_the_given_order_and_score_unjudged_queries_0() -> None:
+    # ids that sort the other way round, so a tie broken by id would reverse them
+    per_query = trec_measures({"q": ["a", "b"], "none": ["a"], "empty": []},
+                              {"q": {"b": 1}, "none": {}}, ["recip_rank", "success.1"])
+    assert per_query["q"] == {"recip_rank": pytest.approx(0.5), "success_1": 0.0}
+    assert per_query["none"] == per_query["empty"] == {"recip_rank": 0.0, "success_1": 0.0}
+    # depth cuts the ranking before scoring: MRR@1
+    assert trec_measures({"q": ["a", "b"]}, {"q": {"b": 1}}, ["recip_rank"], depth=1)["q"] == \
+        {"recip_rank": 0.0}
 
 
 def test_hit_rate_and_mrr_at_k() -> None:
@@ -206,8 +217,12 @@ def test_hit_rate_and_mrr_at_k() -> None:
     assert mrr_at_k([], 10) == 0.0
 
 
+def ndcg_at_k(ranked: list[str], relevant: dict[str, int], k: int) -> float:
+    return trec_measures({"q": ranked}, {"q": relevant}, [f"ndcg_cut.{k}"])["q"][f"ndcg_cut_{k}"]
+
+
 def test_ndcg_at_k() -> None:
-    relevant = {"d2": 2, "d3": 1, "d4": 1, "d9": 0}
+    relevant = {"d2": 2, "d3": 1, "d4": 1, "d9": 0, "d8": -1}
     dcg = 0 + 2 / math.log2(3) + 1 / math.log2(4)
     idcg = 2 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)
     assert ndcg_at_k(["d1", "d2", "d3"], relevant, 3) == pytest.approx(dcg / idcg)
@@ -217,6 +232,7 @@ def test_ndcg_at_k() -> None:
     # k=1 ideal is d2 (grade 2); d3 first gives 1/2
     assert ndcg_at_k(["d3"], relevant, 1) == pytest.approx(0.5)
     assert ndcg_at_k(["d2", "d2", "d3"], relevant, 2) == ndcg_at_k(["d2", "d3"], relevant, 2)
+    assert ndcg_at_k(["d8", "d2"], relevant, 2) == ndcg_at_k(["d9", "d2"], relevant, 2)  # < 0: 0
     assert ndcg_at_k(["d1"], {}, 10) == 0.0
 
 

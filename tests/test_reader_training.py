@@ -3,27 +3,18 @@ weights into parts small enough to travel, and the held-out articles themselves.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from eval.splits import dev_titles
+from eval.training import average_readers, pick_reader, recover_reader, train_reader
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-
-
-def script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def fake_run(runs: Path, name: str, f1: float, v2: float, full: bool = True) -> None:
@@ -42,11 +33,10 @@ def fake_run(runs: Path, name: str, f1: float, v2: float, full: bool = True) -> 
 
 
 def test_choice_is_the_best_mean_of_the_last_held_out_scores(tmp_path: Path) -> None:
-    pick = script("pick_reader")
     fake_run(tmp_path, "a", f1=70.0, v2=50.0)   # mean 60
     fake_run(tmp_path, "b", f1=66.0, v2=58.0)   # mean 62: wins
     fake_run(tmp_path, "c", f1=90.0, v2=90.0, full=False)  # no full run: not a candidate
-    choice = pick.choose(tmp_path)
+    choice = pick_reader.choose(tmp_path)
     assert choice["chosen"] == "b"
     assert set(choice["holdout"]) == {"a", "b"}
     assert choice["model"].endswith("b-full/final/model")
@@ -54,11 +44,10 @@ def test_choice_is_the_best_mean_of_the_last_held_out_scores(tmp_path: Path) -> 
 
 def test_packed_parts_join_into_the_chosen_weights_in_fp16(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    pick = script("pick_reader")
     fake_run(tmp_path / "runs", "a", f1=70.0, v2=50.0)
-    monkeypatch.setattr(pick, "PART_BYTES", 3000)  # force several parts
+    monkeypatch.setattr(pick_reader, "PART_BYTES", 3000)  # force several parts
     out = tmp_path / "pack"
-    pick.pack(pick.choose(tmp_path / "runs"), tmp_path / "runs", out)
+    pick_reader.pack(pick_reader.choose(tmp_path / "runs"), tmp_path / "runs", out)
     parts = sorted(out.glob("model.safetensors.part-*"), key=lambda p: int(p.name.split("-")[-1]))
     assert len(parts) > 1 and all(p.stat().st_size <= 3000 for p in parts)
     (tmp_path / "joined.safetensors").write_bytes(b"".join(p.read_bytes() for p in parts))
@@ -70,7 +59,6 @@ def test_packed_parts_join_into_the_chosen_weights_in_fp16(tmp_path: Path,
 
 
 def test_average_of_readers_is_the_mean_of_their_weights(tmp_path: Path) -> None:
-    average = script("average_readers")
     folders = []
     for i, value in enumerate((1.0, 3.0)):
         folder = tmp_path / f"m{i}"
@@ -79,17 +67,13 @@ def test_average_of_readers_is_the_mean_of_their_weights(tmp_path: Path) -> None
         for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
             (folder / name).write_text("{}")
         folders.append(folder)
-    average.average(folders, tmp_path / "soup")
+    average_readers.average(folders, tmp_path / "soup")
     assert torch.equal(load_file(str(tmp_path / "soup" / "model.safetensors"))["w"],
                        torch.full((2, 2), 2.0))
 
 
 @pytest.mark.skipif(not (DATA / "squad" / "dev-v1.1.json").exists(), reason="needs ../shared/data")
 def test_held_out_articles_come_from_the_training_side() -> None:
-    train_reader = script("train_reader")
-    sys.path.insert(0, str(ROOT))
-    from eval.splits import dev_titles
-
     held = train_reader.holdout_titles(DATA, 4)
     assert len(set(held)) == 4
     assert not set(held) & set(dev_titles(DATA / "squad" / "dev-v1.1.json"))
@@ -101,7 +85,7 @@ def test_held_out_articles_come_from_the_training_side() -> None:
 
 
 def test_clock_schedule_ramps_then_decays_to_zero() -> None:
-    factor = script("train_reader").clock_factor
+    factor = train_reader.clock_factor
     assert factor(0.0, 0.06) == 0.0
     assert factor(0.03, 0.06) == pytest.approx(0.5 * 0.97)
     assert factor(0.06, 0.06) == pytest.approx(0.94)  # the peak: ramp done, decay begun
@@ -115,9 +99,7 @@ def test_recovered_weights_give_the_shipped_readers_logits(tmp_path: Path) -> No
 
     from qa.reader import DEFAULT_READER_DIR, NeuralReader
 
-    recover = script("recover_reader")
-    sys.argv = ["recover_reader", str(DEFAULT_READER_DIR), str(tmp_path / "model")]
-    recover.main()
+    recover_reader.main([str(DEFAULT_READER_DIR), str(tmp_path / "model")])
     model = AutoModelForQuestionAnswering.from_pretrained(str(tmp_path / "model")).eval()
     reader = NeuralReader()
     context = ("Khaled Mashaal and Iran's al-Quds Force commander Qassem Soleimani held a meeting "
