@@ -48,7 +48,7 @@ def lifespan_with(mcp: MCPEndpoint, settings: Settings | None, encoder: Encoder 
             async with mcp.running(service, lambda: app.state.settings):
                 yield
         finally:
-            # Requests after shutdown are refused (api.guard) rather than reaching closed stores.
+            # Requests after shutdown get a 503 (api.guard, api.deps), never a closed store.
             del app.state.settings, app.state.service, app.state.chat
             chat.close()
             service.close()
