@@ -48,8 +48,11 @@ def lifespan_with(mcp: MCPEndpoint, settings: Settings | None, encoder: Encoder 
             async with mcp.running(service, lambda: app.state.settings):
                 yield
         finally:
-            # Requests after shutdown are refused (api.guard) rather than reaching closed stores.
-            del app.state.settings, app.state.service, app.state.chat
+            # Requests after shutdown get a 503 (api.guard, api.deps), never a closed store. A
+            # second run over the same app object (only tests do that: two test clients) has
+            # put its own there; each run closes its own.
+            if getattr(app.state, "service", None) is service:
+                del app.state.settings, app.state.service, app.state.chat
             chat.close()
             service.close()
 

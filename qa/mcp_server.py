@@ -133,8 +133,8 @@ class PressroomMCP(MCPServer[Any]):
 
 def build_server(service: QAService, settings: Callable[[], Settings]) -> PressroomMCP:
     """A new server over `service` (one per transport: an HTTP session manager runs once per
-    server). `settings` is read per call, for its API key: over HTTP the app's current
-    settings, the very service the app's routers use (api/mcp_http.py)."""
+    server). Over HTTP `service` is the app's own, the one its routers use, and `settings`
+    gives the app's current settings (read per call, for the API key; api/mcp_http.py)."""
     server = PressroomMCP(service)
 
     def allow(ctx: Context, write: bool) -> None:

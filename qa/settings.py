@@ -181,4 +181,7 @@ class Settings(BaseSettings):
 
 @functools.cache
 def get_settings() -> Settings:
+    """The environment's settings, read once per process (tests that change QA_* clear this
+    cache). The API reads them when its app starts and keeps them on `app.state`; the CLI, `qa
+    mcp` and eval build what they need from them."""
     return Settings()
