@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     # storage
     data_dir: Path = Field(Path("data"), description="SQLite store and FAISS index live here")
 
-    # the passage index (embeddings/backends)
+    # the passage index (qa/storage/backends)
     backend: Literal["faiss", "milvus"] = Field(
         "faiss", description="where dense and lexical search run: `faiss` (a FAISS file beside "
         "the SQLite store, BM25 from its FTS5 table) or `milvus` (a Milvus collection: vectors, "
