@@ -21,11 +21,11 @@ from qa.ranker import (
     LinearRanker,
     QueryTerms,
     candidate_features,
-    terms,
 )
 from qa.retriever import rescore_learned
 from qa.service import QAService
 from qa.settings import Settings
+from qa.text import terms
 from qa.types import NewDocument, RetrievedPassage
 
 
