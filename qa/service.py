@@ -19,10 +19,10 @@ from embeddings.encoder import Encoder
 from qa.compose import Compose, Draft, distinct_citations
 from qa.corpus import Corpus, IngestResult
 from qa.extractor import RuleExtractor
-from qa.policy import AnswerPolicy, off_topic
+from qa.policy import AnswerPolicy
 from qa.question import Question, QuestionError, validate_question
 from qa.reader import NeuralReader, Reader, shared_neural_reader
-from qa.reading import Reading, ReadStage, rerank_by_reader, uses_neural_reader
+from qa.reading import Reading, ReadStage, uses_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
 from qa.settings import Settings, get_settings
 from qa.stories import (
@@ -38,9 +38,10 @@ from qa.types import Answer, NewDocument, ReaderResult, RetrievedPassage
 
 log = logging.getLogger(__name__)
 
-# Names callers import from here (they moved to the stages' modules).
+# QuestionError and distinct_citations are imported from here by api/ and tests (they live in
+# qa.question and qa.compose).
 __all__ = ["QAService", "QuestionError", "abstain_threshold", "describe", "distinct_citations",
-           "get_service", "off_topic", "rerank_by_reader", "uses_neural_reader"]
+           "get_service"]
 
 
 def abstain_threshold(settings: Settings) -> float:
@@ -162,6 +163,7 @@ class QAService:
 
     def _ask(self, question: str, top_k: int | None, where: PassageFilter | None, query: str,
              on_stage: Callable[[str], None] | None) -> Answer:
+        """The stages in turn: retrieve, rescore, read, the policy's screen, compare, compose."""
         timer = StageTimer()
         top_k = top_k or self.settings.top_k
         reading = self._retrieve_and_read(query, top_k, where, timer, on_stage)
@@ -170,20 +172,18 @@ class QAService:
         if self.settings.compare_sources and self.policy.answers(result):
             with timer.stage("compare"):
                 comparison = self.compare_sources(query, result, reading.as_read)
-            if comparison is not None and comparison.chosen.span != result.best:
-                confidence = comparison.chosen.candidate.confidence
-                result = replace(result, best=comparison.chosen.span, confidence=confidence,
-                                 no_answer_probability=1.0 - confidence)
+            result = chosen_by(comparison, result)
         return self.composer.run(Draft(question, query, result, reading.passages[:top_k],
                                        reading.as_read, timer.ms, comparison, where))
 
     def _retrieve_and_read(self, query: str, top_k: int, where: PassageFilter | None,
                            timer: StageTimer, on_stage: Callable[[str], None] | None) -> Reading:
-        """The retrieval stages, then the read stage, each timed and announced."""
+        """The retrieval stages (deep enough for the reader), then the read stage, each timed
+        and announced to `on_stage`."""
         notify = on_stage or (lambda _stage: None)
+        depth = max(top_k, self.settings.read_passages)
         notify("searching")
         with timer.stage("retrieve"):
-            depth = max(top_k, self.settings.read_passages)
             found = self.first_stage.run(query, self.rescore.depth(depth), where, timer)
             passages = self.rescore.run(query, found, depth, timer)
         notify("reading")
@@ -237,6 +237,16 @@ def get_service(settings: Settings | None = None) -> QAService:
     settings = settings or get_settings()
     # Access-control settings belong to the API layer; they never call for a second service.
     return _service_for(settings.model_dump_json(exclude={"api_key", "ask_requires_key"}))
+
+
+def chosen_by(comparison: Comparison | None, result: ReaderResult) -> ReaderResult:
+    """`result` with the span the comparison of sources chose (a newer or corrected report),
+    when it chose another."""
+    if comparison is None or comparison.chosen.span == result.best:
+        return result
+    confidence = comparison.chosen.candidate.confidence
+    return replace(result, best=comparison.chosen.span, confidence=confidence,
+                   no_answer_probability=1.0 - confidence)
 
 
 def describe(answer: Answer) -> dict[str, Any]:
