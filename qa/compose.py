@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from embeddings.store import DocumentLayout, DocumentRecord, page_of
 from qa.dates import DateMention, mention_at
 from qa.evidence import closest_sentence
 from qa.policy import AnswerPolicy
 from qa.retriever import PassageFilter
+from qa.storage.documents import DocumentLayout, DocumentRecord, page_of
 from qa.stories import Comparison, status
 from qa.types import (
     Alternative,

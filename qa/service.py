@@ -7,7 +7,6 @@ abstention, citations). See `QAService._ask`."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -24,7 +23,7 @@ from qa.question import Question, QuestionError, validate_question
 from qa.reader import NeuralReader, Reader, shared_neural_reader
 from qa.reading import Reading, ReadStage, uses_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
-from qa.settings import Settings, get_settings
+from qa.settings import Settings
 from qa.stories import (
     CORRECTION_HEAD_CHARS,
     Comparison,
@@ -40,8 +39,7 @@ log = logging.getLogger(__name__)
 
 # QuestionError and distinct_citations are imported from here by api/ and tests (they live in
 # qa.question and qa.compose).
-__all__ = ["QAService", "QuestionError", "abstain_threshold", "describe", "distinct_citations",
-           "get_service"]
+__all__ = ["QAService", "QuestionError", "abstain_threshold", "describe", "distinct_citations"]
 
 
 def abstain_threshold(settings: Settings) -> float:
@@ -225,18 +223,6 @@ class QAService:
 
     def close(self) -> None:
         self.corpus.close()
-
-
-@functools.cache
-def _service_for(key: str) -> QAService:
-    return QAService(Settings.model_validate_json(key))
-
-
-def get_service(settings: Settings | None = None) -> QAService:
-    """One service (and so one set of models) per process and settings."""
-    settings = settings or get_settings()
-    # Access-control settings belong to the API layer; they never call for a second service.
-    return _service_for(settings.model_dump_json(exclude={"api_key", "ask_requires_key"}))
 
 
 def chosen_by(comparison: Comparison | None, result: ReaderResult) -> ReaderResult:

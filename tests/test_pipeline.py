@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from embeddings.store import DocumentLayout, DocumentRecord
 from qa.compose import Compose, Draft
 from qa.policy import AnswerPolicy
 from qa.question import Question, QuestionError, validate_question
 from qa.retriever import PassageFilter
+from qa.storage.documents import DocumentLayout, DocumentRecord
 from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
 
 TEXT = "Leaders met on Monday. They met in Ankara, Turkey. Rain fell all week."

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from embeddings.splitter import PassageSpan, TextSpan
-from embeddings.store import DocumentStore
 from qa.loaders import load_paths
 from qa.ranker import (
     DEFAULT_RANKER,
@@ -25,6 +24,7 @@ from qa.ranker import (
 from qa.retriever import HybridRetriever, rescore_learned
 from qa.service import QAService
 from qa.settings import Settings
+from qa.storage.documents import DocumentStore
 from qa.text import terms
 from qa.types import NewDocument, RetrievedPassage
 
