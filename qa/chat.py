@@ -62,16 +62,16 @@ def exchange_of(turn: Turn) -> Exchange:
 def first_stage_search(service: QAService, where: PassageFilter | None) -> Search:
     """The cheapest search of the corpus (its full-text index, no embedding, no re-scoring),
     within `where`'s documents and dates, for checking follow-up candidates."""
-    store = service.corpus.store
+    corpus = service.corpus
     allowed: list[list[int] | None] = []  # worked out on the first search only
 
     def search(query: str) -> list[tuple[str, float]]:
         if not allowed:
-            allowed.append(store.passage_ids(where.document_ids, where.published_from,
-                                             where.published_to, where.require_date)
+            allowed.append(corpus.passage_ids(where.document_ids, where.published_from,
+                                              where.published_to, where.require_date)
                            if where is not None and where.active else None)
-        hits = store.lexical_search(query, SEARCH_DEPTH, allowed[0])
-        records = store.passages([pid for pid, _ in hits])
+        hits = corpus.full_text_search(query, SEARCH_DEPTH, allowed[0])
+        records = corpus.passages([pid for pid, _ in hits])
         return [(records[pid].text, score) for pid, score in hits if pid in records]
 
     return search
@@ -91,6 +91,7 @@ class ChatService:
         """Answer `question` as the next turn of `conversation_id` (a new conversation when
         None). Raises QuestionError for an invalid question and ConversationNotFound for an
         unknown id, both before anything is searched or stored."""
+        # validated once, here: the service takes the Question as it is
         question = self.service.validate_question(question)
         started = time.perf_counter()
         if conversation_id is None:
@@ -121,13 +122,12 @@ class ChatService:
                                    standalone, answer.answer, answer.citations,
                                    create=conversation_id is None)
         store_ms = (time.perf_counter() - stored_at) * 1000
-        answer.standalone_question = standalone
-        answer.conversation_id = turn.conversation_id
-        answer.timings_ms["rewrite"] = round(rewrite_ms, 2)
+        timings = {**answer.timings_ms, "rewrite": round(rewrite_ms, 2)}
         if analysis_ms:
-            answer.timings_ms["analysis"] = round(analysis_ms, 2)  # part of "rewrite"
-        answer.timings_ms["conversation"] = round(before_ms + store_ms, 2)
-        return answer
+            timings["analysis"] = round(analysis_ms, 2)  # part of "rewrite"
+        timings["conversation"] = round(before_ms + store_ms, 2)
+        return replace(answer, standalone_question=standalone,
+                       conversation_id=turn.conversation_id, timings_ms=timings)
 
     def _analysed(self, history: list[Turn], exchanges: list[Exchange]) -> list[Exchange]:
         """The earlier turns with their analyses: a turn not analysed yet is analysed now, the

@@ -570,3 +570,14 @@ class Corpus:
 
     def heads(self, ids: list[str], chars: int) -> dict[str, tuple[bool, str]]:
         return self.store.document_heads(ids, chars)
+
+    def passage_ids(self, document_ids: list[str] | None = None, published_from: str | None = None,
+                    published_to: str | None = None, require_date: bool = False) -> list[int]:
+        """Ids of passages of the given documents and/or published in [from, to]."""
+        return self.store.passage_ids(document_ids, published_from, published_to, require_date)
+
+    def full_text_search(self, query: str, k: int, allowed: list[int] | None = None
+                         ) -> list[tuple[int, float]]:
+        """Top-k (passage id, BM25 score) from the store's own full-text index, whatever the
+        backend: the cheapest search (no embedding), among `allowed` passages when given."""
+        return self.store.lexical_search(query, k, allowed)

@@ -2,29 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
+from qa.text import content_words
 from qa.types import RetrievedPassage
-
-_WORD = re.compile(r"\w+")
-_STOP = frozenset(
-    "a an the of in on at to for by with from and or is are was were be been did do does what "
-    "who whom whose where when why how which that this these those it its they them their he she "
-    "his her as about after before into over than then there".split()
-)
-
-
-def stem(word: str) -> str:
-    """A crude suffix stripper, enough to match "meet"/"meeting" or "report"/"reported"."""
-    for suffix in ("ings", "ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased, stemmed words of `text` other than stop words."""
-    return {stem(w) for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP}
 
 
 def evidence_span(passage: RetrievedPassage, start: int, end: int) -> tuple[int, int]:

@@ -13,8 +13,8 @@ import numpy as np
 
 from embeddings.encoder import Encoder
 from embeddings.nlp import load_spacy
-from qa.evidence import content_words, stem
 from qa.reader import UNCALIBRATED_ABSTAIN_THRESHOLD
+from qa.text import content_words, stem
 from qa.types import AnswerSpan, ReaderResult, RetrievedPassage
 
 _TYPE_RULES: list[tuple[re.Pattern[str], frozenset[str]]] = [

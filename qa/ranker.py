@@ -9,16 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
-import sqlite3
-import threading
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from qa.text import terms
 from qa.types import RetrievedPassage
 
 DEFAULT_RANKER = Path(__file__).parent / "models" / "ranker" / "ranker.json"
@@ -36,65 +33,6 @@ FEATURES = (
     "best_sentence_bigrams",  # share of the question's stemmed bigrams present in one sentence
     "best_cosine_plus_overlap",  # both in the same sentence
 )
-
-# FTS5's unicode61 tokenizer: runs of letters and digits (underscore separates), lower-cased,
-# Latin diacritics removed. The porter stems come from SQLite's own FTS5 (see _Stemmer), so
-# a question's terms are exactly the terms the lexical index holds.
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-class _Stemmer:
-    """Porter stems as FTS5 makes them: unknown tokens go through an in-memory FTS5 table once,
-    then come from a cache."""
-
-    max_cached = 500_000
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[str, str] = {}
-        self._conn = sqlite3.connect(":memory:", check_same_thread=False)
-        self._conn.execute("CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = 'porter unicode61')")
-        self._conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')")
-
-    def _fts_terms(self, text: str) -> list[tuple[int, str]]:
-        self._conn.execute("DELETE FROM t")
-        self._conn.execute("INSERT INTO t (x) VALUES (?)", (text,))
-        return [(int(o), str(term)) for o, term in
-                self._conn.execute("SELECT offset, term FROM v ORDER BY offset")]
-
-    def stems(self, tokens: list[str]) -> list[str]:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(tokens) if t not in self._cache]
-            if missing:
-                if len(self._cache) + len(missing) > self.max_cached:
-                    self._cache.clear()
-                found = self._fts_terms(" ".join(missing))
-                if [o for o, _ in found] == list(range(len(missing))):
-                    self._cache.update(zip(missing, (term for _, term in found), strict=True))
-                else:  # a token FTS5 splits differently: one at a time, first term
-                    for token in missing:
-                        one = self._fts_terms(token)
-                        self._cache[token] = one[0][1] if one else token
-            return [self._cache[t] for t in tokens]
-
-
-@functools.cache
-def _stemmer() -> _Stemmer:
-    """One per process, made on first use (nothing is opened at import)."""
-    return _Stemmer()
-
-
-def _fold(text: str) -> str:
-    text = text.lower()
-    if text.isascii():
-        return text
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-
-
-def terms(text: str) -> list[str]:
-    """The terms FTS5 indexes for `text`, in order."""
-    return _stemmer().stems(_TOKEN.findall(_fold(text)))
-
 
 @dataclass(frozen=True)
 class QueryTerms:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.evidence import evidence_span
+from qa.numeric import sigmoid
 from qa.span_decoding import SpanCandidate, best_spans
 from qa.types import AnswerSpan, Candidate, ReaderResult, RetrievedPassage
 
@@ -53,10 +54,6 @@ class Reader(Protocol):
     abstain_threshold: float
 
     def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult: ...
-
-
-def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
 
 
 @dataclass(frozen=True)

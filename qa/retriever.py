@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.corpus import Corpus
+from qa.numeric import sigmoid
 from qa.ranker import (
     FEATURE_SETTINGS,
     LinearRanker,
@@ -18,7 +19,6 @@ from qa.ranker import (
     candidate_features,
     shared_ranker,
 )
-from qa.reader import sigmoid
 from qa.settings import Settings
 from qa.storage.backends import IndexFilter
 from qa.timing import StageTimer
@@ -131,39 +131,26 @@ def distinct_texts(passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
     return out
 
 
-class HybridRetriever:
+class FirstStage:
+    """Retrieve, the first stage: dense and lexical search of the corpus, fused by reciprocal
+    rank fusion, within a filter; nothing re-scored yet."""
+
     def __init__(self, corpus: Corpus, settings: Settings):
         self.corpus = corpus
         self.settings = settings
-        self._checked = False
 
-    def retrieve(
-        self,
-        query: str,
-        top_k: int,
-        where: PassageFilter | None = None,
-        timer: StageTimer | None = None,
-    ) -> list[RetrievedPassage]:
-        timer = timer or StageTimer()
-        s = self.settings
-        if not s.rescores:  # a few deeper, for the copies dropped
-            return distinct_texts(self.search(query, 2 * top_k, where, timer).passages)[:top_k]
-        found = self.search(query, max(top_k, s.rescore_candidates), where, timer)
-        with timer.stage("rescore"):
-            # Only the top `rescore_candidates` are re-ordered; deeper ones keep fused order.
-            top = found.passages[: s.rescore_candidates]
-            assert found.vector is not None  # rescores implies rrf, which embeds the query
-            passages = self._rescore(query, top, found.vector, found.bm25)
-        return distinct_texts(passages + found.passages[s.rescore_candidates :])[:top_k]
+    def warm_up(self) -> None:
+        """Open the index and load the encoder now, so the first question is fast."""
+        self.corpus.open()
+        self.corpus.encoder.encode(["warm up"])
 
-    def search(
+    def run(
         self,
         query: str,
         top_k: int,
         where: PassageFilter | None = None,
         timer: StageTimer | None = None,
     ) -> Candidates:
-        """The first stage: dense and lexical search, fused; no re-scoring."""
         timer = timer or StageTimer()
         s = self.settings
         depth = max(s.candidates, top_k)
@@ -205,7 +192,7 @@ class HybridRetriever:
                     seen = {pid for pid, _ in ranked}
                     ranked += [x for x in self._fuse(dense, lexical) if x[0] not in seen]
             ranked = ranked[:top_k]
-            records = self.corpus.store.passages([pid for pid, _ in ranked])
+            records = self.corpus.passages([pid for pid, _ in ranked])
         cosine = dict(head_dense)
         # A passage deleted between search and lookup is simply skipped.
         passages = [
@@ -226,12 +213,46 @@ class HybridRetriever:
         return reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in lexical]],
                                       [s.dense_weight, s.lexical_weight], s.rrf_k)
 
+
+class Rescore:
+    """Re-score the first stage's top `rescore_candidates` (by the learned model, or by the
+    best sentence's similarity to the question; deeper ones keep fused order), then drop
+    repeated texts and cut to `top_k`."""
+
+    def __init__(self, corpus: Corpus, settings: Settings):
+        self.corpus = corpus
+        self.settings = settings
+        self._checked = False
+
+    def warm_up(self) -> None:
+        """Load the learned model now: a missing or unreadable one fails here, not per
+        question."""
+        if self.settings.rescores and self.settings.rescorer == "learned":
+            self.ranker()
+
+    def depth(self, top_k: int) -> int:
+        """How many passages the first stage should find for `run` to return `top_k`."""
+        if not self.settings.rescores:
+            return 2 * top_k  # a few deeper, for the copies dropped
+        return max(top_k, self.settings.rescore_candidates)
+
+    def run(self, query: str, found: Candidates, top_k: int, timer: StageTimer | None = None
+            ) -> list[RetrievedPassage]:
+        s = self.settings
+        if not s.rescores:
+            return distinct_texts(found.passages)[:top_k]
+        with (timer or StageTimer()).stage("rescore"):
+            top = found.passages[: s.rescore_candidates]
+            assert found.vector is not None  # rescores implies rrf, which embeds the query
+            passages = self._rescore(query, top, found.vector, found.bm25)
+        return distinct_texts(passages + found.passages[s.rescore_candidates :])[:top_k]
+
     def features(self, query: str, passages: list[RetrievedPassage], vector: np.ndarray,
                  bm25: dict[int, float]) -> np.ndarray:
         """The learned re-scorer's inputs for fused candidates (see qa/ranker.py)."""
         # The index holds every passage: its size is the IDF's N without a COUNT(*) scan.
-        query_terms = QueryTerms.build(query, self.corpus.store.term_passage_counts,
-                                       len(self.corpus.index))
+        query_terms = QueryTerms.build(query, self.corpus.term_passage_counts,
+                                       self.corpus.indexed_count())
         return candidate_features(query_terms, passages, bm25,
                                   self.corpus.sentence_cosines(passages, vector),
                                   self.settings.rrf_k)
@@ -254,3 +275,43 @@ class HybridRetriever:
                 log.warning("the learned re-scorer was trained with other settings: %s",
                             "; ".join(wrong))
         return ranker
+
+
+class HybridRetriever:
+    """The two retrieval stages in turn, FirstStage then Rescore: what `QAService.search`,
+    eval and the scripts call for passages alone."""
+
+    def __init__(self, corpus: Corpus, settings: Settings):
+        self.corpus = corpus
+        self.settings = settings
+        self.first_stage = FirstStage(corpus, settings)
+        self.rescore = Rescore(corpus, settings)
+
+    def retrieve(
+        self,
+        query: str,
+        top_k: int,
+        where: PassageFilter | None = None,
+        timer: StageTimer | None = None,
+    ) -> list[RetrievedPassage]:
+        timer = timer or StageTimer()
+        found = self.first_stage.run(query, self.rescore.depth(top_k), where, timer)
+        return self.rescore.run(query, found, top_k, timer)
+
+    def search(
+        self,
+        query: str,
+        top_k: int,
+        where: PassageFilter | None = None,
+        timer: StageTimer | None = None,
+    ) -> Candidates:
+        """The first stage alone: dense and lexical search, fused; no re-scoring."""
+        return self.first_stage.run(query, top_k, where, timer)
+
+    def features(self, query: str, passages: list[RetrievedPassage], vector: np.ndarray,
+                 bm25: dict[int, float]) -> np.ndarray:
+        """The learned re-scorer's inputs for fused candidates (see Rescore.features)."""
+        return self.rescore.features(query, passages, vector, bm25)
+
+    def ranker(self) -> LinearRanker:
+        return self.rescore.ranker()

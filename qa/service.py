@@ -1,4 +1,9 @@
-"""The question-answering service: one object that ingests, retrieves, reads and cites."""
+"""The question-answering service: one object that ingests documents and answers questions.
+
+A question goes through the stages in turn, each a small component with a `run` (and a
+`warm_up` for its models): FirstStage (dense + lexical search, fused) -> Rescore -> ReadStage
+(widen, read, re-rank) -> AnswerPolicy.screen -> compare sources -> Compose (answer or
+abstention, citations). See `QAService._ask`."""
 
 from __future__ import annotations
 
@@ -10,14 +15,15 @@ from dataclasses import replace
 from typing import Any
 
 from embeddings.encoder import Encoder
+from qa.compose import Compose, Draft, distinct_citations
 from qa.corpus import Corpus, IngestResult
-from qa.dates import DateMention, mention_at
-from qa.evidence import closest_sentence
 from qa.extractor import RuleExtractor
+from qa.policy import AnswerPolicy
+from qa.question import Question, QuestionError, validate_question
 from qa.reader import NeuralReader, Reader, shared_neural_reader
+from qa.reading import Reading, ReadStage, uses_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
 from qa.settings import Settings
-from qa.storage.documents import DocumentLayout, page_of
 from qa.stories import (
     CORRECTION_HEAD_CHARS,
     Comparison,
@@ -25,59 +31,15 @@ from qa.stories import (
     compare,
     is_correction,
     shared_slot_model,
-    status,
 )
-from qa.text import clean_line
 from qa.timing import StageTimer
-from qa.types import (
-    Alternative,
-    Answer,
-    AnswerDate,
-    AnswerSpan,
-    Citation,
-    NewDocument,
-    ReaderResult,
-    RetrievedPassage,
-    Source,
-)
+from qa.types import Answer, NewDocument, ReaderResult, RetrievedPassage
 
 log = logging.getLogger(__name__)
 
-
-class QuestionError(ValueError):
-    """A question that cannot be asked (empty, too long)."""
-
-
-def off_topic(passages: list[RetrievedPassage], min_similarity: float) -> bool:
-    """True when dense search scored the passages and none reaches `min_similarity`."""
-    scored = [p.similarity for p in passages if p.similarity is not None]
-    return bool(scored) and max(scored) < min_similarity
-
-
-def rerank_by_reader(passages: list[RetrievedPassage],
-                     scores: dict[int, float]) -> list[RetrievedPassage]:
-    """Passages the reader scored first (most answer-bearing first), then the rest in order."""
-    read = sorted((p for p in passages if p.passage_id in scores),
-                  key=lambda p: -scores[p.passage_id])
-    return read + [p for p in passages if p.passage_id not in scores]
-
-
-def distinct_citations(citations: list[Citation]) -> list[Citation]:
-    """The citations in order, less any whose quote repeats an earlier one's words (overlapping
-    passages share sentences; news pages print a caption twice)."""
-    seen: set[str] = set()
-    out = []
-    for c in citations:
-        key = " ".join(c.quote.lower().split())
-        if key not in seen:
-            seen.add(key)
-            out.append(c)
-    return out
-
-
-def uses_neural_reader(settings: Settings) -> bool:
-    """Whether these settings answer with the trained reader (else the rule-based extractor)."""
-    return settings.reader == "neural" and NeuralReader.available(settings.reader_path)
+# QuestionError and distinct_citations are imported from here by api/ and tests (they live in
+# qa.question and qa.compose).
+__all__ = ["QAService", "QuestionError", "abstain_threshold", "describe", "distinct_citations"]
 
 
 def abstain_threshold(settings: Settings) -> float:
@@ -104,8 +66,12 @@ class QAService:
 
             torch.set_num_threads(settings.torch_threads)
         self.corpus = Corpus(settings, encoder)
+        # The stages, in the order a question goes through them.
         self.retriever = HybridRetriever(self.corpus, settings)
-        self._reader: Reader | None = reader
+        self.first_stage = self.retriever.first_stage
+        self.rescore = self.retriever.rescore
+        self.read_stage = ReadStage(self.corpus, settings, reader)
+        self._compose: Compose | None = None  # made with the policy, once the reader is known
         self._slot_model: SameSlotModel | None = None
         from embeddings.onnx_session import available_cores
 
@@ -115,16 +81,7 @@ class QAService:
 
     @property
     def reader(self) -> Reader:
-        if self._reader is None:
-            if uses_neural_reader(self.settings):
-                self._reader = shared_neural_reader(
-                    self.settings.reader_path, self.settings.torch_threads,
-                    self.settings.reader_retrieval_weight, self.settings.caption_weight)
-            else:
-                if self.settings.reader == "neural":
-                    log.warning("no trained reader found; using the rule-based extractor")
-                self._reader = RuleExtractor(self.corpus.encoder)
-        return self._reader
+        return self.read_stage.reader
 
     @property
     def slot_model(self) -> SameSlotModel:
@@ -138,6 +95,19 @@ class QAService:
         self._slot_model = model
 
     @property
+    def composer(self) -> Compose:
+        """The compose stage, holding the answer policy (which needs the reader's threshold)."""
+        if self._compose is None:
+            policy = AnswerPolicy(self.abstain_threshold, self.settings.min_similarity)
+            self._compose = Compose(policy, self.corpus)
+        return self._compose
+
+    @property
+    def policy(self) -> AnswerPolicy:
+        """When an answer is given (threshold, off-topic, abstain): one policy for every stage."""
+        return self.composer.policy
+
+    @property
     def abstain_threshold(self) -> float:
         """QA_ABSTAIN_THRESHOLD when set, else the threshold of the reader in use."""
         explicit = self.settings.abstain_threshold
@@ -149,12 +119,9 @@ class QAService:
 
     def warm_up(self) -> None:
         """Load every model and the index now, so the first question is fast."""
-        self.corpus.open()
-        self.corpus.encoder.encode(["warm up"])
-        if isinstance(self.reader, NeuralReader):
-            self.reader.load()
-        if self.settings.rescores and self.settings.rescorer == "learned":
-            self.retriever.ranker()  # a missing or unreadable model fails here, not per question
+        self.first_stage.warm_up()
+        self.read_stage.warm_up()
+        self.rescore.warm_up()
         from embeddings.nlp import load_spacy
 
         load_spacy()
@@ -167,17 +134,9 @@ class QAService:
         return self.corpus.delete(document_id)
 
     # questions -------------------------------------------------------------------------------
-    def validate_question(self, question: str) -> str:
+    def validate_question(self, question: str) -> Question:
         """The question as asked, cleaned like document text (qa.text), or QuestionError."""
-        question = clean_line(question)
-        if not question:
-            raise QuestionError("question is empty")
-        if len(question) > self.settings.max_question_chars:
-            raise QuestionError(
-                f"question is {len(question)} characters; the limit is "
-                f"{self.settings.max_question_chars}"
-            )
-        return question
+        return validate_question(question, self.settings.max_question_chars)
 
     def ask(self, question: str, top_k: int | None = None,
             where: PassageFilter | None = None, search_query: str | None = None,
@@ -202,90 +161,41 @@ class QAService:
 
     def _ask(self, question: str, top_k: int | None, where: PassageFilter | None, query: str,
              on_stage: Callable[[str], None] | None) -> Answer:
+        """The stages in turn: retrieve, rescore, read, the policy's screen, compare, compose."""
         timer = StageTimer()
         top_k = top_k or self.settings.top_k
-        passages, as_read, result = self.read(query, top_k, where, timer, on_stage)
+        reading = self._retrieve_and_read(query, top_k, where, timer, on_stage)
+        result = self.policy.screen(reading.result, list(reading.as_read.values()))
         comparison = None
-        if (self.settings.compare_sources and result.best is not None
-                and result.confidence >= self.abstain_threshold):
+        if self.settings.compare_sources and self.policy.answers(result):
             with timer.stage("compare"):
-                comparison = self.compare_sources(query, result, as_read)
-            if comparison is not None and comparison.chosen.span != result.best:
-                confidence = comparison.chosen.candidate.confidence
-                result = replace(result, best=comparison.chosen.span, confidence=confidence,
-                                 no_answer_probability=1.0 - confidence)
-        answer = self.compose(question, result, passages[:top_k], timer.ms, query,
-                              as_read=as_read)
-        if not passages and where is not None and where.active:
-            answer.notice = f"No article matches the filter ({where.describe()})."
-        if comparison is not None and answer.answer is not None:
-            answer.agreement = [citation_of(s.span, s.passage) for s in comparison.agreeing]
-            answer.disagreement = [
-                Alternative(p.text, p.sources[0].candidate.confidence,
-                            [citation_of(s.span, s.passage) for s in p.sources],
-                            p.newest or None, not p.current, p.corrected,
-                            status(not p.current, p.corrected, p.newest, answer.as_of))
-                for p in comparison.others] or None
-        if answer.answer is not None and answer.citations:
-            # the other outlets the question could have read: the same filter as the passages
-            admitted = where or PassageFilter()
-            answer.also_reported_by = [
-                Source(d.id, d.title, d.url, d.published)
-                for d in self.corpus.store.duplicates(answer.citations[0].document_id)
-                if d.current and admitted.admits(d.id, d.published)]
-        return self.with_layout(answer)
+                comparison = self.compare_sources(query, result, reading.as_read)
+            result = chosen_by(comparison, result)
+        return self.composer.run(Draft(question, query, result, reading.passages[:top_k],
+                                       reading.as_read, timer.ms, comparison, where))
 
-    def with_layout(self, answer: Answer) -> Answer:
-        """`answer` with, for each citation, the page it is on (a PDF's) and the kind of line
-        it quotes (body, caption...): one query for all the documents cited."""
-        alternatives = answer.disagreement or []
-        cited = [*answer.citations, *answer.agreement, *(c for a in alternatives for c in a.citations)]
-        layouts = self.corpus.store.document_layout(list({c.document_id for c in cited}))
-        if not layouts:
-            return answer
-
-        def paged(citations: list[Citation]) -> list[Citation]:
-            out = []
-            for c in citations:
-                layout = layouts.get(c.document_id)
-                out.append(c if layout is None else replace(
-                    c, page=page_of(layout.pages, c.start), block=layout.block_at(c.start)))
-            return out
-
-        answer.citations, answer.agreement = paged(answer.citations), paged(answer.agreement)
-        if answer.answer is not None and answer.citations:
-            answer.date = answer_date(answer.citations[0], layouts.get(answer.citations[0].document_id))
-        if answer.disagreement is not None:
-            answer.disagreement = [replace(a, citations=paged(a.citations)) for a in alternatives]
-        return answer
+    def _retrieve_and_read(self, query: str, top_k: int, where: PassageFilter | None,
+                           timer: StageTimer, on_stage: Callable[[str], None] | None) -> Reading:
+        """The retrieval stages (deep enough for the reader), then the read stage, each timed
+        and announced to `on_stage`."""
+        notify = on_stage or (lambda _stage: None)
+        depth = max(top_k, self.settings.read_passages)
+        notify("searching")
+        with timer.stage("retrieve"):
+            found = self.first_stage.run(query, self.rescore.depth(depth), where, timer)
+            passages = self.rescore.run(query, found, depth, timer)
+        notify("reading")
+        with timer.stage("read"):
+            return self.read_stage.run(query, passages)
 
     def read(self, query: str, top_k: int, where: PassageFilter | None = None,
              timer: StageTimer | None = None, on_stage: Callable[[str], None] | None = None
              ) -> tuple[list[RetrievedPassage], dict[int, RetrievedPassage], ReaderResult]:
         """Retrieve and read: the passages (those read widened, re-ranked by the reader), every
-        passage read by id, and the reader's result (no answer when nothing read is about the
-        question)."""
-        timer = timer or StageTimer()
-        notify = on_stage or (lambda _stage: None)
-        notify("searching")
-        with timer.stage("retrieve"):
-            passages = self.retriever.retrieve(query, max(top_k, self.settings.read_passages),
-                                               where, timer)
-        notify("reading")
-        with timer.stage("read"):
-            read = self.corpus.expand(passages[: self.settings.read_passages],
-                                      self.settings.read_expand_sentences)
-            result = self.reader.read(query, read)
-        if result.best is not None and off_topic(read, self.settings.min_similarity):
-            # Nothing read is about the question: whatever span the reader found is a guess.
-            result = ReaderResult(None, 0.0, 1.0, result.passage_scores)
-        # The passages returned are those the reader saw (widened ones included), so that a
-        # citation always lies inside the passage it names.
-        as_read = {p.passage_id: p for p in read}
-        passages = [as_read.get(p.passage_id, p) for p in passages]
-        if self.settings.rerank == "reader" and result.passage_scores:
-            passages = rerank_by_reader(passages, result.passage_scores)
-        return passages, as_read, result
+        passage read by id, and the reader's result as the answer policy screened it."""
+        reading = self._retrieve_and_read(query, top_k, where, timer or StageTimer(), on_stage)
+        result = self.policy.screen(reading.result, list(reading.as_read.values()))
+        return reading.passages, reading.as_read, result
 
     def compare_sources(self, question: str, result: ReaderResult,
                         read: dict[int, RetrievedPassage]) -> Comparison | None:
@@ -293,10 +203,10 @@ class QAService:
         speak with confidence."""
         assert result.best is not None
         docs = list(dict.fromkeys(c.span.document_id for c in result.candidates
-                                  if c.confidence >= self.abstain_threshold))
+                                  if self.policy.confident(c.confidence)))
         if len(docs) < 2:
             return None
-        heads = self.corpus.store.document_heads(docs, CORRECTION_HEAD_CHARS)
+        heads = self.corpus.heads(docs, CORRECTION_HEAD_CHARS)
         return compare(question, result.candidates, read, self.abstain_threshold,
                        frozenset(d for d, (old, _) in heads.items() if old),
                        frozenset(d for d, (_, head) in heads.items() if is_correction(head)),
@@ -306,61 +216,23 @@ class QAService:
                 timings_ms: dict[str, float], search_query: str | None = None,
                 as_read: dict[int, RetrievedPassage] | None = None) -> Answer:
         """Turn a reader's result into an answer with citations (or an abstention, which cites
-        the sentences closest to what was searched). `as_read`: every passage the reader saw,
-        when more than `passages`."""
-        by_id = {**(as_read or {}), **{p.passage_id: p for p in passages}}
-        citations: list[Citation] = []
-        answer_text = None
-        span = result.best
-        answered = span is not None and result.confidence >= self.abstain_threshold
-        if answered and span is not None:
-            passage = by_id.get(span.passage_id)
-            assert passage is not None, "reader cited a passage it was not given"
-            answer_text = passage.text[span.answer_start - passage.start :
-                                       span.answer_end - passage.start]
-            citations.append(citation_of(span, passage))
-        else:
-            for p in passages:
-                s, e = closest_sentence(search_query or question, p)
-                citations.append(Citation(p.document_id, p.title, p.passage_id, s, e,
-                                          p.text[s - p.start : e - p.start], None, None,
-                                          p.published))
-            citations = distinct_citations(citations)
-        return Answer(
-            question=question, answer=answer_text,
-            confidence=result.confidence,
-            no_answer_probability=round(result.no_answer_probability, 4),
-            citations=citations, passages=passages,
-            timings_ms={k: round(v, 2) for k, v in timings_ms.items()},
-            as_of=citations[0].published if answer_text is not None else None,
-        )
+        the sentences closest to what was searched): Compose.answer under this service's
+        policy. `as_read`: every passage the reader saw, when more than `passages`."""
+        return self.composer.answer(question, result, passages, timings_ms, search_query,
+                                    as_read)
 
     def close(self) -> None:
         self.corpus.close()
 
 
-def answer_date(citation: Citation, layout: DocumentLayout | None) -> AnswerDate | None:
-    """The date named by the cited answer's words, when the document's dates were resolved at
-    ingest and one overlaps the answer (its words taken from the quote)."""
-    if layout is None or not layout.dates or citation.answer_start is None \
-            or citation.answer_end is None:
-        return None
-    mentions = [DateMention(*d) for d in layout.dates]
-    found = mention_at(mentions, citation.answer_start, citation.answer_end)
-    if found is None or not citation.start <= found.start <= found.end <= citation.end:
-        return None
-    words = citation.quote[found.start - citation.start : found.end - citation.start]
-    return AnswerDate(words, found.value, found.first, found.last)
-
-
-def citation_of(span: AnswerSpan, passage: RetrievedPassage) -> Citation:
-    """The citation of an answer span: its evidence sentence(s) quoted from the passage."""
-    return Citation(
-        document_id=span.document_id, title=passage.title, passage_id=span.passage_id,
-        start=span.evidence_start, end=span.evidence_end,
-        quote=passage.text[span.evidence_start - passage.start : span.evidence_end - passage.start],
-        answer_start=span.answer_start, answer_end=span.answer_end, published=passage.published,
-    )
+def chosen_by(comparison: Comparison | None, result: ReaderResult) -> ReaderResult:
+    """`result` with the span the comparison of sources chose (a newer or corrected report),
+    when it chose another."""
+    if comparison is None or comparison.chosen.span == result.best:
+        return result
+    confidence = comparison.chosen.candidate.confidence
+    return replace(result, best=comparison.chosen.span, confidence=confidence,
+                   no_answer_probability=1.0 - confidence)
 
 
 def describe(answer: Answer) -> dict[str, Any]:

@@ -166,6 +166,5 @@ def ask_in_transcript(service: QAService, question: str,
     if standalone != question:
         log.info("follow-up %r resolved to %r", question, standalone)
     answer = service.ask(question, where=where, search_query=standalone)
-    answer.standalone_question = standalone
-    answer.timings_ms["rewrite"] = round(rewrite_ms, 2)
-    return answer
+    return replace(answer, standalone_question=standalone,
+                   timings_ms={**answer.timings_ms, "rewrite": round(rewrite_ms, 2)})

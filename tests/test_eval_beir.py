@@ -25,7 +25,7 @@ from eval.beir import (
 )
 from eval.eval_cli import main as eval_main
 from qa.corpus import Corpus
-from qa.retriever import HybridRetriever
+from qa.retriever import Rescore
 from qa.settings import get_settings
 from qa.types import RetrievedPassage
 
@@ -104,19 +104,19 @@ def test_evaluate_end_to_end_with_ablation_rows(beir_dir: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     base = get_settings().model_copy(update={"reader": "rules", "rescorer": "learned"})
     calls: dict[str, int] = {"sentences": 0, "learned": 0}
-    cosines, features = Corpus.sentence_cosines, HybridRetriever.features
+    cosines, features = Corpus.sentence_cosines, Rescore.features
 
     def counted_cosines(self: Corpus, passages: list, vector: np.ndarray
                         ) -> dict[tuple[str, int], float]:
         calls["sentences"] += 1
         return cosines(self, passages, vector)
 
-    def counted_features(self: HybridRetriever, *args: Any) -> np.ndarray:
+    def counted_features(self: Rescore, *args: Any) -> np.ndarray:
         calls["learned"] += 1
         return features(self, *args)
 
     monkeypatch.setattr(Corpus, "sentence_cosines", counted_cosines)  # both re-scorers use it
-    monkeypatch.setattr(HybridRetriever, "features", counted_features)  # the learned one only
+    monkeypatch.setattr(Rescore, "features", counted_features)  # the learned one only
     evaluate(beir_dir, base, ["rrf-no-rescore"])
     assert calls == {"sentences": 0, "learned": 0}  # the ablation row really switches it off
     rows = ["rrf", "rrf-sentence", "rrf-no-rescore", "dense", "lexical"]

@@ -20,12 +20,12 @@ from qa.ranker import (
     LinearRanker,
     QueryTerms,
     candidate_features,
-    terms,
 )
-from qa.retriever import rescore_learned
+from qa.retriever import HybridRetriever, rescore_learned
 from qa.service import QAService
 from qa.settings import Settings
 from qa.storage.documents import DocumentStore
+from qa.text import terms
 from qa.types import NewDocument, RetrievedPassage
 
 
@@ -151,15 +151,16 @@ def test_service_ranks_with_the_learned_rescorer(tmp_path: Path, sample_path: Pa
     # the re-scored head does not depend on how deep the caller asks: with 3 candidates per
     # list, asking 3 or 10 deep must give the same top 3 (fusing 10-deep lists would add
     # deeper ranks to their RRF scores, and so change their features)
-    service.retriever.settings = service.settings.model_copy(
-        update={"candidates": 3, "rescore_candidates": 3})
+    narrow = HybridRetriever(service.corpus, service.settings.model_copy(
+        update={"candidates": 3, "rescore_candidates": 3}))
     question = "Where did Mashaal and Soleimani meet?"
-    shallow, deep = (service.retriever.retrieve(question, k) for k in (3, 10))
+    shallow, deep = (narrow.retrieve(question, k) for k in (3, 10))
     assert len(deep) == 10 and [(p.passage_id, p.score) for p in deep[:3]] == [
         (p.passage_id, p.score) for p in shallow]
     # switched off: the fused order, RRF scores, no probabilities
-    service.retriever.settings = service.settings.model_copy(update={"rescorer": "off"})
-    off = service.retriever.retrieve("where did they meet?", 5)
+    unscored = HybridRetriever(service.corpus, service.settings.model_copy(
+        update={"rescorer": "off"}))
+    off = unscored.retrieve("where did they meet?", 5)
     assert all(p.probability is None and p.score < 0.05 for p in off)
     service.close()
 

@@ -261,7 +261,7 @@ def test_concurrent_asks_during_ingest(service: QAService) -> None:
 
 
 def test_rerank_by_reader_puts_answer_bearing_passages_first() -> None:
-    from qa.service import rerank_by_reader
+    from qa.reading import rerank_by_reader
     from qa.types import RetrievedPassage
 
     passages = [RetrievedPassage(i, "d", "t", 0, 1, "x", 1.0 / (i + 1)) for i in range(5)]
@@ -274,7 +274,7 @@ def test_off_topic_question_abstains(service: QAService) -> None:
     """Nothing in the sample is about Brazil: the reader's best span must not be offered."""
     answer = service.ask("What is the population of Brazil?")
     assert answer.answer is None and answer.confidence == 0.0
-    from qa.service import off_topic
+    from qa.policy import off_topic
     from qa.types import RetrievedPassage
 
     def passage(similarity: float | None) -> RetrievedPassage:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from embeddings.nlp import load_spacy
+from qa.text import fold_mention
 
 MAX_FILLER_TOKENS = 10  # an earlier answer longer than this is not put into a question
 
@@ -167,14 +167,8 @@ def parse(text: str) -> Any:
     return nlp()(text)
 
 
-def fold(text: str) -> str:
-    """Lower case without accents ("Dalí" -> "dali")."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def norm_tokens(text: str) -> tuple[str, ...]:
-    words = WORD.findall(fold(text))
+    words = WORD.findall(fold_mention(text))
     while words and words[0] in DETERMINERS:
         words = words[1:]
     if words and words[-1].endswith("'s"):

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.followup.mentions import WORD, fold
+from qa.followup.mentions import WORD
 from qa.followup.rewriters import Candidate
+from qa.text import fold_mention
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ _STOP = frozenset({"the", "a", "an", "of", "and", "in", "on", "at", "to", "for",
 
 
 def content_words(text: str) -> list[str]:
-    return [w[:-2] if w.endswith("'s") else w for w in WORD.findall(fold(text))
+    return [w[:-2] if w.endswith("'s") else w for w in WORD.findall(fold_mention(text))
             if w not in _STOP]
 
 
@@ -56,7 +57,7 @@ def retrieve(search: Search, query: str) -> Retrieved:
     found = list(search(query))[:SUPPORT_PASSAGES]
     if not found:
         return Retrieved(0.0, "")
-    return Retrieved(float(found[0][1]), fold(" ".join(t for t, _ in found)))
+    return Retrieved(float(found[0][1]), fold_mention(" ".join(t for t, _ in found)))
 
 
 def features(candidate: Candidate, raw: str, rule_top: bool,
