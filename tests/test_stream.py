@@ -189,7 +189,7 @@ def stand_in_app(ask: Callable[[Any, Callable[[str], None]], Answer]) -> FastAPI
     app = FastAPI()
     app.state.settings = Settings()  # as the real app's lifespan does: the key checks read it
     app.include_router(stream.router)
-    app.dependency_overrides[stream.asker] = lambda: stream.Asker(lambda body: None, ask)
+    app.dependency_overrides[stream.asker] = lambda: stream.Asker(lambda body: body, ask)
     return app
 
 

@@ -101,9 +101,9 @@ def _citations(answer: Answer) -> list[CitationOut]:
     return [CitationOut(**asdict(c)) for c in answer.citations]
 
 
-def _asker(body: ChatCompletionIn, service: QAService) -> Callable[[], Answer]:
+def _asker(body: ChatCompletionIn, service: QAService, question: str) -> Callable[[], Answer]:
     where = PassageFilter(body.document_ids, body.published_from, body.published_to)
-    return functools.partial(ask_in_transcript, service, body.question, body.earlier, where)
+    return functools.partial(ask_in_transcript, service, question, body.earlier, where)
 
 
 @router.post("/chat/completions", response_model=ChatCompletionOut,
@@ -133,8 +133,8 @@ async def chat_completions(body: ChatCompletionIn, request: Request,
     if body.model != MODEL_ID:
         raise HTTPException(404, f"The model {body.model!r} does not exist: use {MODEL_ID!r} "
                             "(GET /v1/models)")
-    service.validate_question(body.question)  # refused before any answering or streaming
-    ask = _asker(body, service)
+    question = service.validate_question(body.question)  # refused before any answering
+    ask = _asker(body, service, question)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     base = str(request.base_url)

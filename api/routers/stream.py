@@ -69,10 +69,10 @@ StageCallback = Callable[[str], None]
 @dataclass(frozen=True)
 class Asker:
     """What answers a streamed question: `validate` runs before streaming starts (raising
-    QuestionError or ConversationNotFound, so the client gets /v1/ask's JSON error), `ask` runs
-    in a worker thread."""
+    QuestionError or ConversationNotFound, so the client gets /v1/ask's JSON error) and returns
+    the body with its question validated (not checked again), `ask` runs in a worker thread."""
 
-    validate: Callable[[AskIn], None]
+    validate: Callable[[AskIn], AskIn]
     ask: Callable[[AskIn, StageCallback], Answer]
 
 
@@ -80,10 +80,11 @@ def asker(chat: Chat) -> Asker:
     """The dependency that answers streamed questions, as turns of conversations (tests may
     override it)."""
 
-    def validate(body: AskIn) -> None:
-        chat.service.validate_question(body.question)
+    def validate(body: AskIn) -> AskIn:
+        question = chat.service.validate_question(body.question)
         if body.conversation_id is not None and not chat.conversation_exists(body.conversation_id):
             raise ConversationNotFound(body.conversation_id)
+        return body.model_copy(update={"question": question})
 
     def ask(body: AskIn, on_stage: StageCallback) -> Answer:
         where = PassageFilter(body.document_ids, body.published_from, body.published_to,
@@ -161,6 +162,6 @@ async def answer_events(body: AskIn, ask: Callable[[AskIn, StageCallback], Answe
 )
 async def ask_stream(body: AskIn,
                      answerer: Annotated[Asker, Depends(asker)]) -> EventStreamResponse:
-    answerer.validate(body)  # refusals are /v1/ask's JSON errors, sent before any streaming
+    body = answerer.validate(body)  # refusals are /v1/ask's JSON errors, sent before streaming
     return EventStreamResponse(answer_events(body, answerer.ask),
                                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
