@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 QA_HOST ?= 127.0.0.1
 QA_PORT ?= 8000
 
-.PHONY: install serve test lint typecheck clean
+.PHONY: install serve test test-fast test-full lint typecheck clean
 
 $(BIN)/qa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,19 @@ serve: install
 	$(BIN)/qa ingest sample/
 	$(BIN)/qa serve --host $(QA_HOST) --port $(QA_PORT)
 
-test: install
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
+PYTEST := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
+FAST_TESTS := tests/fast
+
+# The fast tier: the service, API and storage contracts on small fake models (tests/fakes.py);
+# no model loads, so it runs in seconds.
+test-fast: $(BIN)/qa
+	$(PYTEST) $(FAST_TESTS)
+
+# The full tier: every other test, on the real models (and the browser tests).
+test-full: install
+	$(PYTEST) --ignore=$(FAST_TESTS)
+
+test: test-fast test-full
 
 lint: install
 	$(BIN)/ruff check qa embeddings api eval tests scripts
