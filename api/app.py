@@ -19,24 +19,39 @@ from api.mcp_http import PATH as MCP_PATH
 from api.mcp_http import MCPEndpoint
 from api.openai_schemas import openai_error, speaks_openai
 from api.routers import ask, conversations, documents, feeds, health, openai_compat, pages, stream
-from qa.chat import get_chat_service
-from qa.conversations import ConversationNotFound
+from embeddings.encoder import Encoder
+from qa.chat import open_chat
 from qa.corpus import DocumentError, DocumentTooLarge
 from qa.loaders import LoadError
-from qa.service import QuestionError, get_service
-from qa.settings import get_settings
+from qa.reader import Reader
+from qa.service import QAService, QuestionError
+from qa.settings import Settings, get_settings
+from qa.storage.conversations import ConversationNotFound
 
 log = logging.getLogger(__name__)
 
 
-def lifespan_with(mcp: MCPEndpoint) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def lifespan_with(mcp: MCPEndpoint, settings: Settings | None, encoder: Encoder | None,
+                  reader: Reader | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's process singletons, built once per run of the app and kept on `app.state`:
+    `settings`, `service` (the QAService) and `chat` (the ChatService over it); every router and
+    /mcp use these (api/deps.py), whatever the request's API key."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Load the models and check the index before taking requests.
-        get_service(get_settings()).warm_up()
-        get_chat_service(get_settings())  # opens (and migrates) the conversation store
-        async with mcp.running():
-            yield
+        current = settings or get_settings()
+        service = QAService(current, encoder=encoder, reader=reader)
+        service.warm_up()  # models loaded and the index checked before taking requests
+        chat = open_chat(service)  # opens (and migrates) the conversation store
+        app.state.settings, app.state.service, app.state.chat = current, service, chat
+        try:
+            async with mcp.running(service, lambda: app.state.settings):
+                yield
+        finally:
+            # Requests after shutdown are refused (api.guard) rather than reaching closed stores.
+            del app.state.settings, app.state.service, app.state.chat
+            chat.close()
+            service.close()
 
     return lifespan
 
@@ -70,20 +85,26 @@ def openai_message(errors: Any) -> str:
     return f"{where}: {message}" if where else message
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None, *, encoder: Encoder | None = None,
+               reader: Reader | None = None) -> FastAPI:
+    """The API. Its lifespan builds the process singletons (api/deps.py reads them) from
+    `settings`, or from the environment's (qa.settings.get_settings, read when the app starts)
+    when None. `encoder` and `reader` replace the models the settings name, as in
+    `QAService(settings, encoder=..., reader=...)`: the fast test tier runs the real app on
+    small fake models this way."""
     mcp = MCPEndpoint()
     app = FastAPI(
         title="Pressroom",
         version="0.1.0",
         description="Ask questions about news articles; answers cite the exact text. Also "
         "OpenAI-compatible chat (/v1/chat/completions) and an MCP server (/mcp).",
-        lifespan=lifespan_with(mcp),
+        lifespan=lifespan_with(mcp, settings, encoder, reader),
     )
     for router in (health.router, documents.router, feeds.router, ask.router, stream.router,
                    pages.router, conversations.router, openai_compat.router):
         app.include_router(router)
     app.router.routes.append(Route(MCP_PATH, mcp, include_in_schema=False))  # an ASGI app: any method
-    app.add_middleware(RequestGuard, settings=get_settings)
+    app.add_middleware(RequestGuard, settings=lambda: getattr(app.state, "settings", None))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -20,6 +20,7 @@ _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _UPLOAD_PATHS = ("/v1/documents",)
 _MCP_PATH = "/mcp"  # its add_document carries a whole article: the upload limit
 _FEEDS_PATH = "/v1/feeds"  # a feed's XML may come inline: the upload limit
+NOT_RUNNING = "the service is not running (its start-up has not run, or it has shut down)"
 
 
 class BodyTooLarge(HTTPException):
@@ -71,9 +72,12 @@ def cross_site(scope: Scope, allowed_origins: list[str]) -> bool:
 
 
 class RequestGuard:
-    """ASGI middleware; `settings` is read per request so tests can change it."""
+    """ASGI middleware. `settings` gives the running app's settings (read per request: a test
+    may swap them), or None while the app is not running (its lifespan has not started or has
+    ended): then reads pass (the docs and the page need no service; routes that do answer 503,
+    api/deps.py) and writes are refused (503) before their body is read."""
 
-    def __init__(self, app: ASGIApp, settings: Callable[[], Settings]):
+    def __init__(self, app: ASGIApp, settings: Callable[[], Settings | None]):
         self.app = app
         self.settings = settings
 
@@ -83,6 +87,12 @@ class RequestGuard:
             return
         settings = self.settings()
         method, path = scope["method"], scope["path"]
+        if settings is None:
+            if method in ("GET", "HEAD"):
+                await self.app(scope, receive, send)
+            else:
+                await _error(send, 503, NOT_RUNNING, path)
+            return
         upload = path.startswith(_UPLOAD_PATHS)
         large = upload or path in (_MCP_PATH, _FEEDS_PATH)
         limit = settings.max_upload_bytes if large else settings.max_request_bytes

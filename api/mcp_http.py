@@ -9,14 +9,15 @@ per server, so each run of the app's lifespan builds a fresh one."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qa.mcp_server import build_server
-from qa.settings import get_settings
+from qa.service import QAService
+from qa.settings import Settings
 
 PATH = "/mcp"
 
@@ -28,11 +29,14 @@ class MCPEndpoint:
         self._app: ASGIApp | None = None
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        server = build_server(get_settings)
+    async def running(self, service: QAService, settings: Callable[[], Settings]
+                      ) -> AsyncIterator[None]:
+        """Serve the tools from the app's own `service` (the routers' instance), under the
+        app's current `settings` (its API key)."""
+        server = build_server(service, settings)
         app = server.streamable_http_app(
             streamable_http_path=PATH, stateless_http=True, json_response=True,
-            max_request_body_size=get_settings().max_upload_bytes,  # add_document carries a text
+            max_request_body_size=settings().max_upload_bytes,  # add_document carries a text
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
         async with server.session_manager.run():
             self._app = app

@@ -1,4 +1,5 @@
-"""Text -> passages -> vectors: sentence splitting, the encoder, the FAISS index, the SQLite store.
+"""Text -> passages -> vectors: sentence splitting, the encoder and the FAISS vector index.
 
-Components here take explicit parameters; `qa` wires them together from its settings.
+Components here take explicit parameters and know nothing of the database; `qa` wires them
+together from its settings (qa/storage keeps what they produce).
 """

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from embeddings.backends.faiss_index import VectorIndex, exact_search
+from embeddings.faiss_index import VectorIndex, exact_search
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`qa bench --backend`: the passage index backends (embeddings/backends) at growing sizes.
+"""`qa bench --backend`: the passage index backends (qa/storage/backends) at growing sizes.
 
 The text is real: every sentence of SQuAD v1.1 train + dev, one passage each (about 100k),
 grouped 20 to a document with a publication date spread over ten years; larger sizes repeat
@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from embeddings.backends import IndexFilter, PassageIndex, open_index, stored_passages
 from embeddings.splitter import PassageSpan, TextSpan
-from embeddings.store import DocumentStore, content_hash
 from eval.ann import clustered_unit_vectors
 from qa.corpus import backend_config
 from qa.settings import Settings
+from qa.storage.backends import IndexFilter, PassageIndex, open_index, stored_passages
+from qa.storage.documents import DocumentStore, content_hash
 
 log = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ def index_documents(service: QAService, docs: Sequence[BeirDocument],
                     progress: bool = False) -> dict[str, list[str]]:
     """Add the documents to an empty service in one call; stored id -> BEIR ids (documents
     with identical text share one stored document)."""
-    if service.corpus.store.passage_count():
+    if service.corpus.passage_count():
         raise ValueError("BEIR evaluation needs a fresh, empty index")
     pairs = [(d.id, n) for d in docs if (n := as_new_document(d)) is not None]
     if len(pairs) < len(docs):
@@ -193,7 +193,7 @@ def evaluate(path: Path, base: Settings, fusions: Sequence[str], split: str = "t
             t0 = time.perf_counter()
             stored = index_documents(service, docs, progress)
             ingest_s = time.perf_counter() - t0
-            passages = service.corpus.store.passage_count()
+            passages = service.corpus.passage_count()
             for fusion in fusions:
                 retriever = HybridRetriever(
                     service.corpus, service.settings.model_copy(update=ROW_SETTINGS[fusion]))

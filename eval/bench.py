@@ -38,10 +38,10 @@ import numpy as np
 
 from eval.report import stage_summary, summarize_ms
 from qa.chat import ChatService
-from qa.conversations import ConversationStore
 from qa.corpus import embedding_input
 from qa.service import QAService
 from qa.settings import Settings
+from qa.storage.conversations import ConversationStore
 from qa.types import NewDocument
 
 log = logging.getLogger(__name__)
@@ -187,9 +187,8 @@ def bench_workload(workload: Workload, base: Settings, cold: bool = True,
             t0 = time.perf_counter()
             service.add_documents(workload.documents, progress=progress)
             ingest_s = time.perf_counter() - t0
-            store = service.corpus.store
-            ids = sorted(service.corpus.index.ids())
-            records = store.passages(ids)
+            ids = sorted(service.corpus.indexed_ids())
+            records = service.corpus.passages(ids)
             with_title = service.settings.embed_title
             inputs = [embedding_input(records[i].title, records[i].text, with_title) for i in ids]
             t0 = time.perf_counter()

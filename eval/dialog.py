@@ -515,10 +515,10 @@ def run_dialogs(dialogs: Sequence[Dialog], base: Any, mode: str = "conversation"
                 progress: bool = True) -> list[TurnResult]:
     """Ask every dialog turn by turn in a fresh data dir (each dialog limited to its story)."""
     from qa.chat import ChatService, first_stage_search
-    from qa.conversations import ConversationStore
     from qa.followup import Exchange, resolve
     from qa.retriever import PassageFilter
     from qa.service import QAService
+    from qa.storage.conversations import ConversationStore
     from qa.types import NewDocument
 
     results: list[TurnResult] = []

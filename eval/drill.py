@@ -146,12 +146,11 @@ def run_crash_drill(data_dir: Path, writers: int = 2, rounds: int = 2, seed: int
     from qa.settings import Settings
 
     corpus = Corpus(Settings(data_dir=data_dir))
-    stored = set(corpus.store.document_ids())
+    stored = set(corpus.document_ids())
     report.missing = sorted(d for d, s in state.items() if s == "added" and d not in stored)
     report.resurrected = sorted(d for d, s in state.items() if s == "deleted" and d in stored)
     corpus.open()
-    report.index_matches_store = corpus.index.ids() == corpus.store.embedded_passage_ids(
-        corpus.encoder.name)
+    report.index_matches_store = corpus.indexed_ids() == corpus.embedded_passage_ids()
     corpus.close()
     return report
 

@@ -31,13 +31,14 @@ t0 = time.perf_counter()
 from pathlib import Path
 from qa.cli import INGEST_BATCH
 from qa.loaders import load_paths
-from qa.service import get_service
+from qa.service import QAService
+from qa.settings import get_settings
 from qa.timing import StageTimer
 t1 = time.perf_counter()
 timer = StageTimer()
 with timer.stage("parse"):
     docs = load_paths([Path(sys.argv[1])]).documents
-service = get_service()
+service = QAService(get_settings())
 with timer.stage("load_models"):
     service.corpus.open()
     service.corpus.encoder.dimension
@@ -91,8 +92,8 @@ def _child(script: str, argument: Path, settings: Settings) -> tuple[float, dict
 def embedded_inputs(settings: Settings) -> tuple[list[str], list[str]]:
     """What the ingest embedded, read back from its store: each passage's input, and every
     distinct sentence input that is not also a passage input."""
-    from embeddings.store import DocumentStore
     from qa.corpus import sentence_spans
+    from qa.storage.documents import DocumentStore
 
     store = DocumentStore(settings.db_path)
     try:

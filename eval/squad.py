@@ -346,7 +346,7 @@ def index_paragraphs(service: QAService, dataset: SquadDataset,
 
     Identical paragraph texts become one document (the store dedupes by content hash); both
     paragraphs then map to it, and since the text is the same their offsets hold."""
-    if service.corpus.store.passage_count() and not reuse:
+    if service.corpus.passage_count() and not reuse:
         raise ValueError("corpus mode needs a fresh, empty index")
     docs = [NewDocument(title=p.title or p.key, text=p.context) for p in dataset.paragraphs]
     t0 = time.perf_counter()
@@ -354,11 +354,11 @@ def index_paragraphs(service: QAService, dataset: SquadDataset,
     ingested = [r for i in range(0, len(docs), step)
                 for r in service.add_documents(docs[i : i + step], progress=progress)]
     ingest_s = time.perf_counter() - t0
-    if reuse and len(service.corpus.store.document_ids()) != len({r.document.id for r in ingested}):
+    if reuse and len(service.corpus.document_ids()) != len({r.document.id for r in ingested}):
         raise ValueError("the data dir holds documents besides this file's paragraphs")
     ids = [r.document.id for r in ingested]
     texts = {r.document.id: r.document.text for r in ingested}
-    return CorpusIndex(ids, texts, len(texts), service.corpus.store.passage_count(),
+    return CorpusIndex(ids, texts, len(texts), service.corpus.passage_count(),
                        round(ingest_s, 2))
 
 
@@ -371,7 +371,7 @@ def run_corpus(service: QAService, dataset: SquadDataset, questions: Sequence[Sq
 
     def text_of(document_id: str) -> str:
         if document_id not in index.texts:  # not expected: every document was added here
-            record = service.corpus.store.get_document(document_id)
+            record = service.corpus.document(document_id)
             index.texts[document_id] = record.text if record else ""
         return index.texts[document_id]
 

@@ -114,7 +114,7 @@ def run_edits(settings: Settings, folder: Path) -> dict[str, Any]:
         old = service.add_documents([as_document(before)])[0].document
         new = service.add_documents([as_document(after)])[0]
         rows = [score(q, ask(service, q)) for q in read_jsonl(folder / "questions.jsonl")]
-        stored_old = service.corpus.store.get_document(old.id)
+        stored_old = service.corpus.document(old.id)
         result = {
             "new_version": new.created and new.replaced == old.id,
             "old_superseded": stored_old is not None and stored_old.superseded_by == new.document.id,

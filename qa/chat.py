@@ -13,13 +13,11 @@ context is gone, and ids stay server-issued and unguessable.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from qa.conversations import ConversationNotFound, ConversationStore, Turn, new_conversation_id
 from qa.followup import (
     HISTORY_TURNS,
     Exchange,
@@ -31,13 +29,19 @@ from qa.followup import (
 )
 from qa.followup import default_resolver as default_followup_resolver
 from qa.retriever import PassageFilter
-from qa.service import QAService, get_service
-from qa.settings import Settings, get_settings
+from qa.service import QAService
+from qa.storage.conversations import (
+    Conversation,
+    ConversationNotFound,
+    ConversationStore,
+    Turn,
+    new_conversation_id,
+)
 from qa.types import Answer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChatService", "ConversationNotFound", "get_chat_service", "exchange_of"]
+__all__ = ["ChatService", "ConversationNotFound", "open_chat", "exchange_of"]
 
 SEARCH_DEPTH = 3  # passages a follow-up candidate is checked against
 
@@ -144,18 +148,20 @@ class ChatService:
     def conversation_exists(self, conversation_id: str) -> bool:
         return self.store.exists(conversation_id)
 
+    def conversation(self, conversation_id: str) -> Conversation | None:
+        """A conversation with all its turns; None when missing or expired."""
+        return self.store.get(conversation_id)
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        """Delete a conversation; False when there was none (or it expired)."""
+        return self.store.delete(conversation_id)
+
     def close(self) -> None:
         self.store.close()
 
 
-@functools.cache
-def _chat_for(key: str) -> ChatService:
-    settings = Settings.model_validate_json(key)
-    return ChatService(get_service(settings),
-                       ConversationStore(settings.db_path, settings.conversation_ttl_hours))
-
-
-def get_chat_service(settings: Settings | None = None) -> ChatService:
-    """One chat service per process and settings (sharing get_service's QAService)."""
-    settings = settings or get_settings()
-    return _chat_for(settings.model_dump_json())
+def open_chat(service: QAService) -> ChatService:
+    """A chat service over `service`, its conversations kept in the same data dir (the API's
+    lifespan and `qa ask --chat` each open one per process)."""
+    settings = service.settings
+    return ChatService(service, ConversationStore(settings.db_path, settings.conversation_ttl_hours))

@@ -11,11 +11,18 @@ from pathlib import Path
 
 from qa.corpus import DocumentError
 from qa.loaders import LoadError, load_paths
-from qa.service import QuestionError, describe, get_service
+from qa.service import QAService, QuestionError, describe
 from qa.stories import STATUS_WORDS
 
 NO_DOCUMENTS = ("No documents yet: add some with `qa ingest PATH...` (text, Markdown, HTML, JSON, "
                 "PDF, DOCX).")
+
+
+def open_service() -> QAService:
+    """The service of this command (one process, one settings object: the environment's)."""
+    from qa.settings import get_settings
+
+    return QAService(get_settings())
 
 
 # `qa ingest` hands documents to the corpus this many at a time: each batch is split in one
@@ -40,8 +47,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     problems = [str(p) for p in report.problems]
-    service = get_service()
-    fed = gather(sources, settings, known=stored_url(service.corpus.store),
+    service = QAService(settings)
+    fed = gather(sources, settings, known=stored_url(service.corpus.find_story),
                  max_file_bytes=settings.max_upload_bytes)
     problems += [str(p) for p in fed.problems]
     for entry in fed.entries:
@@ -130,8 +137,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     server = args.server or os.environ.get("QA_SERVER_URL")
     if server:
         return _ask_server(server, " ".join(args.question), args.top_k, args.json)
-    service = get_service()
-    if service.corpus.store.is_empty():
+    service = open_service()
+    if service.corpus.is_empty():
         print(NO_DOCUMENTS, file=sys.stderr)
         return 1
     answer = service.ask(" ".join(args.question), args.top_k)
@@ -166,9 +173,9 @@ def _ask_server(server: str, question: str, top_k: int | None, as_json: bool) ->
 def _chat(args: argparse.Namespace) -> int:
     """`qa ask --chat`: a prompt that keeps one conversation (follow-ups are resolved);
     `--conversation ID` continues a stored one. An empty line, `exit` or Ctrl-D ends it."""
-    from qa.chat import ConversationNotFound, get_chat_service
+    from qa.chat import ConversationNotFound, open_chat
 
-    chat = get_chat_service()
+    chat = open_chat(open_service())
     conversation = args.conversation
     pending = [" ".join(args.question)] if args.question else []
     if args.chat:
@@ -204,7 +211,7 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def cmd_documents(args: argparse.Namespace) -> int:
-    service = get_service()
+    service = open_service()
     if args.delete:
         status = 0
         for doc_id in args.delete:
@@ -214,7 +221,7 @@ def cmd_documents(args: argparse.Namespace) -> int:
                 print(f"no document with id {doc_id}", file=sys.stderr)
                 status = 1
         return status
-    documents = service.corpus.store.list_documents()
+    documents = service.corpus.documents()
     if not documents:
         print(NO_DOCUMENTS, file=sys.stderr)
     for d in documents:

@@ -1,5 +1,5 @@
 """The corpus: documents and passages in the SQLite store, their passages searchable in the
-passage index (embeddings/backends: FAISS + FTS5 by default, or Milvus), kept in agreement.
+passage index (qa/storage/backends: FAISS + FTS5 by default, or Milvus), kept in agreement.
 Adding unchanged text is a no-op; vectors of unchanged passages are reused."""
 
 from __future__ import annotations
@@ -12,7 +12,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from tqdm import tqdm
 
-from embeddings.backends import (
+from embeddings.encoder import Encoder, shared_encoder
+from embeddings.splitter import PassageSpan, PassageSplitter, Region
+from qa.dates import resolve_dates
+from qa.duplicates import Signature, fingerprint, group_of, signature
+from qa.settings import Settings
+from qa.storage.backends import (
     BackendConfig,
     IndexedPassage,
     IndexFilter,
@@ -20,9 +25,7 @@ from embeddings.backends import (
     open_index,
     stored_passages,
 )
-from embeddings.encoder import Encoder, shared_encoder
-from embeddings.splitter import PassageSpan, PassageSplitter, Region
-from embeddings.store import (
+from qa.storage.documents import (
     DateSpan,
     DocumentLayout,
     DocumentRecord,
@@ -31,9 +34,6 @@ from embeddings.store import (
     SentenceVectors,
     content_hash,
 )
-from qa.dates import resolve_dates
-from qa.duplicates import Signature, fingerprint, group_of, signature
-from qa.settings import Settings
 from qa.structure import Block, BlockKind, article_blocks
 from qa.text import TextError, clean_line, clean_text
 from qa.timing import StageTimer
@@ -544,6 +544,15 @@ class Corpus:
 
     def indexed_count(self) -> int:
         return len(self.index)
+
+    def indexed_ids(self) -> set[int]:
+        """The passage ids the passage index holds."""
+        return self.index.ids()
+
+    def embedded_passage_ids(self) -> set[int]:
+        """The stored passages with a vector of this corpus's encoder (what the index should
+        hold)."""
+        return self.store.embedded_passage_ids(self.encoder.name)
 
     def passages(self, ids: list[int]) -> dict[int, PassageRecord]:
         return self.store.passages(ids)

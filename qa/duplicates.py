@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeddings.store import Fingerprint, Fingerprinted
+from qa.storage.documents import Fingerprint, Fingerprinted
 
 SHINGLE_WORDS = 5
 PERMUTATIONS = 128

@@ -37,8 +37,8 @@ from qa.settings import Settings
 from qa.types import NewDocument
 
 if TYPE_CHECKING:
-    from embeddings.store import DocumentStore
     from qa.corpus import IngestResult
+    from qa.storage.documents import DocumentRecord
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xm
               "application/xml", "text/xml"}
 PAGE_TYPES = HTML_TYPES | FEED_TYPES | {"text/plain"}
 PROJECT = "Pressroom"
+DISTRIBUTION = "pressroom"  # the installed package's name (pyproject's [project] name)
 _CHUNK = 65_536
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _FEED_START = re.compile(
@@ -65,8 +66,8 @@ def user_agent() -> str:
     from importlib import metadata
 
     try:
-        version = metadata.version("newsqa")
-        urls = metadata.metadata("newsqa").get_all("Project-URL") or []
+        version = metadata.version(DISTRIBUTION)
+        urls = metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
         version, urls = "0", []
     # pyproject's [project.urls] (the first one); without one, what the product is
@@ -462,11 +463,12 @@ Fetcher = Callable[[str, Settings], FetchedPage]
 Known = Callable[[str], str | None]
 
 
-def stored_url(store: DocumentStore) -> Known:
+def stored_url(find_story: Callable[[str], DocumentRecord | None]) -> Known:
     """The id of the stored document whose story is `url` (a link once ingested from a feed,
-    or a page added with that URL and no other key), or that has that URL, else None."""
+    or a page added with that URL and no other key), or that has that URL, else None;
+    `find_story` is the corpus's lookup of both (Corpus.find_story)."""
     def known(url: str) -> str | None:
-        record = store.current_version(url) or store.find_by_url(url)
+        record = find_story(url)
         return record.id if record is not None else None
     return known
 

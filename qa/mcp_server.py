@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from qa.corpus import DocumentError
 from qa.dates import DateError, parse_date
 from qa.retriever import PassageFilter
-from qa.service import QAService, QuestionError, get_service
+from qa.service import QAService, QuestionError
 from qa.settings import Settings, get_settings
 from qa.types import Citation, NewDocument
 
@@ -119,24 +119,23 @@ class PressroomMCP(MCPServer[Any]):
     """MCPServer whose resource list is the stored documents (read when listed, so documents
     added by any process appear)."""
 
-    def __init__(self, settings: Callable[[], Settings]):
+    def __init__(self, service: QAService):
         super().__init__("pressroom", instructions=INSTRUCTIONS, log_level="WARNING")
-        self.qa_settings = settings
-
-    def service(self) -> QAService:
-        return get_service(self.qa_settings())
+        self.qa_service = service
 
     async def list_resources(self) -> list[Resource]:
-        documents = await anyio.to_thread.run_sync(self.service().corpus.store.list_documents)
+        documents = await anyio.to_thread.run_sync(self.qa_service.corpus.documents)
         return [Resource(uri=DOCUMENT_URI.format(document_id=d.id), name=d.id, title=d.title,
                          description=f"{d.title} ({d.published or 'undated'})",
                          mime_type="text/plain", size=len(d.text.encode()))
                 for d in documents] + await super().list_resources()
 
 
-def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMCP:
-    """A new server (one per transport: an HTTP session manager runs once per server)."""
-    server = PressroomMCP(settings)
+def build_server(service: QAService, settings: Callable[[], Settings]) -> PressroomMCP:
+    """A new server over `service` (one per transport: an HTTP session manager runs once per
+    server). `settings` is read per call, for its API key: over HTTP the app's current
+    settings, the very service the app's routers use (api/mcp_http.py)."""
+    server = PressroomMCP(service)
 
     def allow(ctx: Context, write: bool) -> None:
         s = settings()
@@ -153,7 +152,7 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
         where = _filter(document_ids, published_from, published_to)
         try:
             answer = await anyio.to_thread.run_sync(
-                lambda: server.service().ask(question, None, where))
+                lambda: service.ask(question, None, where))
         except QuestionError as exc:
             raise ToolError(str(exc)) from exc
         return AskResult(question=answer.question, answer=answer.answer,
@@ -169,7 +168,6 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
         their document's stored text and retrieval scores."""
         allow(ctx, write=False)
         where = _filter(document_ids, published_from, published_to)
-        service = server.service()
         try:
             query = service.validate_question(query)
         except QuestionError as exc:
@@ -184,8 +182,7 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
     @server.tool()
     async def get_document(document_id: Annotated[str, Field(max_length=64)]) -> DocumentResult:
         """A stored document with its full text (all offsets point into it)."""
-        d = await anyio.to_thread.run_sync(server.service().corpus.store.get_document,
-                                           document_id)
+        d = await anyio.to_thread.run_sync(service.corpus.document, document_id)
         if d is None:
             raise ToolError(f"no document with id {document_id!r}")
         return DocumentResult(id=d.id, title=d.title, url=d.url, published=d.published,
@@ -206,7 +203,7 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
             raise ToolError(str(exc)) from exc
         try:
             result = (await anyio.to_thread.run_sync(
-                server.service().add_documents, [NewDocument(title, text, url, date)]))[0]
+                service.add_documents, [NewDocument(title, text, url, date)]))[0]
         except DocumentError as exc:
             raise ToolError(str(exc)) from exc
         d = result.document
@@ -216,8 +213,7 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
     @server.resource(DOCUMENT_URI, mime_type="text/plain", title="A stored article")
     async def document_text(document_id: str) -> str:
         """The stored text of a document (citations' offsets point into it)."""
-        d = await anyio.to_thread.run_sync(server.service().corpus.store.get_document,
-                                           document_id)
+        d = await anyio.to_thread.run_sync(service.corpus.document, document_id)
         if d is None:
             raise ResourceNotFoundError(f"no document with id {document_id!r}")
         return d.text
@@ -225,11 +221,14 @@ def build_server(settings: Callable[[], Settings] = get_settings) -> PressroomMC
     return server
 
 
-def serve_stdio(settings: Callable[[], Settings] = get_settings) -> None:
-    """`qa mcp`: the server over stdin/stdout, models loaded first."""
-    server = build_server(settings)
+def serve_stdio(settings: Settings | None = None) -> None:
+    """`qa mcp`: the server over stdin/stdout (one process, one service), models loaded
+    first."""
+    current = settings or get_settings()
+    service = QAService(current)
+    server = build_server(service, lambda: current)
     # stdout carries the protocol: anything a library prints while loading goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
-        get_service(settings()).warm_up()
+        service.warm_up()
     log.info("MCP server ready on stdio")
     server.run("stdio")

@@ -7,11 +7,11 @@ import logging
 import time
 from dataclasses import dataclass
 
-from embeddings.backends import Backend, open_index
 from embeddings.encoder import Encoder
-from embeddings.store import DocumentStore
 from qa.corpus import backend_config
 from qa.settings import Settings
+from qa.storage.backends import Backend, open_index
+from qa.storage.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 

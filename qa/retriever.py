@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from embeddings.backends import IndexFilter
 from qa.corpus import Corpus
 from qa.ranker import (
     FEATURE_SETTINGS,
@@ -21,6 +20,7 @@ from qa.ranker import (
 )
 from qa.reader import sigmoid
 from qa.settings import Settings
+from qa.storage.backends import IndexFilter
 from qa.timing import StageTimer
 from qa.types import RetrievedPassage
 

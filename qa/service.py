@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -11,14 +10,14 @@ from dataclasses import replace
 from typing import Any
 
 from embeddings.encoder import Encoder
-from embeddings.store import DocumentLayout, page_of
 from qa.corpus import Corpus, IngestResult
 from qa.dates import DateMention, mention_at
 from qa.evidence import closest_sentence
 from qa.extractor import RuleExtractor
 from qa.reader import NeuralReader, Reader, shared_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
-from qa.settings import Settings, get_settings
+from qa.settings import Settings
+from qa.storage.documents import DocumentLayout, page_of
 from qa.stories import (
     CORRECTION_HEAD_CHARS,
     Comparison,
@@ -338,18 +337,6 @@ class QAService:
 
     def close(self) -> None:
         self.corpus.close()
-
-
-@functools.cache
-def _service_for(key: str) -> QAService:
-    return QAService(Settings.model_validate_json(key))
-
-
-def get_service(settings: Settings | None = None) -> QAService:
-    """One service (and so one set of models) per process and settings."""
-    settings = settings or get_settings()
-    # Access-control settings belong to the API layer; they never call for a second service.
-    return _service_for(settings.model_dump_json(exclude={"api_key", "ask_requires_key"}))
 
 
 def answer_date(citation: Citation, layout: DocumentLayout | None) -> AnswerDate | None:

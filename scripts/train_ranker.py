@@ -27,11 +27,11 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import qa.ranker as ranker_module  # noqa: E402
-from embeddings.store import document_id  # noqa: E402
 from eval.squad import contains_gold, index_paragraphs, load_squad_file, sample_questions  # noqa: E402
 from qa.ranker import FEATURE_SETTINGS, FEATURES  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
+from qa.storage.documents import document_id  # noqa: E402
 
 log = logging.getLogger("train_ranker")
 TRAINING_FILES = ("squadshifts/reddit_v1.0.json", "squadshifts/amazon_reviews_v1.0.json")

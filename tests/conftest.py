@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from qa.service import QAService
+    from qa.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -58,6 +61,7 @@ class LiveServer:
     url: str  # http://127.0.0.1:PORT
     document_id: str  # the sample article's
     data_dir: Path
+    app: FastAPI  # the app it serves (its singletons on app.state)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +80,8 @@ def live_server(api_env: Path, sample_text: str) -> Iterator[LiveServer]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port,
-                                           log_config=None))
+    app = create_app()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -89,10 +93,22 @@ def live_server(api_env: Path, sample_text: str) -> Iterator[LiveServer]:
         added = httpx.post(f"{url}/v1/documents", json={"title": SAMPLE_TITLE, "text": sample_text},
                            timeout=120)
         assert added.status_code == 201, added.text
-        yield LiveServer(url, added.json()["id"], api_env)
+        yield LiveServer(url, added.json()["id"], api_env, app)
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def app_settings(app: FastAPI, **update: Any) -> Iterator[Settings]:
+    """A running app's settings changed for the block (an API key, say); the app keeps its
+    singletons, as a server keeps them whatever key a request carries."""
+    before = app.state.settings
+    app.state.settings = before.model_copy(update=update)
+    try:
+        yield app.state.settings
+    finally:
+        app.state.settings = before
 
 
 @contextmanager

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import app_settings
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from qa.chat import ChatService
+from qa.service import QAService
 from qa.settings import get_settings
 
 
@@ -105,10 +110,9 @@ def test_bad_documents(client: TestClient) -> None:
     assert client.get("/v1/documents/nope").json()["error"]
 
 
-def test_api_key_guards_writes_only(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QA_API_KEY", "s3cret")
-    get_settings.cache_clear()
-    try:
+def test_api_key_guards_writes_only(client: TestClient) -> None:
+    assert isinstance(client.app, FastAPI)
+    with app_settings(client.app, api_key="s3cret"):
         doc = {"title": "Keyed", "text": "Only with a key."}
         assert client.post("/v1/documents", json=doc).status_code == 401
         bad = client.post("/v1/documents", json=doc, headers={"Authorization": "Bearer wrong"})
@@ -119,10 +123,72 @@ def test_api_key_guards_writes_only(client: TestClient, monkeypatch: pytest.Monk
         assert client.delete(f"/v1/documents/{ok.json()['id']}",
                              headers={"Authorization": "Bearer s3cret"}).status_code == 204
         assert client.post("/v1/ask", json={"question": "where did they meet?"}).status_code == 200
-        monkeypatch.setenv("QA_ASK_REQUIRES_KEY", "true")
-        get_settings.cache_clear()
+    with app_settings(client.app, api_key="s3cret", ask_requires_key=True):
         assert client.post("/v1/ask", json={"question": "where did they meet?"}).status_code == 401
-    finally:
-        monkeypatch.delenv("QA_API_KEY")
-        monkeypatch.delenv("QA_ASK_REQUIRES_KEY", raising=False)
-        get_settings.cache_clear()
+
+
+def test_one_service_per_app_whatever_the_key(client: TestClient,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # Which ChatService and QAService answered each question.
+    chats: list[ChatService] = []
+    services: list[QAService] = []
+    chat_ask, service_ask = ChatService.ask, QAService.ask
+
+    def chat_recording(self: ChatService, *args: Any, **kwargs: Any) -> Any:
+        chats.append(self)
+        return chat_ask(self, *args, **kwargs)
+
+    def service_recording(self: QAService, *args: Any, **kwargs: Any) -> Any:
+        services.append(self)
+        return service_ask(self, *args, **kwargs)
+
+    monkeypatch.setattr(ChatService, "ask", chat_recording)
+    monkeypatch.setattr(QAService, "ask", service_recording)
+    app = client.app
+    assert isinstance(app, FastAPI)
+    question = {"question": "where did they meet?"}
+    assert client.post("/v1/ask", json=question).status_code == 200
+    for key in ("first-key", "second-key"):
+        with app_settings(app, api_key=key, ask_requires_key=True):
+            asked = client.post("/v1/ask", json=question, headers={"Authorization": f"Bearer {key}"})
+            assert asked.status_code == 200
+    chat, service = app.state.chat, app.state.service
+    assert chats == [chat] * 3 and services == [service] * 3 and chat.service is service
+
+
+class UnusedReader:
+    """A reader no question reaches here: stands for the fast tier's small one."""
+
+    abstain_threshold = 0.5
+
+    def read(self, question: str, passages: list[Any]) -> Any:
+        raise AssertionError("not asked")
+
+
+def test_the_lifespan_builds_and_warms_the_singletons(
+        api_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.app import create_app
+    from qa.settings import Settings
+
+    warmed: list[QAService] = []
+    warm_up = QAService.warm_up
+
+    def recording(self: QAService) -> None:
+        warmed.append(self)
+        warm_up(self)
+
+    monkeypatch.setattr(QAService, "warm_up", recording)
+    settings = Settings(data_dir=api_env / "other")
+    reader = UnusedReader()
+    app = create_app(settings, reader=reader)
+    not_started = TestClient(app)  # no lifespan: nothing to answer with, a clear JSON 503
+    for r in (not_started.get("/healthz"), not_started.post("/v1/ask", json={"question": "q"})):
+        assert r.status_code == 503 and "not running" in r.json()["error"]
+    with TestClient(app) as c:
+        assert warmed == [app.state.service]  # warmed once, before any request
+        assert app.state.settings is settings and app.state.service.settings is settings
+        assert app.state.chat.service is app.state.service
+        assert app.state.service.reader is reader  # the seam: the given reader, not the model
+        assert c.get("/healthz").json()["reader"] == "rules"
+    assert not hasattr(app.state, "service") and warmed == [warmed[0]]
+    assert not_started.get("/healthz").status_code == 503  # shut down: refused again

@@ -13,16 +13,16 @@ import pytest
 
 pytest.importorskip("milvus_lite", reason="milvus-lite is not installed (pip install -e '.[milvus]')")
 
-from embeddings.backends import IndexedPassage, IndexFilter  # noqa: E402
-from embeddings.backends.faiss_sqlite import FaissIndex  # noqa: E402
-from embeddings.backends.milvus import Fts5Terms, MilvusIndex, filter_expression  # noqa: E402
-from embeddings.store import DocumentStore, content_hash  # noqa: E402
 from qa.cli import main as qa_main  # noqa: E402
 from qa.loaders import load_paths  # noqa: E402
 from qa.migrate import migrate_index  # noqa: E402
 from qa.retriever import PassageFilter  # noqa: E402
 from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
+from qa.storage.backends import IndexedPassage, IndexFilter  # noqa: E402
+from qa.storage.backends.faiss_sqlite import FaissIndex  # noqa: E402
+from qa.storage.backends.milvus import Fts5Terms, MilvusIndex, filter_expression  # noqa: E402
+from qa.storage.documents import DocumentStore, content_hash  # noqa: E402
 from qa.types import NewDocument  # noqa: E402
 
 STORM = NewDocument(
@@ -173,7 +173,7 @@ def test_same_answers_through_the_service(services: tuple[QAService, QAService])
         a, b = faiss.ask(question), milvus.ask(question)
         assert b.answer == a.answer
         # the first passage is the same; deeper ones may swap places: Milvus's BM25 weighs
-        # terms by another IDF than FTS5's (embeddings/backends/milvus.py)
+        # terms by another IDF than FTS5's (qa/storage/backends/milvus.py)
         assert b.passages[0].text == a.passages[0].text
 
 

@@ -356,7 +356,7 @@ def test_upload_a_file_then_ask_about_it(app_page: Page, tmp_path: Path) -> None
     answer_key(app_page)  # writes need the key: the page asks once, keeps it for the tab
     page.locator("#library-status").filter(has_text="Added “Storm hits northern coast”").wait_for()
     assert page.locator("#doc-list li").filter(has_text="Storm hits northern coast").count() == 1
-    assert page.evaluate("sessionStorage.getItem('newsqa.apiKey')") == API_KEY
+    assert page.evaluate("sessionStorage.getItem('pressroom.apiKey')") == API_KEY
     assert page.evaluate("localStorage.length") == 0
 
     card = app_page.ask("Which town was worst affected by the storm?")

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.store import DocumentStore
 from qa.cli import main as qa_main
 from qa.settings import get_settings
+from qa.storage.documents import DocumentStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import app_settings
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from qa.cli import main as qa_main
@@ -266,8 +268,8 @@ def test_entries_resolve_relative_links_and_fetch_each_link_once(news: NewsServe
 # through the service ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def client(api_env: Path) -> Iterator[TestClient]:
-    """The app on a fresh data dir, pages over LIMIT bytes refused (the CLI shares its
-    service: the same settings)."""
+    """The app on a fresh data dir, pages over LIMIT bytes refused (the CLI, run in this
+    process, reads the same settings and data dir)."""
     from api.app import create_app
 
     with pytest.MonkeyPatch.context() as mp:
@@ -384,9 +386,8 @@ def test_feeds_route(client: TestClient, news: NewsServer, monkeypatch: pytest.M
     bad = client.post("/v1/feeds", content=b"{nope", headers={"content-type": "application/json"})
     assert bad.status_code == 400
 
-    monkeypatch.setenv("QA_API_KEY", "s3cret")
-    get_settings.cache_clear()
-    try:
+    assert isinstance(client.app, FastAPI)
+    with app_settings(client.app, api_key="s3cret"):
         assert client.post("/v1/feeds", json={"feed": inline}).status_code == 401
         wrong = client.post("/v1/feeds", json={"feed": inline},
                             headers={"Authorization": "Bearer wrong"})
@@ -398,9 +399,6 @@ def test_feeds_route(client: TestClient, news: NewsServer, monkeypatch: pytest.M
         ok = client.post("/v1/feeds", json={"feed": inline},
                          headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200 and ok.json()["entries"][0]["status"] == "already_ingested"
-    finally:
-        monkeypatch.delenv("QA_API_KEY")
-        get_settings.cache_clear()
 
 
 def test_a_feed_past_its_entry_limit_is_cut_and_says_so() -> None:

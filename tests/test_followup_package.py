@@ -223,7 +223,7 @@ def test_the_shipped_selector_was_fitted() -> None:
 
 def test_the_conversation_store_keeps_each_turns_analysis(tmp_path: Path) -> None:
     from qa.chat import exchange_of
-    from qa.conversations import ConversationStore
+    from qa.storage.conversations import ConversationStore
 
     store = ConversationStore(tmp_path / "qa.sqlite3", 1)
     analysis = analyse(turn("Who did Mashaal meet?", "Qassem Soleimani", evidence=MEETING))

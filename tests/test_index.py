@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.index import VectorIndex
+from embeddings.faiss_index import VectorIndex
 
 
 def unit(n: int, d: int, seed: int = 0) -> np.ndarray:

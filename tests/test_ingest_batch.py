@@ -76,7 +76,7 @@ def test_a_batch_is_embedded_in_one_encoder_call_with_the_same_vectors(
 def test_cli_ingest_adds_in_batches_and_prints_every_document(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import qa.cli
-    from qa.service import get_service
+    from qa.service import QAService
 
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
@@ -85,20 +85,18 @@ def test_cli_ingest_adds_in_batches_and_prints_every_document(
     folder.mkdir()
     for i, text in enumerate(TEXTS + ["Fifth story\n\nThe bridge opened on Tuesday."]):
         (folder / f"{i}.txt").write_text(text)
-    service = get_service()
     batches: list[int] = []
-    add = service.add_documents
+    add = QAService.add_documents
 
-    def recording(docs: list[NewDocument], progress: bool = False) -> list:
+    def recording(self: QAService, docs: list[NewDocument], progress: bool = False) -> list:
         batches.append(len(docs))
-        return add(docs, progress)
+        return add(self, docs, progress)
 
-    monkeypatch.setattr(service, "add_documents", recording)
+    monkeypatch.setattr(QAService, "add_documents", recording)  # the command builds its own
     try:
         assert qa.cli.main(["ingest", str(folder)]) == 0
         lines = capsys.readouterr().out.splitlines()
         assert batches == [2, 2, 1] and len(lines) == 5
         assert all(line.startswith("added\t") for line in lines)
     finally:
-        service.close()
         get_settings.cache_clear()

@@ -13,11 +13,9 @@ import anyio
 import httpx
 import httpx2
 import pytest
-from conftest import ROOT, LiveServer
+from conftest import ROOT, LiveServer, app_settings
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-
-from qa.settings import get_settings
 
 QUESTION = "where did they meet?"
 T = TypeVar("T")
@@ -113,10 +111,7 @@ def test_http_mcp(live_server: LiveServer) -> None:
     run(main)
 
 
-def test_http_add_document_needs_the_key(live_server: LiveServer,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QA_API_KEY", "s3cret")
-    get_settings.cache_clear()
+def test_http_add_document_needs_the_key(live_server: LiveServer) -> None:
     doc = {"title": "Keyed", "text": "Only with a key: the harbour reopened on Monday."}
 
     async def main() -> dict[str, Any]:
@@ -137,16 +132,13 @@ def test_http_add_document_needs_the_key(live_server: LiveServer,
             assert not added.is_error and added.structured_content is not None
             return added.structured_content
 
-    try:
+    with app_settings(live_server.app, api_key="s3cret"):
         added = run(main)
         assert added["created"] is True and added["passages"] >= 1
         headers = {"Authorization": "Bearer s3cret"}
         assert httpx.get(f"{live_server.url}/v1/documents/{added['id']}").status_code == 200
         assert httpx.delete(f"{live_server.url}/v1/documents/{added['id']}",
                             headers=headers).status_code == 204
-    finally:
-        monkeypatch.delenv("QA_API_KEY")
-        get_settings.cache_clear()
 
 
 def test_mcp_route_passes_the_guard(live_server: LiveServer) -> None:

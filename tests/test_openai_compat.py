@@ -11,9 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest import LiveServer
-
-from qa.settings import get_settings
+from conftest import LiveServer, app_settings
 
 QUESTION = "where did they meet?"
 
@@ -159,13 +157,9 @@ def test_unknown_model_is_not_found(client: openai.OpenAI) -> None:
     assert "pressroom" in refused.value.message
 
 
-def test_keys_as_the_client_sends_them(live_server: LiveServer,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QA_API_KEY", "s3cret")
-    monkeypatch.setenv("QA_ASK_REQUIRES_KEY", "true")
-    get_settings.cache_clear()
+def test_keys_as_the_client_sends_them(live_server: LiveServer) -> None:
     messages: Any = [{"role": "user", "content": QUESTION}]
-    try:
+    with app_settings(live_server.app, api_key="s3cret", ask_requires_key=True):
         with openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="wrong",
                            max_retries=0) as wrong:
             with pytest.raises(openai.AuthenticationError) as refused:
@@ -181,10 +175,6 @@ def test_keys_as_the_client_sends_them(live_server: LiveServer,
                            timeout=120) as right:
             answered = right.chat.completions.create(model="pressroom", messages=messages)
             assert "Turkey" in (answered.choices[0].message.content or "")
-    finally:
-        monkeypatch.delenv("QA_API_KEY")
-        monkeypatch.delenv("QA_ASK_REQUIRES_KEY")
-        get_settings.cache_clear()
 
 
 def test_guard_refusals_take_openai_shape(live_server: LiveServer) -> None:

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from embeddings.splitter import PassageSpan, TextSpan
-from embeddings.store import DocumentStore
 from qa.loaders import load_paths
 from qa.ranker import (
     DEFAULT_RANKER,
@@ -26,6 +25,7 @@ from qa.ranker import (
 from qa.retriever import rescore_learned
 from qa.service import QAService
 from qa.settings import Settings
+from qa.storage.documents import DocumentStore
 from qa.types import NewDocument, RetrievedPassage
 
 

@@ -18,8 +18,10 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api import event_stream
 from api.routers import stream
 from qa.service import QuestionError
+from qa.settings import Settings
 from qa.types import Answer, Citation
 
 Event = tuple[str, Any]
@@ -146,7 +148,6 @@ def test_body_that_is_not_json_is_400(client: TestClient) -> None:
 
 def test_stream_needs_the_key_when_asking_needs_it(client: TestClient, api_env: Path) -> None:
     from api.deps import settings_dep
-    from qa.settings import Settings
 
     app = client.app
     assert isinstance(app, FastAPI)
@@ -186,6 +187,7 @@ def fake_answer(question: str) -> Answer:
 
 def stand_in_app(ask: Callable[[Any, Callable[[str], None]], Answer]) -> FastAPI:
     app = FastAPI()
+    app.state.settings = Settings()  # as the real app's lifespan does: the key checks read it
     app.include_router(stream.router)
     app.dependency_overrides[stream.asker] = lambda: stream.Asker(lambda body: None, ask)
     return app
@@ -215,7 +217,7 @@ def test_question_error_in_the_worker_is_reported() -> None:
 
 
 def test_slow_answer_gets_keep_alive_comments(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(event_stream, "HEARTBEAT_SECONDS", 0.05)
 
     def slow(body: Any, on_stage: Callable[[str], None]) -> Answer:
         on_stage("searching")

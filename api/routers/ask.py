@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import require_ask_key
-from api.routers.conversations import Chat
+from api.deps import Chat, require_ask_key
 from api.schemas import GUARD_ERRORS, AskIn, AskOut, ErrorOut
 from qa.retriever import PassageFilter
 from qa.service import describe

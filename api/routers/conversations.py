@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 
-from api.deps import require_ask_key, settings_dep
+from api.deps import Chat, require_ask_key
 from api.schemas import CitationOut, ConversationOut, ErrorOut, TurnOut
-from qa.chat import ChatService, get_chat_service
-from qa.settings import Settings
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}}
-
-
-def chat_service_dep(settings: Annotated[Settings, Depends(settings_dep)]) -> ChatService:
-    """The chat service (shared with POST /v1/ask; tests may override it)."""
-    return get_chat_service(settings)
-
-
-Chat = Annotated[ChatService, Depends(chat_service_dep)]
 
 
 def _not_found(conversation_id: str) -> HTTPException:
@@ -34,7 +24,7 @@ def _not_found(conversation_id: str) -> HTTPException:
 def get_conversation(conversation_id: str, chat: Chat) -> ConversationOut:
     """The turns of a conversation, oldest first: each question as asked, the standalone
     question that was searched, the answer and its citations."""
-    conversation = chat.store.get(conversation_id)
+    conversation = chat.conversation(conversation_id)
     if conversation is None:
         raise _not_found(conversation_id)
     return ConversationOut(
@@ -52,6 +42,6 @@ def get_conversation(conversation_id: str, chat: Chat) -> ConversationOut:
                dependencies=[Depends(require_ask_key)])
 def delete_conversation(conversation_id: str, chat: Chat) -> Response:
     """Delete a conversation and all its turns (its id then answers 404)."""
-    if not chat.store.delete(conversation_id):
+    if not chat.delete_conversation(conversation_id):
         raise _not_found(conversation_id)
     return Response(status_code=204)

@@ -24,10 +24,10 @@ from api.schemas import (
     ErrorOut,
     VersionOut,
 )
-from embeddings.store import DocumentRecord
 from qa.corpus import DocumentError
 from qa.loaders import load_bytes, read_documents
 from qa.service import QAService
+from qa.storage.documents import DocumentRecord
 from qa.structure import Block, BlockKind
 from qa.types import NewDocument
 
@@ -190,12 +190,12 @@ async def add_documents(request: Request,
 
 @router.get("", response_model=list[DocumentSummary])
 def list_documents(service: QAService = Depends(service_dep)) -> list[DocumentSummary]:
-    return [_summary(d) for d in service.corpus.store.list_documents()]
+    return [_summary(d) for d in service.corpus.documents()]
 
 
 @router.get("/{document_id}", response_model=DocumentFull, responses={404: {"model": ErrorOut}})
 def get_document(document_id: str, service: QAService = Depends(service_dep)) -> DocumentFull:
-    d = service.corpus.store.get_document(document_id)
+    d = service.corpus.document(document_id)
     if d is None:
         raise HTTPException(404, f"no document with id {document_id!r}")
     versions = [VersionOut(id=v.id, title=v.title, published=v.published, created_at=v.created_at,

@@ -34,7 +34,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def _gather(body: FeedIn, settings: Settings, service: QAService
             ) -> tuple[Gathered, Literal["feed", "page"]]:
     """The entries of the request's feed or page (fetched here), and its kind."""
-    known = stored_url(service.corpus.store)
+    known = stored_url(service.corpus.find_story)
     if body.feed is not None:
         try:
             # the XML arrived as JSON text: its own encoding declaration no longer holds

@@ -24,7 +24,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api import event_stream
 from api.deps import require_ask_key, service_dep
+from api.event_stream import EventStreamResponse
 from api.openai_schemas import (
     MODEL_ID,
     OPENAI_GUARD_ERRORS,
@@ -39,7 +41,6 @@ from api.openai_schemas import (
     openai_error,
     openai_json_error,
 )
-from api.routers.stream import HEARTBEAT_SECONDS, EventStreamResponse
 from api.schemas import CitationOut
 from qa.retriever import PassageFilter
 from qa.service import QAService, QuestionError
@@ -170,7 +171,7 @@ async def _chunks(ask: Callable[[], Answer], completion_id: str,
     work = asyncio.ensure_future(run_in_threadpool(ask))
     try:
         while not work.done():
-            done, _ = await asyncio.wait({work}, timeout=HEARTBEAT_SECONDS)
+            done, _ = await asyncio.wait({work}, timeout=event_stream.HEARTBEAT_SECONDS)
             if not done:
                 yield b": keep-alive\n\n"
         answer = work.result()

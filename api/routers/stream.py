@@ -7,7 +7,6 @@ stops the stream: the worker finishes its question and its late events are dropp
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,14 +14,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
-from starlette.requests import ClientDisconnect
-from starlette.types import Receive, Scope, Send
 
-from api.deps import require_ask_key
-from api.routers.conversations import chat_service_dep
+from api import event_stream
+from api.deps import Chat, require_ask_key
+from api.event_stream import EventStreamResponse, sse
 from api.schemas import GUARD_ERRORS, AskIn, AskOut, json_error
-from qa.chat import ChatService, ConversationNotFound
+from qa.chat import ConversationNotFound
 from qa.retriever import PassageFilter
 from qa.service import QuestionError, describe
 from qa.types import Answer
@@ -30,10 +27,6 @@ from qa.types import Answer
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["ask"])
-
-HEARTBEAT_SECONDS = 15.0
-"""A comment line is sent when the worker has been quiet this long (keeps proxies and the
-page's stall detector from giving up on a slow first question)."""
 
 EVENTS_DOC = """\
 Answer a question like `POST /v1/ask` (a turn of the conversation `conversation_id`, or of a
@@ -83,7 +76,7 @@ class Asker:
     ask: Callable[[AskIn, StageCallback], Answer]
 
 
-def asker(chat: Annotated[ChatService, Depends(chat_service_dep)]) -> Asker:
+def asker(chat: Chat) -> Asker:
     """The dependency that answers streamed questions, as turns of conversations (tests may
     override it)."""
 
@@ -98,27 +91,6 @@ def asker(chat: Annotated[ChatService, Depends(chat_service_dep)]) -> Asker:
         return chat.ask(body.question, body.conversation_id, body.top_k, where, on_stage=on_stage)
 
     return Asker(validate, ask)
-
-
-def sse(event: str, data: dict[str, Any]) -> bytes:
-    """One Server-Sent Event; JSON keeps the data on a single line."""
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
-class EventStreamResponse(StreamingResponse):
-    """A streaming response for which a client that hangs up is normal, not an error."""
-
-    media_type = "text/event-stream"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        except (ClientDisconnect, OSError):
-            log.info("client left the event stream early")
-        finally:
-            close = getattr(self.body_iterator, "aclose", None)
-            if close is not None:
-                await close()
 
 
 async def answer_events(body: AskIn, ask: Callable[[AskIn, StageCallback], Answer]
@@ -148,7 +120,7 @@ async def answer_events(body: AskIn, ask: Callable[[AskIn, StageCallback], Answe
     try:
         while True:
             try:
-                event, data = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                event, data = await asyncio.wait_for(queue.get(), event_stream.HEARTBEAT_SECONDS)
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue

@@ -2,7 +2,7 @@
 // Safety rule: data from the server (titles, article text, answers, quotes) only ever reaches the
 // page as text nodes; elements are made with createElement, never from HTML strings.
 
-const KEY_STORAGE = "newsqa.apiKey";
+const KEY_STORAGE = "pressroom.apiKey";
 const STALL_MS = 45000; // the server sends a keep-alive every 15 s; silence this long = dropped
 const STAGE_TEXT = {
   searching: "Searching the articles…",

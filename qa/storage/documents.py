@@ -1,5 +1,6 @@
-"""The SQLite store of documents, passages (with character offsets and sentence spans) and
-their vectors, plus an FTS5 (BM25) index of passage text kept in the same transactions."""
+"""The document store: documents, passages (with character offsets and sentence spans) and
+their vectors in SQLite, plus an FTS5 (BM25) index of passage text kept in the same
+transactions. Its schema is the "store" namespace of qa/storage/migrations.py."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import hashlib
 import json
 import re
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,110 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.db import connect, migrate
 from embeddings.splitter import PassageSpan, TextSpan
-
-MIGRATIONS = [
-    # 1: documents, passages, lexical index
-    """
-    CREATE TABLE documents (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL,
-        url TEXT,
-        published TEXT,
-        text TEXT NOT NULL,
-        content_hash TEXT NOT NULL UNIQUE,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE passages (
-        id INTEGER PRIMARY KEY,
-        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-        ordinal INTEGER NOT NULL,
-        start INTEGER NOT NULL,
-        "end" INTEGER NOT NULL,
-        sentences TEXT NOT NULL,
-        text_hash TEXT NOT NULL,
-        embedding BLOB,
-        embedding_model TEXT
-    );
-    CREATE INDEX passages_document ON passages (document_id, ordinal);
-    CREATE INDEX passages_text_hash ON passages (text_hash);
-    CREATE INDEX documents_published ON documents (published);
-    CREATE VIRTUAL TABLE passages_fts USING fts5 (text, tokenize = 'porter unicode61');
-    """,
-    # 2: one vector per sentence of a document (the sentence re-scorer); a sentence shared by
-    # two overlapping passages is stored once
-    """
-    CREATE TABLE sentence_vectors (
-        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-        start INTEGER NOT NULL,
-        model TEXT NOT NULL,
-        input_hash TEXT NOT NULL,
-        embedding BLOB NOT NULL,
-        PRIMARY KEY (document_id, start, model)
-    );
-    CREATE INDEX sentence_vectors_input_hash ON sentence_vectors (input_hash);
-    """,
-    # 3: per-term document counts of the lexical index (the learned re-scorer's IDF)
-    """
-    CREATE VIRTUAL TABLE passages_vocab USING fts5vocab (passages_fts, 'row');
-    """,
-    # 4: a counter every change of passages or their vectors moves, by any process, so a
-    # running service sees another process's writes (Corpus.refresh)
-    """
-    CREATE TABLE corpus_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
-    INSERT INTO corpus_version (id, version) VALUES (1, 0);
-    CREATE TRIGGER passages_added AFTER INSERT ON passages BEGIN
-        UPDATE corpus_version SET version = version + 1;
-    END;
-    CREATE TRIGGER passages_removed AFTER DELETE ON passages BEGIN
-        UPDATE corpus_version SET version = version + 1;
-    END;
-    CREATE TRIGGER passages_embedded AFTER UPDATE OF embedding ON passages BEGIN
-        UPDATE corpus_version SET version = version + 1;
-    END;
-    """,
-    # 5: versions of a story: documents sharing a story key (URL, file path or a caller's key)
-    # are versions; a newer one supersedes the older (kept, citable on request)
-    """
-    ALTER TABLE documents ADD COLUMN story_key TEXT;
-    ALTER TABLE documents ADD COLUMN superseded_by TEXT;
-    ALTER TABLE documents ADD COLUMN superseded_at TEXT;
-    CREATE INDEX documents_story ON documents (story_key);
-    CREATE INDEX documents_superseded ON documents (superseded_by);
-    UPDATE corpus_version SET version = version + 1;
-    """,
-    # 6: a paged source's (a PDF's) page ranges: JSON [[start, end], ...] into the text
-    """
-    ALTER TABLE documents ADD COLUMN pages TEXT;
-    """,
-    # 7: an article's structure: its lines typed (JSON [[start, end, kind, copy_of], ...]), the
-    # dates its text names, resolved (JSON [[start, end, value, first day, last day], ...]), and
-    # what kind of text each passage is ("body", "head" or "caption"); passages stored before are body
-    # and near-duplicates (the same wire copy elsewhere): a MinHash signature, its bands for
-    # lookup, and the group's first document
-    """
-    ALTER TABLE documents ADD COLUMN blocks TEXT;
-    ALTER TABLE documents ADD COLUMN dates TEXT;
-    ALTER TABLE documents ADD COLUMN minhash BLOB;
-    ALTER TABLE documents ADD COLUMN shingle_count INTEGER;
-    ALTER TABLE documents ADD COLUMN duplicate_of TEXT;
-    CREATE INDEX documents_duplicate_of ON documents (duplicate_of);
-    CREATE TABLE document_bands (
-        band TEXT NOT NULL,
-        document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE
-    );
-    CREATE INDEX document_bands_band ON document_bands (band);
-    CREATE INDEX document_bands_document ON document_bands (document_id);
-    ALTER TABLE passages ADD COLUMN block TEXT NOT NULL DEFAULT 'body';
-    """,
-]
-
-
-def in_list(column: str) -> str:
-    """`column IN` the JSON array bound to one parameter: any number of values in one
-    statement, never SQLite's limit on bound variables."""
-    return f"{column} IN (SELECT value FROM json_each(?))"
+from qa.storage.db import Database, among, values
+from qa.storage.migrations import DOCUMENTS, migrate
 
 
 def content_hash(text: str) -> str:
@@ -235,7 +133,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def fts_query(text: str) -> str:
-    """An FTS5 query matching any word of `text` (quoted, so user input is never syntax)."""
+    """An FTS5 query matching any word of `text` (quoted, so user input is never syntax).
+    FTS5's tokenizer normalises query and passages alike; qa.text.fold is not applied first:
+    it folds what the tokenizer keeps ("Straße" -> "strasse", ligatures, Greek accents), so
+    such words would stop matching their stored terms."""
     words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
     return " OR ".join(f'"{w}"' for w in words)
 
@@ -245,28 +146,17 @@ class DocumentStore:
 
     def __init__(self, path: Path):
         self.path = path
-        self._conn = connect(path)
-        self._lock = threading.RLock()
-        migrate(self._conn, "store", MIGRATIONS)
+        self._db = Database(path)
+        migrate(self._db.conn, "store", DOCUMENTS)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._db.transaction()
 
-    def _query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+    def _query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[sqlite3.Row]:
+        return self._db.query(sql, params)
 
     # documents -------------------------------------------------------------------------------
     _DOC_SQL = (
@@ -286,8 +176,8 @@ class DocumentStore:
         """The stored documents sharing at least one MinHash band with `bands`."""
         rows = self._query(
             "SELECT id, story_key, duplicate_of, minhash, shingle_count FROM documents WHERE id IN"
-            " (SELECT document_id FROM document_bands WHERE " + in_list("band") + ")"
-            " ORDER BY created_at, rowid", [json.dumps(bands)])
+            " (SELECT document_id FROM document_bands WHERE " + among("band") + ")"
+            " ORDER BY created_at, rowid", [values(bands)])
         return [Fingerprinted(r[0], r[1], r[2], Fingerprint(r[3], int(r[4]), ()))
                 for r in rows if r[3] is not None]
 
@@ -325,7 +215,7 @@ class DocumentStore:
         """For each of `ids` that exists: whether it is superseded, and its first `chars`
         characters (where a correction notice stands)."""
         rows = self._query("SELECT id, superseded_by IS NOT NULL, substr(text, 1, ?) FROM"
-                           " documents WHERE " + in_list("id"), [chars, json.dumps(ids)])
+                           " documents WHERE " + among("id"), [chars, values(ids)])
         return {r[0]: (bool(r[1]), r[2]) for r in rows}
 
     def superseded_passage_ids(self) -> set[int]:
@@ -341,7 +231,7 @@ class DocumentStore:
         """The page ranges and typed lines of those of `ids` that have either."""
         rows = self._query("SELECT id, pages, blocks, dates FROM documents WHERE (pages IS NOT"
                            " NULL OR blocks IS NOT NULL OR dates IS NOT NULL) AND "
-                           + in_list("id"), [json.dumps(ids)])
+                           + among("id"), [values(ids)])
         return {r[0]: DocumentLayout(_pages(r[1]), _blocks(r[2]), _dates(r[3])) for r in rows}
 
     def document_ids(self) -> list[str]:
@@ -470,7 +360,7 @@ class DocumentStore:
 
     def passages(self, ids: list[int]) -> dict[int, PassageRecord]:
         """Passages by id (ids that no longer exist are absent)."""
-        rows = self._query(self._PASSAGE_SQL + " WHERE " + in_list("p.id"), [json.dumps(ids)])
+        rows = self._query(self._PASSAGE_SQL + " WHERE " + among("p.id"), [values(ids)])
         return {row["id"]: _passage(row) for row in rows}
 
     def document_passages(self, document_id: str) -> list[PassageRecord]:
@@ -485,9 +375,9 @@ class DocumentStore:
 
     def vectors(self, ids: list[int], model: str) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of those of `ids` embedded with `model`."""
-        rows = self._query("SELECT id, embedding FROM passages WHERE " + in_list("id")
+        rows = self._query("SELECT id, embedding FROM passages WHERE " + among("id")
                            + " AND embedding_model = ? AND embedding IS NOT NULL ORDER BY id",
-                           [json.dumps(ids), model])
+                           [values(ids), model])
         found = np.asarray([r[0] for r in rows], dtype=np.int64)
         if not rows:
             return found, np.zeros((0, 0), dtype=np.float32)
@@ -505,16 +395,15 @@ class DocumentStore:
         left out. A read of the FTS5 index's own term list, no table scan."""
         if not terms:
             return {}
-        rows = self._query(
-            f"SELECT term, doc FROM passages_vocab WHERE term IN ({','.join('?' * len(terms))})",
-            terms)
+        rows = self._query("SELECT term, doc FROM passages_vocab WHERE " + among("term"),
+                           [values(terms)])
         return {str(r[0]): int(r[1]) for r in rows}
 
     def cached_vectors(self, text_hashes: list[str], model: str) -> dict[str, np.ndarray]:
         """Stored vectors of passages with these text hashes (so unchanged text is not re-embedded)."""
         rows = self._query(
-            "SELECT text_hash, embedding FROM passages WHERE " + in_list("text_hash")
-            + " AND embedding_model = ? AND embedding IS NOT NULL", [json.dumps(text_hashes), model])
+            "SELECT text_hash, embedding FROM passages WHERE " + among("text_hash")
+            + " AND embedding_model = ? AND embedding IS NOT NULL", [values(text_hashes), model])
         return {row[0]: np.frombuffer(row[1], dtype=np.float32) for row in rows}
 
     def stored_vectors(self, model: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -554,8 +443,8 @@ class DocumentStore:
                                 ) -> dict[str, np.ndarray]:
         """Stored sentence vectors by input hash (any document's)."""
         rows = self._query(
-            "SELECT input_hash, embedding FROM sentence_vectors WHERE " + in_list("input_hash")
-            + " AND model = ?", [json.dumps(input_hashes), model])
+            "SELECT input_hash, embedding FROM sentence_vectors WHERE " + among("input_hash")
+            + " AND model = ?", [values(input_hashes), model])
         return {row[0]: np.frombuffer(row[1], dtype=np.float32) for row in rows}
 
     def sentence_vectors(self, sentences: list[tuple[str, int]], model: str
@@ -569,7 +458,7 @@ class DocumentStore:
         for doc_id, doc_starts in starts.items():
             for row in self._query(
                 "SELECT start, embedding FROM sentence_vectors WHERE document_id = ? AND "
-                + in_list("start") + " AND model = ?", [doc_id, json.dumps(doc_starts), model]):
+                + among("start") + " AND model = ?", [doc_id, values(doc_starts), model]):
                 out[(doc_id, row[0])] = np.frombuffer(row[1], dtype=np.float32)
         return out
 
@@ -589,8 +478,8 @@ class DocumentStore:
         params: list[Any] = []
         undated = "" if require_date else " OR d.published IS NULL"
         if document_ids is not None:
-            where.append(in_list("p.document_id"))
-            params.append(json.dumps(document_ids))
+            where.append(among("p.document_id"))
+            params.append(values(document_ids))
         if published_from:
             where.append(f"(d.published >= ?{undated})")
             params.append(published_from)
@@ -614,8 +503,8 @@ class DocumentStore:
                " WHERE passages_fts MATCH ?")
         params: list[Any] = [match]
         if allowed is not None:
-            sql += " AND " + in_list("+rowid")  # MATCH drives; the list only filters
-            params.append(json.dumps(allowed))
+            sql += " AND " + among("+rowid")  # MATCH drives; the list only filters
+            params.append(values(allowed))
         rows = self._query(sql + " ORDER BY score LIMIT ?", [*params, k])
         return [(int(r[0]), -float(r[1])) for r in rows]
 

@@ -3,17 +3,19 @@
 Two backends behind one interface, `PassageIndex`, chosen by one setting (`QA_BACKEND`):
 
 - ``faiss`` (the default): the vectors in a FAISS file beside the SQLite store
-  (faiss_index.py), BM25 from the store's own FTS5 table. One process's copy of the index,
-  caught up with other processes' writes through the store's corpus version.
+  (faiss_sqlite.py, over embeddings/faiss_index.py), BM25 from the store's own FTS5 table.
+  One process's copy of the index, caught up with other processes' writes through the
+  store's corpus version.
 - ``milvus``: one Milvus collection (milvus.py) holding each passage's vector, its text as
   FTS5 terms for Milvus's BM25 function and the fields filters need (document id, publication
   date). Shared by every process that talks to the same Milvus.
 
-Either way the SQLite store (embeddings/store.py) stays the record of documents and passages:
-text, offsets, sentence spans and the vectors themselves, so an index can always be rebuilt or
-repaired from it without embedding anything again (`repair`, `qa migrate-index`).
+Either way the SQLite store (qa/storage/documents.py) stays the record of documents and
+passages: text, offsets, sentence spans and the vectors themselves, so an index can always be
+rebuilt or repaired from it without embedding anything again (`repair`, `qa migrate-index`).
 
-Nothing outside this package imports faiss or pymilvus.
+Nothing outside this package imports pymilvus, nor uses the FAISS wrapper (the one importer
+of faiss) but faiss_sqlite.py and the ANN measurement (eval/ann.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from embeddings.store import DocumentStore
+from qa.storage.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +164,13 @@ def open_index(config: BackendConfig, store: DocumentStore, dimension: int) -> P
     """The configured backend's index over `store` (not yet repaired: call `repair`)."""
     if config.backend == "milvus":
         try:
-            from embeddings.backends.milvus import MilvusIndex
+            from qa.storage.backends.milvus import MilvusIndex
         except ImportError as exc:  # the optional extra is not installed
             raise RuntimeError("QA_BACKEND=milvus needs pymilvus (pip install -e '.[milvus]')"
                                ) from exc
         return MilvusIndex(config.milvus_uri, config.milvus_token, config.milvus_collection,
                            dimension, config.milvus_index, term_counts=store.term_passage_counts)
-    from embeddings.backends.faiss_sqlite import FaissIndex
+    from qa.storage.backends.faiss_sqlite import FaissIndex
     return FaissIndex(store, config.faiss_path, dimension, config.ivf_threshold)
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.backends import IndexedPassage, IndexFilter, PassageIndex
-from embeddings.backends.faiss_index import VectorIndex
-from embeddings.store import DocumentStore
+from embeddings.faiss_index import VectorIndex
+from qa.storage.backends import IndexedPassage, IndexFilter, PassageIndex
+from qa.storage.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""The FAISS vector index: inner product over normalized vectors, ids = passage ids.
+"""The FAISS vector index: inner product over normalized vectors, ids = passage ids. The only
+module importing faiss; the default passage-index backend (qa/storage/backends/faiss_sqlite.py)
+keeps its vectors here.
 
 Exact search (IndexFlatIP) for small corpora; an inverted-file index (IndexIVFFlat, trained with
 k-means when built) from `ivf_threshold` vectors on, where exact search stops being fast. IVF

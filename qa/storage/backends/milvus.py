@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 
-from embeddings.backends import IndexedPassage, IndexFilter, PassageIndex, stored_passages
-from embeddings.store import DocumentStore
+from qa.storage.backends import IndexedPassage, IndexFilter, PassageIndex, stored_passages
+from qa.storage.db import transaction
+from qa.storage.documents import DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,13 @@ class Fts5Terms:
 
     def __call__(self, texts: Sequence[str]) -> list[list[str]]:
         out: list[list[str]] = [[] for _ in texts]
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                self._conn.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)",
-                                       [(i + 1, t) for i, t in enumerate(texts)])
-                for doc, term in self._conn.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
-                    out[int(doc) - 1].append(str(term))
-                self._conn.execute("DELETE FROM t")
-            finally:
-                self._conn.execute("COMMIT")
+        # The scratch table is emptied in the same transaction (rolled back on failure).
+        with self._lock, transaction(self._conn) as conn:
+            conn.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)",
+                             [(i + 1, t) for i, t in enumerate(texts)])
+            for doc, term in conn.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
+                out[int(doc) - 1].append(str(term))
+            conn.execute("DELETE FROM t")
         return out
 
 

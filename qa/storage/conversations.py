@@ -1,4 +1,5 @@
-"""Conversations and their turns, in the service's SQLite database (namespace "conversations").
+"""The conversation store: conversations and their turns, in the service's SQLite database
+(namespace "conversations" of qa/storage/migrations.py).
 
 A conversation is created by its first turn and identified by a random, unguessable id (122
 bits): knowing the id is what gives access to it. Each turn keeps the question as asked, the
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,36 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from embeddings.db import connect, migrate
+from qa.storage.db import Database
+from qa.storage.migrations import CONVERSATIONS, migrate
 from qa.types import Citation
 
 log = logging.getLogger(__name__)
-
-MIGRATIONS = [
-    # 1: conversations and their turns
-    """
-    CREATE TABLE conversations (
-        id TEXT PRIMARY KEY,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX conversations_updated ON conversations (updated_at);
-    CREATE TABLE turns (
-        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-        turn INTEGER NOT NULL,
-        question TEXT NOT NULL,
-        standalone_question TEXT NOT NULL,
-        answer TEXT,
-        citations TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (conversation_id, turn)
-    );
-    """,
-    # 2: each turn keeps the follow-up resolver's analysis of it (qa/followup/analysis.py)
-    """
-    ALTER TABLE turns ADD COLUMN analysis TEXT;
-    """,
-]
 
 PURGE_EVERY_SECONDS = 60.0
 
@@ -103,31 +78,25 @@ class ConversationStore:
         self.path = path
         self.ttl = timedelta(hours=ttl_hours)
         self.clock = clock
-        self._conn = connect(path)
-        self._lock = threading.RLock()
+        self._db = Database(path)
         self._last_purge = float("-inf")
-        migrate(self._conn, "conversations", MIGRATIONS)
+        migrate(self._db.conn, "conversations", CONVERSATIONS)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     # reads -----------------------------------------------------------------------------------
     def _cutoff(self) -> str:
         return _iso(self.clock() - self.ttl)
 
     def exists(self, conversation_id: str) -> bool:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT 1 FROM conversations WHERE id = ? AND updated_at >= ?",
-                (conversation_id, self._cutoff()),
-            ).fetchone()
-        return row is not None
+        return bool(self._db.query("SELECT 1 FROM conversations WHERE id = ? AND updated_at >= ?",
+                                   (conversation_id, self._cutoff())))
 
     def get(self, conversation_id: str) -> Conversation | None:
         """The conversation with all its turns; None when missing or expired."""
-        with self._lock:
-            row = self._conn.execute(
+        with self._db.lock:
+            row = self._db.conn.execute(
                 "SELECT * FROM conversations WHERE id = ? AND updated_at >= ?",
                 (conversation_id, self._cutoff()),
             ).fetchone()
@@ -141,13 +110,13 @@ class ConversationStore:
 
     def history(self, conversation_id: str, last: int) -> list[Turn]:
         """The last `last` turns, oldest first. Raises ConversationNotFound."""
-        with self._lock:
+        with self._db.lock:
             if not self.exists(conversation_id):
                 raise ConversationNotFound(conversation_id)
             return self._turns(conversation_id, last)
 
     def _turns(self, conversation_id: str, last: int | None) -> list[Turn]:
-        rows = self._conn.execute(
+        rows = self._db.conn.execute(
             "SELECT * FROM turns WHERE conversation_id = ? ORDER BY turn DESC LIMIT ?",
             (conversation_id, -1 if last is None else last),
         ).fetchall()
@@ -168,64 +137,55 @@ class ConversationStore:
         self._maybe_purge()
         now = _iso(self.clock())
         cited = json.dumps([asdict(c) for c in citations], ensure_ascii=False)
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                live = self._conn.execute(
-                    "SELECT updated_at >= ? FROM conversations WHERE id = ?",
-                    (self._cutoff(), conversation_id),
-                ).fetchone()
-                if live is not None and not live[0]:  # expired but not purged yet
-                    self._conn.execute("DELETE FROM conversations WHERE id = ?",
-                                       (conversation_id,))
-                    live = None
-                if live is None:
-                    if not create:
-                        raise ConversationNotFound(conversation_id)
-                    self._conn.execute(
-                        "INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)",
-                        (conversation_id, now, now),
-                    )
-                else:
-                    self._conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
-                                       (now, conversation_id))
-                number = self._conn.execute(
-                    "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE conversation_id = ?",
-                    (conversation_id,),
-                ).fetchone()[0]
-                self._conn.execute(
-                    "INSERT INTO turns (conversation_id, turn, question, standalone_question,"
-                    " answer, citations, created_at, analysis) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (conversation_id, number, question, standalone_question, answer, cited, now,
-                     json.dumps(analysis, ensure_ascii=False) if analysis is not None else None),
+        with self._db.transaction() as conn:
+            live = conn.execute(
+                "SELECT updated_at >= ? FROM conversations WHERE id = ?",
+                (self._cutoff(), conversation_id),
+            ).fetchone()
+            if live is not None and not live[0]:  # expired but not purged yet
+                conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+                live = None
+            if live is None:
+                if not create:
+                    raise ConversationNotFound(conversation_id)
+                conn.execute(
+                    "INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)",
+                    (conversation_id, now, now),
                 )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            else:
+                conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
+                             (now, conversation_id))
+            number = conn.execute(
+                "SELECT COALESCE(MAX(turn), 0) + 1 FROM turns WHERE conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO turns (conversation_id, turn, question, standalone_question,"
+                " answer, citations, created_at, analysis) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, number, question, standalone_question, answer, cited, now,
+                 json.dumps(analysis, ensure_ascii=False) if analysis is not None else None),
+            )
         return Turn(conversation_id, number, question, standalone_question, answer,
                     json.loads(cited), now, analysis)
 
     def set_analysis(self, conversation_id: str, turn: int, analysis: dict[str, Any]) -> None:
         """Keep the follow-up resolver's analysis with a stored turn (done when a later
         question first needs it)."""
-        with self._lock:
-            self._conn.execute(
-                "UPDATE turns SET analysis = ? WHERE conversation_id = ? AND turn = ?",
-                (json.dumps(analysis, ensure_ascii=False), conversation_id, turn))
+        self._db.execute("UPDATE turns SET analysis = ? WHERE conversation_id = ? AND turn = ?",
+                         (json.dumps(analysis, ensure_ascii=False), conversation_id, turn))
 
     def delete(self, conversation_id: str) -> bool:
         """Delete a conversation and its turns; False when there was none (or it expired)."""
-        with self._lock:
+        with self._db.lock:
             live = self.exists(conversation_id)
-            self._conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            self._db.conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
         return live
 
     def purge_expired(self) -> int:
         """Delete every expired conversation now; returns how many."""
-        with self._lock:
-            cur = self._conn.execute("DELETE FROM conversations WHERE updated_at < ?",
-                                     (self._cutoff(),))
+        with self._db.lock:
+            cur = self._db.conn.execute("DELETE FROM conversations WHERE updated_at < ?",
+                                        (self._cutoff(),))
             self._last_purge = time.monotonic()
         if cur.rowcount:
             log.info("purged %d expired conversations", cur.rowcount)
@@ -236,5 +196,4 @@ class ConversationStore:
             self.purge_expired()
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
+        return int(self._db.query("SELECT COUNT(*) FROM conversations")[0][0])
