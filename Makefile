@@ -28,16 +28,18 @@ serve: install
 	$(BIN)/qa serve --host $(QA_HOST) --port $(QA_PORT)
 
 PYTEST := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
-FAST_TESTS := tests/fast
+# The fast tier: the service, API and storage contracts on small fake models (tests/fast/, on
+# tests/fakes.py) and the storage tests that need no model; nothing loads a model, so it runs
+# in seconds.
+FAST_TESTS := tests/fast tests/test_storage.py tests/test_index.py
 
-# The fast tier: the service, API and storage contracts on small fake models (tests/fakes.py);
-# no model loads, so it runs in seconds.
+# Its tests use none of the third-party pytest plugins, which take seconds to load.
 test-fast: $(BIN)/qa
-	$(PYTEST) $(FAST_TESTS)
+	$(PYTEST) -p no:schemathesis -p no:hypothesispytest -p no:anyio $(FAST_TESTS)
 
 # The full tier: every other test, on the real models (and the browser tests).
 test-full: install
-	$(PYTEST) --ignore=$(FAST_TESTS)
+	$(PYTEST) $(addprefix --ignore=,$(FAST_TESTS))
 
 test: test-fast test-full
 

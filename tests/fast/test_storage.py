@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from fakes import HashingEncoder
 
-from qa.conversations import ConversationStore, new_conversation_id
 from qa.corpus import Corpus, embedding_input
 from qa.loaders import load_paths
 from qa.settings import Settings
+from qa.storage.conversations import ConversationStore, new_conversation_id
 from qa.types import NewDocument
 
 ENCODER = HashingEncoder()
