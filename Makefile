@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 QA_HOST ?= 127.0.0.1
 QA_PORT ?= 8000
 
-.PHONY: install serve test lint typecheck clean
+.PHONY: install serve test test-fast test-full lint typecheck clean
 
 $(BIN)/qa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,21 @@ serve: install
 	$(BIN)/qa ingest sample/
 	$(BIN)/qa serve --host $(QA_HOST) --port $(QA_PORT)
 
-test: install
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
+PYTEST := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
+# The fast tier: the service, API and storage contracts on small fake models (tests/fast/, on
+# tests/fakes.py) and the storage tests that need no model; nothing loads a model, so it runs
+# in seconds.
+FAST_TESTS := tests/fast tests/test_storage.py tests/test_index.py
+
+# Its tests use none of the third-party pytest plugins, which take seconds to load.
+test-fast: $(BIN)/qa
+	$(PYTEST) -p no:schemathesis -p no:hypothesispytest -p no:anyio $(FAST_TESTS)
+
+# The full tier: every other test, on the real models (and the browser tests).
+test-full: install
+	$(PYTEST) $(addprefix --ignore=,$(FAST_TESTS))
+
+test: test-fast test-full
 
 lint: install
 	$(BIN)/ruff check qa embeddings api eval tests scripts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,10 +20,12 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# The encoder's ONNX export goes to a folder of this test run, not the user's cache.
-os.environ.setdefault("QA_MODEL_CACHE_DIR", tempfile.mkdtemp(prefix="qa-test-models-"))
-
 ROOT = Path(__file__).resolve().parents[1]
+# The encoder's ONNX export goes to the checkout's own (git-ignored) cache, not the user's, and
+# is reused by every later run: it is named after the model files it came from, and written to a
+# temporary file then renamed into place, so test processes running at once never read half a
+# file (embeddings/encoder.py).
+os.environ.setdefault("QA_MODEL_CACHE_DIR", str(ROOT / ".cache" / "test-models"))
 SAMPLE = ROOT / "sample" / "hamas-leader-met-iran-commander.txt"
 
 

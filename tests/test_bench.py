@@ -25,7 +25,10 @@ def test_synthetic_corpus_is_deterministic() -> None:
     lines = a.documents[0].text.split("\n")
     assert len(lines) == 2 * (settings.sentences_per_passage - settings.passage_overlap) + \
         settings.passage_overlap
-    assert synthetic_vocabulary()[:5] == synthetic_vocabulary()[:5]
+    # The same words on every machine and in every session (bench numbers compare across
+    # runs only on the same workload): pinned, not compared with a second call.
+    assert synthetic_vocabulary()[:5] == ["koda", "giduma", "zo", "na", "zagedu"]
+    assert synthetic_vocabulary(seed=8)[:5] != synthetic_vocabulary()[:5]
     assert len(set(synthetic_vocabulary())) == 3000
 
 

@@ -537,24 +537,6 @@ def test_refused_questions_show_the_server_error(app_page: Page, status: int, re
     assert error.get_by_role("button", name="Retry").count() == (1 if retry else 0)
 
 
-@needs_chromium
-@pytest.mark.browser
-@pytest.mark.skipif(not os.environ.get("UPDATE_SCREENSHOT"),
-                    reason="set UPDATE_SCREENSHOT=1 to refresh docs/screenshot.png")
-def test_update_readme_screenshot(app_page: Page) -> None:
-    """docs/screenshot.png: a real answer and a follow-up, the first citation open."""
-    page = app_page.page
-    page.set_viewport_size({"width": 1280, "height": 960})
-    app_page.ask("Who did Mashaal meet?")
-    second = app_page.ask("Where?")
-    second.locator("[data-citation]").first.click()
-    page.locator("#article-body mark").wait_for()
-    page.wait_for_timeout(1000)
-    page.evaluate("document.activeElement.blur()")
-    (ROOT / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
-
-
 AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 TEN_TURNS = ("Who did Khaled Mashaal meet?", "Where?", "Who reported it?", "What did Tehran reject?",
              "Who leads Hamas?", "How large is the Quds Force?", "When did the meeting take place?",

@@ -1,0 +1,227 @@
+"""The service's contracts (citations, abstention, ingest, filters, restart, concurrency) on
+the fake models: what holds whatever the models answer. tests/test_service.py checks the same
+service on the real models, answers included."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import counting_encoder
+from fakes import content_words
+
+from qa.corpus import DocumentError, DocumentTooLarge, embedding_input
+from qa.loaders import load_paths
+from qa.retriever import PassageFilter
+from qa.service import QAService, QuestionError
+from qa.types import Answer, NewDocument
+
+from .conftest import ServiceFactory
+
+STORM = NewDocument(
+    title="Storm hits northern coast",
+    text="A powerful storm struck the northern coast on Thursday.\n\nEmergency services said the "
+    "town of Harwick was the worst affected, with more than 200 houses flooded. The regional "
+    "governor, Maria Lopez, opened shelters in three schools.",
+    published="2024-05-02",
+)
+MET = "Where did Mashaal and Soleimani meet?"
+# The sentence of the sample the overlap reader answers MET with (all three content words).
+MET_ANSWER = "Mashaal was only allowed to meet with Soleimani"
+
+
+def check_offsets(service: QAService, answer: Answer) -> None:
+    """The citation contract: quote and answer are the stored text at their offsets."""
+    assert answer.citations
+    for c in answer.citations:
+        doc = service.corpus.document(c.document_id)
+        assert doc is not None
+        assert doc.text[c.start : c.end] == c.quote
+        if c.answer_start is not None:
+            assert c.answer_end is not None
+            assert c.start <= c.answer_start < c.answer_end <= c.end
+            assert doc.text[c.answer_start : c.answer_end] == answer.answer
+
+
+def test_an_answer_is_the_readers_span_cited_at_its_offsets(service: QAService) -> None:
+    answer = service.ask(MET)
+    assert answer.answer is not None and answer.answer.startswith(MET_ANSWER)
+    assert answer.confidence == 1.0 and answer.no_answer_probability == 0.0
+    check_offsets(service, answer)
+    assert answer.citations[0].answer_start is not None
+    assert answer.passages and answer.citations[0].passage_id in {
+        p.passage_id for p in answer.passages}
+    assert {"retrieve", "read", "queue"} <= set(answer.timings_ms)
+
+
+def test_below_the_threshold_it_abstains_and_cites_the_closest_sentences(
+        service: QAService) -> None:
+    # Two of the question's five content words are in one sentence: confidence 0.4 < 0.5
+    # (and the passages read are about it: cosine over min_similarity).
+    answer = service.ask("Which stadium did Mashaal and Soleimani tour yesterday?")
+    assert answer.answer is None and 0 < answer.confidence < service.abstain_threshold
+    check_offsets(service, answer)
+    assert all(c.answer_start is None for c in answer.citations)
+    quotes = [" ".join(c.quote.lower().split()) for c in answer.citations]
+    assert len(quotes) == len(set(quotes))  # no quote cited twice
+
+
+def test_a_confidence_at_the_threshold_is_an_answer(service: QAService) -> None:
+    # Two of four content words: confidence 0.5, the threshold itself.
+    answer = service.ask("Which stadium did Mashaal and Soleimani tour?")
+    assert answer.confidence == service.abstain_threshold == 0.5
+    assert answer.answer is not None and answer.answer.startswith(MET_ANSWER)
+
+
+def test_a_question_about_nothing_read_abstains_with_zero_confidence(service: QAService) -> None:
+    answer = service.ask("What is the population of Brazil?")
+    assert answer.answer is None and answer.confidence == 0.0
+    assert answer.no_answer_probability == 1.0
+
+
+def test_bad_input_is_rejected(service: QAService, make_service: ServiceFactory) -> None:
+    for question in ("", "   \n"):
+        with pytest.raises(QuestionError, match="empty"):
+            service.ask(question)
+    with pytest.raises(QuestionError, match="limit"):
+        service.ask("why " * 300)
+    with pytest.raises(DocumentError, match="empty"):
+        service.add_documents([NewDocument("Title", "  \n ")])
+    small = make_service(service.settings.data_dir, max_document_bytes=100)
+    with pytest.raises(DocumentTooLarge):
+        small.add_documents([NewDocument("Big", "word " * 100)])
+
+
+def embedded(service: QAService, document_id: str) -> set[str]:
+    """What the encoder is given for a document: its passages' and sentences' inputs."""
+    document = service.corpus.document(document_id)
+    assert document is not None
+    records = service.corpus.store.document_passages(document_id)
+    spans = {(r.start, r.end) for r in records} | {(x.start, x.end) for r in records
+                                                   for x in r.sentences}
+    return {embedding_input(document.title, document.text[a:b]) for a, b in spans}
+
+
+def test_reingest_embeds_nothing_and_an_edit_only_what_changed(service: QAService,
+                                                               sample_path: Path,
+                                                               sample_text: str) -> None:
+    before = service.corpus.passage_count()
+    with counting_encoder(service) as calls:
+        results = service.add_documents(load_paths([sample_path]).documents)
+    assert [r.created for r in results] == [False] and sum(calls) == 0
+    assert service.corpus.passage_count() == before
+
+    edited = sample_text + "\nHamas officials later confirmed the meeting to reporters in Gaza.\n"
+    with counting_encoder(service) as calls:
+        first = service.add_documents([NewDocument("Report (updated)", edited)])[0]
+    # A new title is part of every input: all is embedded, each distinct input once.
+    assert first.created and calls == [len(embedded(service, first.document.id))]
+    with counting_encoder(service) as calls:
+        again = service.add_documents([NewDocument("Report (updated)",
+                                                   edited + "More details were not given.")])[0]
+    # The same title: only the changed last passage and sentence are embedded again.
+    new = embedded(service, again.document.id) - embedded(service, first.document.id)
+    assert again.created and calls == [len(new)] and 0 < len(new) <= 3
+    assert service.delete_document(first.document.id)
+    assert service.delete_document(again.document.id)
+    assert service.corpus.passage_count() == before
+
+
+def test_filters_and_delete(service: QAService) -> None:
+    sample_ids = set(service.corpus.document_ids())
+    doc_id = service.add_documents([STORM])[0].document.id
+    question = "Which town was worst affected by the storm?"
+    answer = service.ask(question)
+    assert answer.answer is not None and "Harwick" in answer.answer
+    check_offsets(service, answer)
+    only_sample = service.ask(question, where=PassageFilter(document_ids=sorted(sample_ids)))
+    assert only_sample.passages and all(p.document_id in sample_ids for p in only_sample.passages)
+    dated = service.ask("storm", where=PassageFilter(published_from="2024-05-01",
+                                                     published_to="2024-05-31",
+                                                     require_date=True))
+    assert dated.passages and {p.document_id for p in dated.passages} == {doc_id}
+    # the undated sample's date is unknown, not outside the range: it is kept
+    kept = service.ask("storm", top_k=20, where=PassageFilter(published_from="2024-05-01",
+                                                              published_to="2024-05-31"))
+    assert {p.document_id for p in kept.passages} == {doc_id, *sample_ids}
+    nothing = service.ask(question, where=PassageFilter(published_from="1990-01-01",
+                                                        published_to="1990-12-31",
+                                                        require_date=True))
+    assert not nothing.passages and nothing.answer is None and nothing.notice
+
+    passage_ids = [p.id for p in service.corpus.store.document_passages(doc_id)]
+    assert service.delete_document(doc_id)
+    assert not service.delete_document(doc_id)
+    assert service.corpus.document(doc_id) is None
+    assert not set(passage_ids) & service.corpus.index.ids()
+    assert all(p.document_id != doc_id for p in service.ask(question).passages)
+
+
+def test_widened_passages_keep_exact_citations(service: QAService,
+                                               make_service: ServiceFactory) -> None:
+    wide = make_service(service.settings.data_dir, read_expand_sentences=1)
+    answer = wide.ask(MET)
+    check_offsets(wide, answer)
+    retrieved = {p.passage_id: p for p in wide.retriever.retrieve(MET, 5)}
+    read = answer.passages[: wide.settings.read_passages]
+    assert any(p.start < retrieved[p.passage_id].start or p.end > retrieved[p.passage_id].end
+               for p in read)
+    for p in read:
+        assert p.start <= retrieved[p.passage_id].start < retrieved[p.passage_id].end <= p.end
+    cited = next(p for p in answer.passages if p.passage_id == answer.citations[0].passage_id)
+    assert cited.start <= answer.citations[0].start < answer.citations[0].end <= cited.end
+
+
+def test_concurrent_asks_during_ingest(service: QAService) -> None:
+    errors: list[BaseException] = []
+    answers: list[str | None] = []
+
+    def asker() -> None:
+        try:
+            for _ in range(5):
+                a = service.ask(MET)
+                check_offsets(service, a)
+                answers.append(a.answer)
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=asker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    added = service.add_documents([
+        NewDocument(f"Filler {i}", f"Filler article number {i} talks about weather in town {i}.")
+        for i in range(5)])
+    for t in threads:
+        t.join()
+    assert not errors and len(answers) == 15
+    assert len(set(answers)) == 1 and MET_ANSWER in str(answers[0])
+    for r in added:
+        assert service.delete_document(r.document.id)
+
+
+def test_restart_keeps_everything_and_a_damaged_index_is_rebuilt(
+        service: QAService, make_service: ServiceFactory, data_dir: Path) -> None:
+    expected = service.ask(MET).answer
+    reopened = make_service(data_dir)
+    assert reopened.corpus.document_ids() == service.corpus.document_ids()
+    assert reopened.ask(MET).answer == expected
+
+    index_path = service.settings.index_path
+    index_path.write_bytes(b"garbage")
+    rebuilt = make_service(data_dir)
+    rebuilt.corpus.open()
+    stored = {p.id for d in rebuilt.corpus.document_ids()
+              for p in rebuilt.corpus.store.document_passages(d)}
+    assert rebuilt.corpus.index.ids() == stored and rebuilt.corpus.indexed_count() == len(stored)
+    index_path.unlink()
+    again = make_service(data_dir)
+    assert again.ask(MET).answer == expected
+    assert index_path.exists()
+
+
+def test_the_overlap_reader_is_what_answers(service: QAService) -> None:
+    """The fakes are in use (not the real models): this tier must stay fast."""
+    assert type(service.reader).__name__ == "OverlapReader"
+    assert service.corpus.encoder.name == "hashing-test-encoder"
+    assert content_words(MET) == {"mashaal", "soleimani", "meet"}
