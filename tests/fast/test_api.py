@@ -182,3 +182,25 @@ def test_an_api_key_guards_writes_and_optionally_asking(tmp_path: Path) -> None:
         assert c.post("/v1/ask", json={"question": "Who has a key?"}).status_code == 401
         assert c.post("/v1/ask", json={"question": "Who has a key?"}, headers=key
                       ).status_code == 200
+
+
+def test_a_question_is_validated_once_on_every_route(client: TestClient,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The routes hand the validated question on, so no later stage cleans or checks it again
+    (it was validated up to three times on the streamed path)."""
+    import qa.question
+
+    calls: list[str] = []
+    clean = qa.question.clean_line
+
+    def counting(text: str) -> str:
+        calls.append(text)
+        return clean(text)
+
+    monkeypatch.setattr(qa.question, "clean_line", counting)
+    ask(client, MET)
+    assert calls == [MET]
+    calls.clear()
+    r = client.post("/v1/ask/stream", json={"question": MET})
+    assert r.status_code == 200 and "event: answer" in r.text
+    assert calls == [MET]
