@@ -42,7 +42,7 @@ def main() -> int:
     dataset = load_squad_file(path)
     dev = {t.replace("_", " ") for t in dev_titles(path)}  # file titles; paragraphs use spaces
     service = QAService(Settings(data_dir=args.work))
-    if not service.corpus.store.passage_count():
+    if not service.corpus.passage_count():
         index_paragraphs(service, dataset, progress=True)
     questions = [q for q in dataset.questions if q.answers
                  and (dataset.paragraphs[q.paragraph].title.replace("_", " ") in dev)

@@ -61,7 +61,7 @@ def collect(path: Path, work: Path, questions: int, seed: int
     t0 = time.perf_counter()
     dataset = load_squad_file(path)
     service = QAService(settings)
-    if not service.corpus.store.passage_count():  # else indexed by an earlier run
+    if not service.corpus.passage_count():  # else indexed by an earlier run
         index_paragraphs(service, dataset, progress=True)
     document_ids = [document_id(p.context) for p in dataset.paragraphs]
     asked = sample_questions([q for q in dataset.questions if q.answers], questions, seed)
