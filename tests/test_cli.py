@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,19 +81,24 @@ def test_ask_a_running_server(api_env: Path, sample_text: str,
 
     app = create_app()
     with TestClient(app) as client:
-        client.post("/v1/documents", json={"title": "Report", "text": sample_text})
+        added = client.post("/v1/documents", json={"title": "Report", "text": sample_text})
+        assert added.status_code == 201, added.text
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    # log_config=None: uvicorn's own logging config would close every existing handler,
+    # among them absl's (imported by rouge-score), whose stream is pytest's captured stderr
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
+        deadline = time.monotonic() + 60
         while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             thread.join(0.1)
-        assert qa_main(["ask", "--server", f"http://127.0.0.1:{port}", "where did they meet?"]) == 0
-        out = capsys.readouterr().out
-        assert out.startswith("Turkey") and "[1]" in out
+        code = qa_main(["ask", "--server", f"http://127.0.0.1:{port}", "where did they meet?"])
+        out, err = capsys.readouterr()
+        assert code == 0 and out.startswith("Turkey") and "[1]" in out, (code, out, err)
         assert qa_main(["ask", "--server", f"http://127.0.0.1:{port}", " "]) == 1
         assert "answered 422" in capsys.readouterr().err
     finally:
