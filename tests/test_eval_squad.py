@@ -44,11 +44,11 @@ SHARED = Path(os.environ.get("QA_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 # Regression gate: official F1 (abstention applied as the product does) on the 85 sample
 # questions, by mode, of the shipped neural reader (the gate fails when anything else ran).
-# Measured (eval/RESULTS.md, session 9): neural reading 62.2 / corpus 64.3 (on the first 61
-# questions: 64.3 / 63.7); the floors leave a margin of 7-11 points.
-MIN_F1 = {"reading": 55.0, "corpus": 53.0}
+# Measured (eval/RESULTS.md, session 10, reader v3): neural reading 58.1 / corpus 65.2 (v1:
+# 62.2 / 64.3); the floors leave a margin of 6-12 points.
+MIN_F1 = {"reading": 52.0, "corpus": 53.0}
 # Share of the 19 unanswerable questions the neural reader abstains on (measured 89.5 reading,
-# 73.7 corpus).
+# 68.4 corpus).
 MIN_NOANS_NEURAL = {"reading": 70.0, "corpus": 50.0}
 MIN_RECALL_AT_5 = 90.0  # corpus mode, passage holding a gold span; measured 97.0
 
