@@ -126,9 +126,6 @@ class Compose:
         self.policy = policy
         self.documents = documents
 
-    def warm_up(self) -> None:
-        """Nothing to load."""
-
     def run(self, draft: Draft) -> Answer:
         answer = self.answer(draft.question, draft.result, draft.passages, draft.timings_ms,
                              draft.search_query, draft.as_read)

@@ -282,10 +282,12 @@ class HybridRetriever:
     eval and the scripts call for passages alone."""
 
     def __init__(self, corpus: Corpus, settings: Settings):
-        self.corpus = corpus
-        self.settings = settings
         self.first_stage = FirstStage(corpus, settings)
         self.rescore = Rescore(corpus, settings)
+
+    def warm_up(self) -> None:
+        self.first_stage.warm_up()
+        self.rescore.warm_up()
 
     def retrieve(
         self,
@@ -312,6 +314,3 @@ class HybridRetriever:
                  bm25: dict[int, float]) -> np.ndarray:
         """The learned re-scorer's inputs for fused candidates (see Rescore.features)."""
         return self.rescore.features(query, passages, vector, bm25)
-
-    def ranker(self) -> LinearRanker:
-        return self.rescore.ranker()

@@ -7,7 +7,7 @@ abstention, citations). See `QAService._ask`."""
 
 from __future__ import annotations
 
-import logging
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -15,13 +15,13 @@ from dataclasses import replace
 from typing import Any
 
 from embeddings.encoder import Encoder
-from qa.compose import Compose, Draft, distinct_citations
+from qa.compose import Compose, Draft
 from qa.corpus import Corpus, IngestResult
 from qa.extractor import RuleExtractor
 from qa.policy import AnswerPolicy
 from qa.question import Question, QuestionError, validate_question
 from qa.reader import NeuralReader, Reader, shared_neural_reader
-from qa.reading import Reading, ReadStage, uses_neural_reader
+from qa.reading import ReadStage, uses_neural_reader
 from qa.retriever import HybridRetriever, PassageFilter
 from qa.settings import Settings
 from qa.stories import (
@@ -35,11 +35,8 @@ from qa.stories import (
 from qa.timing import StageTimer
 from qa.types import Answer, NewDocument, ReaderResult, RetrievedPassage
 
-log = logging.getLogger(__name__)
-
-# QuestionError and distinct_citations are imported from here by api/ and tests (they live in
-# qa.question and qa.compose).
-__all__ = ["QAService", "QuestionError", "abstain_threshold", "describe", "distinct_citations"]
+# QuestionError is imported from here by api/ and tests (it lives in qa.question).
+__all__ = ["QAService", "QuestionError", "abstain_threshold", "describe"]
 
 
 def abstain_threshold(settings: Settings) -> float:
@@ -67,11 +64,8 @@ class QAService:
             torch.set_num_threads(settings.torch_threads)
         self.corpus = Corpus(settings, encoder)
         # The stages, in the order a question goes through them.
-        self.retriever = HybridRetriever(self.corpus, settings)
-        self.first_stage = self.retriever.first_stage
-        self.rescore = self.retriever.rescore
+        self.retriever = HybridRetriever(self.corpus, settings)  # FirstStage, then Rescore
         self.read_stage = ReadStage(self.corpus, settings, reader)
-        self._compose: Compose | None = None  # made with the policy, once the reader is known
         self._slot_model: SameSlotModel | None = None
         from embeddings.onnx_session import available_cores
 
@@ -94,18 +88,15 @@ class QAService:
     def slot_model(self, model: SameSlotModel) -> None:
         self._slot_model = model
 
-    @property
-    def composer(self) -> Compose:
-        """The compose stage, holding the answer policy (which needs the reader's threshold)."""
-        if self._compose is None:
-            policy = AnswerPolicy(self.abstain_threshold, self.settings.min_similarity)
-            self._compose = Compose(policy, self.corpus)
-        return self._compose
-
-    @property
+    @functools.cached_property
     def policy(self) -> AnswerPolicy:
-        """When an answer is given (threshold, off-topic, abstain): one policy for every stage."""
-        return self.composer.policy
+        """When an answer is given (threshold, off-topic, abstain): one policy for every stage,
+        made once the reader (and so its threshold) is known."""
+        return AnswerPolicy(self.abstain_threshold, self.settings.min_similarity)
+
+    @functools.cached_property
+    def composer(self) -> Compose:
+        return Compose(self.policy, self.corpus)
 
     @property
     def abstain_threshold(self) -> float:
@@ -119,9 +110,8 @@ class QAService:
 
     def warm_up(self) -> None:
         """Load every model and the index now, so the first question is fast."""
-        self.first_stage.warm_up()
+        self.retriever.warm_up()
         self.read_stage.warm_up()
-        self.rescore.warm_up()
         from embeddings.nlp import load_spacy
 
         load_spacy()
@@ -164,36 +154,30 @@ class QAService:
         """The stages in turn: retrieve, rescore, read, the policy's screen, compare, compose."""
         timer = StageTimer()
         top_k = top_k or self.settings.top_k
-        reading = self._retrieve_and_read(query, top_k, where, timer, on_stage)
-        result = self.policy.screen(reading.result, list(reading.as_read.values()))
+        passages, as_read, result = self.read(query, top_k, where, timer, on_stage)
         comparison = None
         if self.settings.compare_sources and self.policy.answers(result):
             with timer.stage("compare"):
-                comparison = self.compare_sources(query, result, reading.as_read)
+                comparison = self.compare_sources(query, result, as_read)
             result = chosen_by(comparison, result)
-        return self.composer.run(Draft(question, query, result, reading.passages[:top_k],
-                                       reading.as_read, timer.ms, comparison, where))
-
-    def _retrieve_and_read(self, query: str, top_k: int, where: PassageFilter | None,
-                           timer: StageTimer, on_stage: Callable[[str], None] | None) -> Reading:
-        """The retrieval stages (deep enough for the reader), then the read stage, each timed
-        and announced to `on_stage`."""
-        notify = on_stage or (lambda _stage: None)
-        depth = max(top_k, self.settings.read_passages)
-        notify("searching")
-        with timer.stage("retrieve"):
-            found = self.first_stage.run(query, self.rescore.depth(depth), where, timer)
-            passages = self.rescore.run(query, found, depth, timer)
-        notify("reading")
-        with timer.stage("read"):
-            return self.read_stage.run(query, passages)
+        return self.composer.run(Draft(question, query, result, passages[:top_k], as_read,
+                                       timer.ms, comparison, where))
 
     def read(self, query: str, top_k: int, where: PassageFilter | None = None,
              timer: StageTimer | None = None, on_stage: Callable[[str], None] | None = None
              ) -> tuple[list[RetrievedPassage], dict[int, RetrievedPassage], ReaderResult]:
-        """Retrieve and read: the passages (those read widened, re-ranked by the reader), every
-        passage read by id, and the reader's result as the answer policy screened it."""
-        reading = self._retrieve_and_read(query, top_k, where, timer or StageTimer(), on_stage)
+        """Retrieve (deep enough for the reader) and read, each stage timed and announced to
+        `on_stage`: the passages (those read widened, re-ranked by the reader), every passage
+        read by id, and the reader's result as the answer policy screened it."""
+        timer = timer or StageTimer()
+        notify = on_stage or (lambda _stage: None)
+        notify("searching")
+        with timer.stage("retrieve"):
+            passages = self.retriever.retrieve(query, max(top_k, self.settings.read_passages),
+                                               where, timer)
+        notify("reading")
+        with timer.stage("read"):
+            reading = self.read_stage.run(query, passages)
         result = self.policy.screen(reading.result, list(reading.as_read.values()))
         return reading.passages, reading.as_read, result
 
@@ -207,7 +191,7 @@ class QAService:
         if len(docs) < 2:
             return None
         heads = self.corpus.heads(docs, CORRECTION_HEAD_CHARS)
-        return compare(question, result.candidates, read, self.abstain_threshold,
+        return compare(question, result.candidates, read, self.policy.threshold,
                        frozenset(d for d, (old, _) in heads.items() if old),
                        frozenset(d for d, (_, head) in heads.items() if is_correction(head)),
                        result.best, self.slot_model.same_slot)

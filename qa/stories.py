@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.dates import MONTH_WORDS, WEEKDAYS
+from qa.numeric import sigmoid
 from qa.text import fold
 from qa.types import AnswerSpan, Candidate, RetrievedPassage
 
@@ -178,7 +178,7 @@ class SameSlotModel:
 
     def probability(self, features: list[float]) -> float:
         z = self.bias + sum(w * x for w, x in zip(self.weights, features, strict=True))
-        return 1.0 / (1.0 + math.exp(-z))
+        return sigmoid(z)
 
     def same_slot(self, question: str, first: Source, other: Source) -> bool:
         return self.probability(slot_features(question, first, other)) >= self.threshold

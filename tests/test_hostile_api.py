@@ -227,7 +227,7 @@ def test_a_follow_up_streams_its_rewriting_stage(client: TestClient) -> None:
 
 
 def test_repeated_closest_sentences_are_cited_once() -> None:
-    from qa.service import distinct_citations
+    from qa.compose import distinct_citations
     from qa.types import Citation
 
     caption = "Hamas chief Khaled Mashaal in Doha. (AFP)"

@@ -12,7 +12,7 @@ the turn and a later question never parses an earlier turn again.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from qa.followup.mentions import (
@@ -152,10 +152,6 @@ def analyse_unstored(turn: Exchange) -> TurnAnalysis:
 def analysis_of(turn: Exchange) -> TurnAnalysis:
     """The turn's kept analysis, or a fresh one."""
     return turn.analysis if turn.analysis is not None else analyse(turn)
-
-
-def with_analysis(turn: Exchange) -> Exchange:
-    return turn if turn.analysis is not None else replace(turn, analysis=analyse(turn))
 
 
 def analyse(turn: Exchange, weights: Weights = WEIGHTS) -> TurnAnalysis:
