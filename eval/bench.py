@@ -37,11 +37,10 @@ from typing import Any
 import numpy as np
 
 from eval.report import stage_summary, summarize_ms
-from qa.chat import ChatService
+from qa.chat import open_chat
 from qa.corpus import embedding_input
 from qa.service import QAService
 from qa.settings import Settings
-from qa.storage.conversations import ConversationStore
 from qa.types import NewDocument
 
 log = logging.getLogger(__name__)
@@ -247,8 +246,7 @@ def paired_pass(service: QAService, questions: Sequence[str]) -> PairedTimes:
     The analysis of earlier turns that a follow-up needed (the resolver's parse of a turn, done
     the first time a question needs it and kept with the turn; part of the request and so of
     the overhead) is also reported on its own, for the turns that did it."""
-    chat = ChatService(service, ConversationStore(service.settings.db_path,
-                                                  service.settings.conversation_ttl_hours))
+    chat = open_chat(service)
     times = PairedTimes()
     conversation_id: str | None = None
 

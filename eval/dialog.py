@@ -515,19 +515,17 @@ MODES = ("conversation", "independent", "gold-history")
 def run_dialogs(dialogs: Sequence[Dialog], base: Any, mode: str = "conversation",
                 progress: bool = True) -> list[TurnResult]:
     """Ask every dialog turn by turn in a fresh data dir (each dialog limited to its story)."""
-    from qa.chat import ChatService, first_stage_search
+    from qa.chat import first_stage_search, open_chat
     from qa.followup import Exchange, resolve
     from qa.retriever import PassageFilter
     from qa.service import QAService
-    from qa.storage.conversations import ConversationStore
     from qa.types import NewDocument
 
     results: list[TurnResult] = []
     with tempfile.TemporaryDirectory(prefix="qa-eval-dialog-") as tmp:
         settings = base.model_copy(update={"data_dir": Path(tmp)})
         service = QAService(settings)
-        chat = ChatService(service, ConversationStore(settings.db_path,
-                                                      settings.conversation_ttl_hours))
+        chat = open_chat(service)
         try:
             for dialog in dialogs:
                 doc = service.add_documents([NewDocument(dialog.title or dialog.id,

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
-import pytrec_eval
-
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
 
@@ -244,6 +242,8 @@ def trec_measures(
         # descending scores in rank order, all distinct, so trec_eval keeps the order as given
         run[qid] = {doc: float(len(unique) - rank) for rank, doc in enumerate(unique)}
     judged = {q: {d: int(g) for d, g in qrels.get(q, {}).items()} for q in rankings}
+    import pytrec_eval  # here, so the reader's training needs only the answer metrics
+
     scored = pytrec_eval.RelevanceEvaluator(judged, set(measures)).evaluate(run) if run else {}
     return {q: {n: float(scored.get(q, {}).get(n, 0.0)) for n in names} for q in rankings}
 

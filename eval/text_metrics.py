@@ -4,7 +4,7 @@
 Both libraries score the same tokens: lower-cased words and single punctuation marks
 (`tokenize`), so "?" and "'s" count as they always have here. sacreBLEU runs with
 `tokenize="none"` on those tokens and no smoothing (a corpus without a matching 4-gram scores
-0); its signature is `BLEU_SIGNATURE`. rouge-score gets the same tokenizer in place of its own,
+0); its signature is `bleu_signature()`. rouge-score gets the same tokenizer in place of its own,
 which drops punctuation. Both are returned as percentages, except `sentence_bleu` (0-1), which
 ranks one question's candidates and is not for reporting.
 """

@@ -132,6 +132,24 @@ def test_a_numbered_database_opens_and_upgrades_keeping_its_data(
     again.close()
 
 
+def test_an_adopted_namespace_opens_without_the_write_lock(tmp_path: Path) -> None:
+    """Once the store's numbers are names, opening it takes no write lock, even while the
+    conversations' numbers still wait in the old table (a writer elsewhere must not block it)."""
+    path = tmp_path / "qa.sqlite3"
+    _numbered_database(path, 7, 2)
+    DocumentStore(path).close()  # adopts the store's numbers; the conversations' stay
+    assert "schema_migrations" in _tables(path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process mid-write
+    try:
+        store = DocumentStore(path)  # raised "database is locked" after the busy timeout
+        assert store.get_document("d1") is not None
+        store.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_numbers_a_newer_program_recorded_are_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "qa.sqlite3"
     _numbered_database(path, 7, 2)

@@ -205,8 +205,9 @@ def _adopt_numbered(conn: sqlite3.Connection, namespace: str,
     """Record by name the migrations a database made before names holds as numbers (version
     i: the i-th migration), and drop the numbered table once it is empty. Numbers past the
     list (a newer program's) are left where they are."""
-    if not _has_legacy_table(conn):
-        return
+    if not _has_legacy_table(conn) or conn.execute(
+            f"SELECT 1 FROM {_LEGACY} WHERE namespace = ? LIMIT 1", (namespace,)).fetchone() is None:
+        return  # nothing of this namespace to adopt: no write lock taken on an ordinary open
     with transaction(conn):
         if not _has_legacy_table(conn):  # another process adopted and dropped it meanwhile
             return
