@@ -259,9 +259,11 @@ class Corpus:
                 for starts, hashes in per_doc]
 
     def close(self) -> None:
-        if self._index is not None:
-            self._index.close()
-        self.store.close()
+        """Close the index and the store, after any write in progress (it holds the lock)."""
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+            self.store.close()
 
     # writes ----------------------------------------------------------------------------------
     def prepare(self, doc: NewDocument) -> NewDocument:

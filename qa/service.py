@@ -70,8 +70,8 @@ class QAService:
         from embeddings.onnx_session import available_cores
 
         # Admission, not a lock: this many questions run at once, each to the end.
-        self._admitted = threading.BoundedSemaphore(
-            settings.max_concurrent_questions or available_cores() + 1)
+        self._slots = settings.max_concurrent_questions or available_cores() + 1
+        self._admitted = threading.BoundedSemaphore(self._slots)
 
     @property
     def reader(self) -> Reader:
@@ -205,8 +205,17 @@ class QAService:
         return self.composer.answer(question, result, passages, timings_ms, search_query,
                                     as_read)
 
-    def close(self) -> None:
-        self.corpus.close()
+    def close(self, wait_s: float = 30.0) -> None:
+        """Close the corpus once the questions in progress are done (up to `wait_s`): a
+        streamed question's worker may outlive its request."""
+        deadline = time.monotonic() + wait_s
+        taken = sum(self._admitted.acquire(timeout=max(0.0, deadline - time.monotonic()))
+                    for _ in range(self._slots))
+        try:
+            self.corpus.close()
+        finally:
+            for _ in range(taken):
+                self._admitted.release()
 
 
 def chosen_by(comparison: Comparison | None, result: ReaderResult) -> ReaderResult:

@@ -225,3 +225,35 @@ def test_the_overlap_reader_is_what_answers(service: QAService) -> None:
     assert type(service.reader).__name__ == "OverlapReader"
     assert service.corpus.encoder.name == "hashing-test-encoder"
     assert content_words(MET) == {"mashaal", "soleimani", "meet"}
+
+
+def test_close_waits_for_the_question_in_progress(tmp_path: Path, sample_path: Path) -> None:
+    """A streamed question's worker can outlive its request: closing the service (the app's
+    shutdown) waits for it rather than closing the database under it."""
+    from fakes import HashingEncoder, OverlapReader
+
+    from qa.settings import Settings
+    from qa.types import ReaderResult, RetrievedPassage
+
+    reading, release = threading.Event(), threading.Event()
+
+    class SlowReader(OverlapReader):
+        def read(self, question: str, passages: list[RetrievedPassage]) -> ReaderResult:
+            reading.set()
+            release.wait(10)
+            return super().read(question, passages)
+
+    svc = QAService(Settings(data_dir=tmp_path), encoder=HashingEncoder(), reader=SlowReader())
+    svc.add_documents(load_paths([sample_path]).documents)
+    answers: list[Answer] = []
+    asking = threading.Thread(target=lambda: answers.append(svc.ask(MET)))
+    asking.start()
+    assert reading.wait(10)
+    closing = threading.Thread(target=svc.close)
+    closing.start()
+    closing.join(0.3)
+    assert closing.is_alive()  # waiting for the question
+    release.set()
+    asking.join(10)
+    closing.join(10)
+    assert not closing.is_alive() and answers and answers[0].citations
