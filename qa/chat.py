@@ -26,6 +26,7 @@ from qa.followup import (
     TurnAnalysis,
     analyse,
     may_need_context,
+    prime,
 )
 from qa.followup import default_resolver as default_followup_resolver
 from qa.retriever import PassageFilter
@@ -134,6 +135,10 @@ class ChatService:
         first time a question needs it, and its analysis kept with it in the store, so no turn
         is analysed twice and a conversation of questions that stand alone analyses nothing."""
         out = []
+        try:
+            prime(exchanges)
+        except Exception:  # each turn is tried (and its failure logged) below
+            log.exception("parsing the conversation's earlier turns failed")
         for turn, exchange in zip(history, exchanges, strict=True):
             if exchange.analysis is None:
                 try:

@@ -21,8 +21,11 @@ from qa.followup import (
     TurnAnalysis,
     analyse,
     may_need_context,
+    prime,
 )
-from qa.followup.mentions import is_event_noun, mentions
+from qa.followup import analysis as analysis_module
+from qa.followup import mentions as mentions_module
+from qa.followup.mentions import ENTITIES, ParseMemo, is_event_noun, mentions
 from qa.followup.rewriters import REWRITERS, Anaphora, Ellipsis
 from qa.followup.selector import BASE_FEATURES, SEARCH_FEATURES, Model, fit
 
@@ -91,6 +94,40 @@ def test_a_kept_analysis_is_used_instead_of_parsing_the_turn_again() -> None:
         "Where was Khaled Mashaal born?"
     assert resolver.resolve("Where was he born?", [with_kept]).standalone == \
         "Where was Hassan Nasrallah born?"
+
+
+def test_primed_turns_are_analysed_without_parsing_again(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """prime() parses in one batch exactly what analyse() needs, and a batch parses as one
+    call per text does (the same analyses)."""
+    turns = [turn("Where did Khaled Mashaal meet Qassem Soleimani?", "Turkey", evidence=MEETING),
+             turn("What did Tehran reject?", "a request to open an office in Beirut",
+                  evidence=OFFICE),
+             turn("Who reported the meeting?", "Saudi daily Al-Hayat", evidence=MEETING)]
+    one_by_one = [analyse(t) for t in turns]
+    fresh = ParseMemo(), ParseMemo(disable=tuple(ENTITIES.disable))
+    monkeypatch.setattr(mentions_module, "PARSES", fresh[0])
+    monkeypatch.setattr(mentions_module, "ENTITIES", fresh[1])
+    monkeypatch.setattr(analysis_module, "PARSES", fresh[0])
+    monkeypatch.setattr(analysis_module, "ENTITIES", fresh[1])
+    prime(turns)
+    assert len(fresh[0]._docs) == 6 and len(fresh[1]._docs) == 2  # MEETING once
+
+    def no_parsing() -> None:
+        raise AssertionError("analyse parsed a text prime() should have parsed")
+
+    monkeypatch.setattr(mentions_module, "nlp", no_parsing)
+    assert [analyse(t) for t in turns] == one_by_one
+
+
+def test_the_parse_memo_is_bounded_and_keeps_what_was_used_last() -> None:
+    memo = ParseMemo(size=2)
+    first = memo.one("Who leads Hamas?")
+    memo.one("Who leads Hezbollah?")
+    assert memo.many(["Who leads Hamas?", "Who leads Hamas?"]) == [first, first]  # used last
+    memo.one("Where was he born?")  # evicts Hezbollah, the least recently used
+    assert list(memo._docs) == ["Who leads Hamas?", "Where was he born?"]
+    assert memo.one("Who leads Hamas?") is first
 
 
 # --------------------------------------------------------------------------- the issue's dialogs

@@ -19,7 +19,7 @@ The package, in the order a question meets it:
   search, how well the retrieved passages support each candidate.
 """
 
-from qa.followup.analysis import WEIGHTS, Exchange, TurnAnalysis, Weights, analyse
+from qa.followup.analysis import WEIGHTS, Exchange, TurnAnalysis, Weights, analyse, prime
 from qa.followup.mentions import Kind, Mention, Role, Want
 from qa.followup.resolver import (
     HISTORY_TURNS,
@@ -37,5 +37,5 @@ __all__ = [
     "HISTORY_TURNS", "WEIGHTS", "Candidate", "Context", "Exchange", "Kind", "Mention",
     "QuestionAnalysis", "Resolution", "Resolver", "Rewriter", "Role", "Search", "Selector",
     "TurnAnalysis", "Want", "Weights", "analyse", "default_resolver", "is_greeting",
-    "may_need_context", "resolve",
+    "may_need_context", "prime", "resolve",
 ]

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa.followup.mentions import (
+    ENTITIES,
     FEMALE,
     GROUP_PRONOUNS,
     MALE,
     NAMED,
+    PARSES,
     PERSON_PRONOUNS,
     WH,
     WORD,
@@ -39,6 +41,7 @@ from qa.followup.mentions import (
 )
 
 ANALYSIS_VERSION = 1  # bump when what is stored changes; older analyses are redone
+ANSWER_PARSE_CHARS = 600  # a longer answer is not parsed: its mentions are not worth the time
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,19 @@ def analyse_unstored(turn: Exchange) -> TurnAnalysis:
     return analyse(turn)
 
 
+def prime(turns: list[Exchange]) -> None:
+    """Parse in one batch the texts `analyse` will need for these turns (each kind of parse
+    one `nlp.pipe` call), so that analysing several turns in a row costs little more than
+    one; turns already analysed are skipped."""
+    todo = [t for t in turns if t.analysis is None]
+    if not todo:
+        return
+    short = [t.standalone_question or t.question for t in todo]
+    short += [t.answer for t in todo if t.answer and len(t.answer) < ANSWER_PARSE_CHARS]
+    PARSES.many(short)
+    ENTITIES.many([t.evidence[0] for t in todo if t.evidence])
+
+
 def analysis_of(turn: Exchange) -> TurnAnalysis:
     """The turn's kept analysis, or a fresh one."""
     return turn.analysis if turn.analysis is not None else analyse(turn)
@@ -175,7 +191,7 @@ def analyse(turn: Exchange, weights: Weights = WEIGHTS) -> TurnAnalysis:
     answer_words: list[str] = []
     phrases: list[Found] = []
     whole = None
-    answer_doc = parse(answer) if answer and len(answer) < 600 else None
+    answer_doc = parse(answer) if answer and len(answer) < ANSWER_PARSE_CHARS else None
     if answer:
         whole = answer_mention(asked, answer, answer_doc) or answer_entity(asked, answer,
                                                                            answer_doc)

