@@ -87,9 +87,10 @@ class Settings(BaseSettings):
     encoder_batch_size: int = Field(
         8, description="texts per encoder call at ingest (8 is faster than 32 in ONNX Runtime "
         "on 2 cores and peaks at half the memory: attention grows with batch x tokens^2)")
-    encoder_runtime: Literal["onnx", "torch"] = Field(
-        "onnx", description="run the encoder in ONNX Runtime (exported once, same vectors) or "
-        "in torch")
+    encoder_runtime: Literal["onnx", "onnx-int8", "torch"] = Field(
+        "onnx", description="run the encoder in ONNX Runtime (exported once, the same vectors "
+        "as torch), in ONNX Runtime with int8 weights (quantized once; about 1.6x faster, "
+        "vectors within a cosine of about 0.99) or in torch")
     model_cache_dir: Path | None = Field(
         None, description="where the encoder's ONNX export is kept (default "
         "~/.cache/pressroom)")

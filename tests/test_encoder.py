@@ -1,4 +1,5 @@
-"""The encoder's two runtimes give the same vectors; the ONNX export is cached and repaired."""
+"""The encoder's runtimes: ONNX gives the torch vectors, int8 close to them; the exports are cached
+and repaired."""
 
 from __future__ import annotations
 
@@ -58,3 +59,28 @@ def test_an_unusable_cache_falls_back_to_torch(tmp_path: Path, torch_vectors: np
     encoder = Encoder(runtime="onnx", cache_dir=blocked)
     np.testing.assert_allclose(encoder.encode(TEXTS), torch_vectors, atol=1e-6)
     assert encoder.runtime == "torch"
+
+
+def test_int8_export_is_close_to_full_precision_and_stored_under_its_own_name(
+        tmp_path: Path, torch_vectors: np.ndarray) -> None:
+    encoder = Encoder(runtime="onnx-int8", cache_dir=tmp_path)
+    vectors = encoder.encode(TEXTS)  # exports, checks against torch, quantizes, checks again
+    assert encoder.runtime == "onnx-int8"
+    assert sorted(p.name.endswith("-int8.onnx") for p in tmp_path.glob("*.onnx")) == [False, True]
+    cosines = (vectors * torch_vectors).sum(axis=1)
+    assert cosines.min() > 0.98 and not np.allclose(vectors, torch_vectors, atol=1e-4)
+    full = Encoder(runtime="onnx", cache_dir=tmp_path)
+    assert encoder.name == full.name + "-int8"  # never mixed with full-precision vectors
+    # the question still finds its answer first among the texts
+    assert np.argmax(vectors[1:] @ vectors[0]) == np.argmax(torch_vectors[1:] @ torch_vectors[0])
+
+    (quantized,) = tmp_path.glob("*-int8.onnx")
+    mtime = quantized.stat().st_mtime_ns
+    again = Encoder(runtime="onnx-int8", cache_dir=tmp_path)
+    np.testing.assert_allclose(again.encode(TEXTS), vectors, atol=1e-6)
+    assert again._model is None and quantized.stat().st_mtime_ns == mtime  # reused
+
+    quantized.write_bytes(b"not a model")
+    repaired = Encoder(runtime="onnx-int8", cache_dir=tmp_path)
+    np.testing.assert_allclose(repaired.encode(TEXTS), vectors, atol=1e-6)
+    assert repaired.runtime == "onnx-int8" and quantized.stat().st_size > 1_000_000

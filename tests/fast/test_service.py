@@ -7,14 +7,16 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import counting_encoder
-from fakes import content_words
+from fakes import HashingEncoder, OverlapReader, content_words
 
 from qa.corpus import DocumentError, DocumentTooLarge, embedding_input
 from qa.loaders import load_paths
 from qa.retriever import PassageFilter
 from qa.service import QAService, QuestionError
+from qa.settings import Settings
 from qa.types import Answer, NewDocument
 
 from .conftest import ServiceFactory
@@ -218,6 +220,36 @@ def test_restart_keeps_everything_and_a_damaged_index_is_rebuilt(
     again = make_service(data_dir)
     assert again.ask(MET).answer == expected
     assert index_path.exists()
+
+
+def test_another_encoder_re_embeds_every_passage_and_never_mixes_vectors(
+        tmp_path: Path, sample_path: Path) -> None:
+    """What switching QA_ENCODER_RUNTIME does to a data dir: vectors are stored under the
+    encoder's name, and a service opening it with another encoder embeds every passage again."""
+    class OtherEncoder(HashingEncoder):
+        name = "another-test-encoder"
+
+        def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+            self.calls.append(len(texts))
+            return -super().encode(texts, progress)  # other vectors: every cosine negated
+
+    first = QAService(Settings(data_dir=tmp_path), encoder=HashingEncoder(),
+                      reader=OverlapReader())
+    first.add_documents(load_paths([sample_path]).documents)
+    expected = first.ask(MET).answer
+    stored = len(first.corpus.store.passage_ids_without_vector("another-test-encoder"))
+    first.close()
+    assert stored > 0
+
+    other = OtherEncoder()
+    other.calls = []
+    second = QAService(Settings(data_dir=tmp_path), encoder=other, reader=OverlapReader())
+    second.corpus.open()
+    assert second.corpus.store.passage_ids_without_vector("another-test-encoder") == []
+    assert second.corpus.store.passage_ids_without_vector(HashingEncoder.name) != []
+    assert other.calls[0] == stored  # every passage, in one call at open
+    assert second.ask(MET).answer == expected  # searched with its own vectors
+    second.close()
 
 
 def test_the_overlap_reader_is_what_answers(service: QAService) -> None:
