@@ -68,9 +68,17 @@ class VectorIndex:
         self.add(ids, vectors)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                                     np.asarray(ids, dtype=np.int64))
+        """Add vectors under these ids. An exact index that grows to `ivf_threshold` by adds
+        becomes an IVF one, as if built at that size (a corpus ingested a day at a time would
+        otherwise be searched exhaustively forever: about 0.7 s a question at 1M passages)."""
+        if not len(ids):
+            return
+        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
+                                 np.asarray(ids, dtype=np.int64))
+        if self.kind == "flat" and len(self) >= self.ivf_threshold:
+            flat: Any = self._index
+            every = faiss.vector_to_array(flat.id_map).astype(np.int64)
+            self.rebuild(every, flat.index.reconstruct_n(0, flat.ntotal))
 
     def remove(self, ids: list[int]) -> None:
         if ids:

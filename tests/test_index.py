@@ -31,3 +31,16 @@ def test_search_filter_remove_and_atomic_save(tmp_path: Path, threshold: int) ->
     assert loaded.ids() == index.ids() and loaded.kind == index.kind
     with pytest.raises(ValueError, match="dimension"):
         VectorIndex.load(path, 8)
+
+
+def test_an_exact_index_grown_by_adds_becomes_ivf_at_the_threshold() -> None:
+    vectors = unit(3000, 16, seed=1)
+    ids = np.arange(10, 3010)
+    index = VectorIndex(16, ivf_threshold=2000, nprobe=64)
+    index.rebuild(ids[:1500], vectors[:1500])
+    index.add(ids[1500:1900], vectors[1500:1900])
+    assert index.kind == "flat" and len(index) == 1900
+    index.add(ids[1900:], vectors[1900:])  # crosses 2,000
+    assert index.kind == "ivf" and len(index) == 3000 and index.ids() == set(ids.tolist())
+    for row in (0, 1700, 2999):  # from the first build, an earlier add and the crossing add
+        assert index.search(vectors[row], 1)[0][0] == ids[row]

@@ -252,6 +252,29 @@ def test_another_encoder_re_embeds_every_passage_and_never_mixes_vectors(
     second.close()
 
 
+def test_an_exact_index_past_the_ivf_size_becomes_ivf(tmp_path: Path,
+                                                      make_service: ServiceFactory) -> None:
+    """A corpus grown past QA_IVF_THRESHOLD by ingests is searched through an IVF index: one
+    crossing it by an add switches at once, one stored exact before switches when opened."""
+    ledger = [NewDocument(title=f"Ledger {i}", text=f"Shipment {i} brought {i} crates of "
+                          f"apples from orchard {i}.") for i in range(40)]
+    first = make_service(tmp_path / "opened")
+    first.add_documents(ledger[:30])
+    assert first.corpus.index.kind == "faiss flat"
+    first.close()
+    reopened = make_service(tmp_path / "opened", ivf_threshold=30)
+    reopened.corpus.open()
+    assert reopened.corpus.index.kind == "faiss ivf" and reopened.corpus.indexed_count() == 30
+
+    grown = make_service(tmp_path / "grown", ivf_threshold=30)
+    grown.add_documents(ledger[:29])
+    assert grown.corpus.index.kind == "faiss flat"
+    grown.add_documents(ledger[29:])
+    assert grown.corpus.index.kind == "faiss ivf" and grown.corpus.indexed_count() == 40
+    found = grown.search("crates of apples from orchard 35", 1)
+    assert found[0].title == "Ledger 35"
+
+
 def test_the_overlap_reader_is_what_answers(service: QAService) -> None:
     """The fakes are in use (not the real models): this tier must stay fast."""
     assert type(service.reader).__name__ == "OverlapReader"

@@ -84,8 +84,12 @@ class FaissIndex(PassageIndex):
             except Exception as exc:  # a damaged file is rebuilt, never fatal
                 log.warning("index %s unreadable (%s); rebuilding", self.path, exc)
         held = index.ids() if index is not None else set()
-        if index is None or held != set(ids.tolist()):
-            if index is not None:
+        # An exact index that reached the IVF size by adds before they switched it is rebuilt.
+        outgrown = index is not None and index.kind == "flat" and len(held) >= self.ivf_threshold
+        if index is None or held != set(ids.tolist()) or outgrown:
+            if outgrown:
+                log.info("exact index of %d vectors; rebuilding it as IVF", len(held))
+            elif index is not None:
                 log.warning("index disagrees with the store; rebuilding from stored vectors")
             index = VectorIndex(self.dimension, ivf_threshold=self.ivf_threshold)
             index.rebuild(ids, vectors if len(ids) else np.zeros((0, self.dimension), np.float32))
