@@ -114,7 +114,9 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    ivf_threshold: int = 200_000
+    ivf_threshold: int = Field(
+        200_000, ge=1, description="passages from which the FAISS index is IVF, not exact (a "
+        "corpus grown past it by adds switches then; a stored exact one when opened)")
     rescorer: Literal["learned", "sentence", "off"] = Field(
         "learned", description="re-score the fused top: `learned` (a logistic model over "
         "passage, sentence and lexical signals, qa/models/ranker), `sentence` (RRF score + "
