@@ -3,8 +3,9 @@
 Three runtimes. `torch` is sentence-transformers itself; `onnx` (the default) the same weights
 exported once to ONNX and run by ONNX Runtime: the same vectors (to about 1e-7), several times
 faster for one short query on 2 cores, and no torch model in memory once the export is cached.
-`onnx-int8` (opt-in) quantizes that export's weights to int8 (per channel): about 1.6x faster
-again on this project's 2-core machines, vectors within a cosine of about 0.99 of the others;
+`onnx-int8` (opt-in) quantizes that export's weights to int8 (per channel): encoding about
+1.6x faster again on this project's 2-core machines (ingest 1.4x), vectors within a cosine of
+about 0.99 of the others;
 retrieval recall is the same on the project's sets, but answers that sit near a decision
 boundary can change (eval/RESULTS.md). Its vectors are kept under another model name
 (`name`), so they are never mixed with full-precision ones.

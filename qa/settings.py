@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         "on 2 cores and peaks at half the memory: attention grows with batch x tokens^2)")
     encoder_runtime: Literal["onnx", "onnx-int8", "torch"] = Field(
         "onnx", description="run the encoder in ONNX Runtime (exported once, the same vectors "
-        "as torch), in ONNX Runtime with int8 weights (quantized once; about 1.6x faster, "
+        "as torch), in ONNX Runtime with int8 weights (quantized once; ingest about 1.4x faster, "
         "vectors within a cosine of about 0.99) or in torch")
     model_cache_dir: Path | None = Field(
         None, description="where the encoder's ONNX export is kept (default "

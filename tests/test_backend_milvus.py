@@ -13,6 +13,8 @@ import pytest
 
 pytest.importorskip("milvus_lite", reason="milvus-lite is not installed (pip install -e '.[milvus]')")
 
+from contracts import STORM  # noqa: E402
+
 from qa.cli import main as qa_main  # noqa: E402
 from qa.loaders import load_paths  # noqa: E402
 from qa.migrate import migrate_index  # noqa: E402
@@ -25,13 +27,6 @@ from qa.storage.backends.milvus import Fts5Terms, MilvusIndex, filter_expression
 from qa.storage.documents import DocumentStore, content_hash  # noqa: E402
 from qa.types import NewDocument  # noqa: E402
 
-STORM = NewDocument(
-    title="Storm hits northern coast",
-    text="A powerful storm struck the northern coast on Thursday.\n\nEmergency services said the "
-    "town of Harwick was the worst affected, with more than 200 houses flooded. The regional "
-    "governor, Maria Lopez, opened shelters in three schools.",
-    published="2024-05-02",
-)
 MARKET = NewDocument(
     title="Fish market reopens",
     text="The old fish market in Harwick reopened on Monday after repairs.\n\nTraders said "

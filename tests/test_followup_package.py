@@ -23,7 +23,6 @@ from qa.followup import (
     may_need_context,
     prime,
 )
-from qa.followup import analysis as analysis_module
 from qa.followup import mentions as mentions_module
 from qa.followup.mentions import ENTITIES, ParseMemo, is_event_noun, mentions
 from qa.followup.rewriters import REWRITERS, Anaphora, Ellipsis
@@ -108,8 +107,6 @@ def test_primed_turns_are_analysed_without_parsing_again(monkeypatch: pytest.Mon
     fresh = ParseMemo(), ParseMemo(disable=tuple(ENTITIES.disable))
     monkeypatch.setattr(mentions_module, "PARSES", fresh[0])
     monkeypatch.setattr(mentions_module, "ENTITIES", fresh[1])
-    monkeypatch.setattr(analysis_module, "PARSES", fresh[0])
-    monkeypatch.setattr(analysis_module, "ENTITIES", fresh[1])
     prime(turns)
     assert len(fresh[0]._docs) == 6 and len(fresh[1]._docs) == 2  # MEETING once
 

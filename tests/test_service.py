@@ -8,33 +8,14 @@ from pathlib import Path
 
 import pytest
 from conftest import counting_encoder
+from contracts import STORM, check_offsets, check_widened
 
 from qa.corpus import DocumentError, DocumentTooLarge, embedding_input
 from qa.loaders import load_paths
 from qa.retriever import rescore_by_sentence
 from qa.service import QAService, QuestionError
 from qa.settings import Settings
-from qa.types import Answer, NewDocument, RetrievedPassage
-
-OTHER = NewDocument(
-    title="Storm hits northern coast",
-    text="A powerful storm struck the northern coast on Thursday.\n\nEmergency services said the "
-    "town of Harwick was the worst affected, with more than 200 houses flooded. The regional "
-    "governor, Maria Lopez, opened shelters in three schools.",
-    published="2024-05-02",
-)
-
-
-def check_offsets(service: QAService, answer: Answer) -> None:
-    """The citation contract: quote and answer are the stored text at their offsets."""
-    for c in answer.citations:
-        doc = service.corpus.store.get_document(c.document_id)
-        assert doc is not None
-        assert doc.text[c.start : c.end] == c.quote
-        if c.answer_start is not None:
-            assert c.answer_end is not None
-            assert c.start <= c.answer_start < c.answer_end <= c.end
-            assert doc.text[c.answer_start : c.answer_end] == answer.answer
+from qa.types import NewDocument, RetrievedPassage
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +152,7 @@ def only_sample_ids(service: QAService, other: str) -> set[str]:
 
 
 def test_filters_and_delete(service: QAService) -> None:
-    added = service.add_documents([OTHER])[0]
+    added = service.add_documents([STORM])[0]
     doc_id = added.document.id
     answer = service.ask("Which town was worst affected by the storm?")
     assert answer.answer is not None and "Harwick" in answer.answer
@@ -320,15 +301,6 @@ def test_asking_with_widened_passages_keeps_exact_citations(service: QAService) 
         question = "where did they meet?"
         answer = wide.ask(question)
         assert answer.answer in ("Turkey", "in Turkey")
-        check_offsets(wide, answer)
-        retrieved = {p.passage_id: p for p in wide.retriever.retrieve(question, 5)}
-        read = answer.passages[: wide.settings.read_passages]
-        # what was read (and returned) is the retrieved passage plus neighbour sentences
-        assert any(p.start < retrieved[p.passage_id].start or p.end > retrieved[p.passage_id].end
-                   for p in read)
-        for p in read:
-            assert p.start <= retrieved[p.passage_id].start < retrieved[p.passage_id].end <= p.end
-        cited = next(p for p in answer.passages if p.passage_id == answer.citations[0].passage_id)
-        assert cited.start <= answer.citations[0].start < answer.citations[0].end <= cited.end
+        check_widened(wide, question, answer)
     finally:
         wide.close()

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa.followup.mentions import (
-    ENTITIES,
     FEMALE,
     GROUP_PRONOUNS,
     MALE,
     NAMED,
-    PARSES,
     PERSON_PRONOUNS,
     WH,
     WORD,
@@ -30,12 +28,14 @@ from qa.followup.mentions import (
     answer_mention,
     descriptors,
     entities,
+    entities_many,
     event_word,
     is_name,
     labels_of,
     mentions_of,
     norm_tokens,
     parse,
+    parse_many,
     phrases_of,
     wh_noun,
 )
@@ -161,8 +161,8 @@ def prime(turns: list[Exchange]) -> None:
         return
     short = [t.standalone_question or t.question for t in todo]
     short += [t.answer for t in todo if t.answer and len(t.answer) < ANSWER_PARSE_CHARS]
-    PARSES.many(short)
-    ENTITIES.many([t.evidence[0] for t in todo if t.evidence])
+    parse_many(short)
+    entities_many([t.evidence[0] for t in todo if t.evidence])
 
 
 def analysis_of(turn: Exchange) -> TurnAnalysis:

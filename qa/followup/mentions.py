@@ -202,6 +202,16 @@ def parse(text: str) -> Any:
     return PARSES.one(text)
 
 
+def parse_many(texts: list[str]) -> list[Any]:
+    """Short texts parsed in one batch (memoized as `parse`)."""
+    return PARSES.many(texts)
+
+
+def entities_many(texts: list[str]) -> list[Any]:
+    """Longer texts with their entities only, in one batch (memoized as `entities`)."""
+    return ENTITIES.many(texts)
+
+
 def norm_tokens(text: str) -> tuple[str, ...]:
     words = WORD.findall(fold_mention(text))
     while words and words[0] in DETERMINERS:

@@ -131,6 +131,7 @@ def test_bad_documents(client: TestClient) -> None:
                        ).status_code == 413
     assert client.get("/v1/documents/nope").status_code == 404
     assert client.get("/v1/documents/nope").json()["error"]
+    assert client.get("/v1/documents/nope").json()["error"]
 
 
 def test_a_follow_up_is_a_turn_of_its_conversation(client: TestClient) -> None:

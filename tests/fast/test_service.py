@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import counting_encoder
+from contracts import STORM, check_offsets, check_widened
 from fakes import HashingEncoder, OverlapReader, content_words
 
 from qa.corpus import DocumentError, DocumentTooLarge, embedding_input
@@ -21,29 +22,9 @@ from qa.types import Answer, NewDocument
 
 from .conftest import ServiceFactory
 
-STORM = NewDocument(
-    title="Storm hits northern coast",
-    text="A powerful storm struck the northern coast on Thursday.\n\nEmergency services said the "
-    "town of Harwick was the worst affected, with more than 200 houses flooded. The regional "
-    "governor, Maria Lopez, opened shelters in three schools.",
-    published="2024-05-02",
-)
 MET = "Where did Mashaal and Soleimani meet?"
 # The sentence of the sample the overlap reader answers MET with (all three content words).
 MET_ANSWER = "Mashaal was only allowed to meet with Soleimani"
-
-
-def check_offsets(service: QAService, answer: Answer) -> None:
-    """The citation contract: quote and answer are the stored text at their offsets."""
-    assert answer.citations
-    for c in answer.citations:
-        doc = service.corpus.document(c.document_id)
-        assert doc is not None
-        assert doc.text[c.start : c.end] == c.quote
-        if c.answer_start is not None:
-            assert c.answer_end is not None
-            assert c.start <= c.answer_start < c.answer_end <= c.end
-            assert doc.text[c.answer_start : c.answer_end] == answer.answer
 
 
 def test_an_answer_is_the_readers_span_cited_at_its_offsets(service: QAService) -> None:
@@ -163,16 +144,7 @@ def test_filters_and_delete(service: QAService) -> None:
 def test_widened_passages_keep_exact_citations(service: QAService,
                                                make_service: ServiceFactory) -> None:
     wide = make_service(service.settings.data_dir, read_expand_sentences=1)
-    answer = wide.ask(MET)
-    check_offsets(wide, answer)
-    retrieved = {p.passage_id: p for p in wide.retriever.retrieve(MET, 5)}
-    read = answer.passages[: wide.settings.read_passages]
-    assert any(p.start < retrieved[p.passage_id].start or p.end > retrieved[p.passage_id].end
-               for p in read)
-    for p in read:
-        assert p.start <= retrieved[p.passage_id].start < retrieved[p.passage_id].end <= p.end
-    cited = next(p for p in answer.passages if p.passage_id == answer.citations[0].passage_id)
-    assert cited.start <= answer.citations[0].start < answer.citations[0].end <= cited.end
+    check_widened(wide, MET, wide.ask(MET))
 
 
 def test_concurrent_asks_during_ingest(service: QAService) -> None:
@@ -229,6 +201,10 @@ def test_another_encoder_re_embeds_every_passage_and_never_mixes_vectors(
     class OtherEncoder(HashingEncoder):
         name = "another-test-encoder"
 
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[int] = []  # texts per encode call
+
         def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
             self.calls.append(len(texts))
             return -super().encode(texts, progress)  # other vectors: every cosine negated
@@ -242,7 +218,6 @@ def test_another_encoder_re_embeds_every_passage_and_never_mixes_vectors(
     assert stored > 0
 
     other = OtherEncoder()
-    other.calls = []
     second = QAService(Settings(data_dir=tmp_path), encoder=other, reader=OverlapReader())
     second.corpus.open()
     assert second.corpus.store.passage_ids_without_vector("another-test-encoder") == []
