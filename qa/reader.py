@@ -13,9 +13,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from qa.attribution import asks_for_source, source_names_of
 from qa.evidence import evidence_span
 from qa.numeric import sigmoid
-from qa.span_decoding import SpanCandidate, best_spans
+from qa.span_decoding import SpanCandidate, best_spans, complete_name, paragraph_numbers
 from qa.types import AnswerSpan, Candidate, ReaderResult, RetrievedPassage
 
 log = logging.getLogger(__name__)
@@ -146,15 +147,23 @@ class NeuralReader:
         return enc, starts, ends
 
     def window_spans(self, question: str, passages: list[RetrievedPassage]) -> list[WindowSpan]:
-        """The best span of every window of question + passage that has one."""
-        enc, start_logits, end_logits = self.logits(question, [p.text for p in passages])
+        """The best span of every window of question + passage that has one: within one
+        paragraph, and, for a question that asks for a source, carried to the end of a
+        source's name that it stops just before (qa.attribution)."""
+        texts = [p.text for p in passages]
+        enc, start_logits, end_logits = self.logits(question, texts)
+        names = source_names_of(texts) if asks_for_source(question) else None
         out = []
         for w in range(len(enc["input_ids"])):
             seq = enc.sequence_ids(w)
+            text = texts[int(enc["overflow_to_sample_mapping"][w])]
             # Plain ints: numpy offsets would leak into answers and JSON.
             offsets = [(int(o[0]), int(o[1])) if s == 1 else None
                        for o, s in zip(enc["offset_mapping"][w], seq, strict=False)]
-            cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens)
+            cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens,
+                               segments=paragraph_numbers(text, offsets))
+            if cands and names is not None:
+                cands[0] = complete_name(cands[0], names[int(enc["overflow_to_sample_mapping"][w])])
             if cands:
                 out.append(WindowSpan(int(enc["overflow_to_sample_mapping"][w]), cands[0],
                                       float(start_logits[w][0] + end_logits[w][0])))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass
 
 import numpy as np
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 
 @dataclass(frozen=True)
@@ -23,12 +27,13 @@ def best_spans(
     max_answer_tokens: int = 30,
     top_n: int = 20,
     n_best: int = 1,
+    segments: list[int] | None = None,
 ) -> list[SpanCandidate]:
     """Return the highest-scoring valid spans of one window.
 
     `offsets[i]` is the (start, end) character span of token i in the context, or None for
     tokens outside the context (question, special tokens, padding); such tokens never start or
-    end an answer.
+    end an answer. With `segments` (token i's paragraph number), a span stays in one paragraph.
     """
     valid = np.array([o is not None for o in offsets], dtype=bool)
     n = len(offsets)
@@ -43,8 +48,27 @@ def best_spans(
         for e in end_idx:
             if not valid[e] or e < s or e - s + 1 > max_answer_tokens:
                 continue
+            if segments is not None and segments[s] != segments[e]:
+                continue
             s_off, e_off = offsets[s], offsets[e]
             assert s_off is not None and e_off is not None
             found.append(SpanCandidate(s_off[0], e_off[1], float(start[s] + end[e])))
     found.sort(key=lambda c: -c.score)
     return found[:n_best]
+
+
+def paragraph_numbers(context: str, offsets: list[tuple[int, int] | None]) -> list[int]:
+    """Each token's paragraph in `context` (paragraphs end at a blank line; a single line
+    break may be a wrapped line, as in a PDF's text); -1 outside the context."""
+    breaks = [m.start() for m in _BLANK_LINE.finditer(context)]
+    return [-1 if o is None else bisect.bisect_right(breaks, o[0]) for o in offsets]
+
+
+def complete_name(span: SpanCandidate, names: list[tuple[int, int, int]]) -> SpanCandidate:
+    """`span`, carried to the end of a name it stops just before or inside of: `names` are
+    (end of the word before the name, name start, name end) character offsets ("Saudi daily"
+    or "Saudi daily Al" -> "Saudi daily Al-Hayat")."""
+    for before, start, end in names:
+        if span.start_char < end and (span.end_char == before or start < span.end_char < end):
+            return SpanCandidate(span.start_char, end, span.score)
+    return span

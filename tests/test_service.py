@@ -39,6 +39,15 @@ def test_where_did_they_meet_is_turkey_with_citation(service: QAService) -> None
     assert {"retrieve", "read"} <= set(answer.timings_ms)
 
 
+def test_who_reported_it_names_the_whole_source_with_its_citation(service: QAService) -> None:
+    # The reader alone cut the name ("Saudi daily"); the source's name is made whole
+    # (qa.attribution).
+    answer = service.ask("Which newspaper reported the meeting between Mashaal and Soleimani?")
+    assert answer.answer == "Saudi daily Al-Hayat"
+    assert "Saudi daily Al-Hayat reported" in answer.citations[0].quote
+    check_offsets(service, answer)
+
+
 def test_unanswerable_question_abstains_and_still_cites(service: QAService) -> None:
     answer = service.ask("What is the population of Brazil?")
     assert answer.answer is None
