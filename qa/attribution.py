@@ -19,9 +19,10 @@ from typing import Any
 from embeddings.nlp import load_spacy
 
 # Verbs that ask for a source whatever follows ("Who confirmed the closure?").
-# ("reports", "claims", "states" are left out: "What other Indian states ...?" is a noun.)
-_SAYS = ("report|reported|said|say|says|announced|announce|announces|revealed|reveal|"
-         "reveals|told|tell|tells|disclosed|discloses|confirmed|confirms|claimed|stated")
+# ("reports", "claims", "states" only after "who": "What other Indian states ...?" is a noun.)
+_SAYS = ("report|reported|reporting|said|say|saying|announced|announce|announces|revealed|"
+         "reveal|reveals|told|tell|tells|disclosed|discloses|confirmed|confirms|claimed|stated")
+_SAYS_AFTER_WHO = _SAYS + "|reports|claims|states"
 # Verbs that do only with a news object or a news outlet asked for ("ran the report", "Which
 # newspaper published ..."), not "Which composer wrote ...".
 _CARRIES = ("broke|break|breaks|carried|carry|carries|ran|run|runs|published|publish|"
@@ -34,23 +35,28 @@ _AUX = r"(?!(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could)\b)
 _WORDS = r"(?:\s+" + _AUX + r"[\w'-]+)"
 # "What percentage of teens report ...?" asks for a number.
 _NOT_A_SOURCE = r"(?!\s+(?:percentage|percent|proportion|number|share|fraction|amount|portion)\b)"
+# A chat's lead-in: "And who reported it?", "In the article, who ...?"
+_START = r"^\W*(?:(?:and|so|but|then|ok|okay)\W+|in\s+(?:the|this|that)\s+\w+\W+)?"
+_WHO = r"who(?:\s+else)?"
+_WHICH = r"(?:which|what)" + _NOT_A_SOURCE + _WORDS + r"{1,4}?"
 _BEFORE_VERB = (r"\s+(?:(?:first|also|originally|later|initially)\s+)?"
-                r"(?:(?:was|were)\s+(?:the\s+)?first\s+to\s+)?")
+                r"(?:(?:was|were)\s+(?:the\s+)?first\s+to\s+)?"
+                r"(?:(?:has|have|had|is|are|was|were)\s+)?")
 # The source is what the wh-phrase asks for: "Who reported ...", "Which news agency (first)
 # reported ...", "Which broadcaster was first to report ...", "According to whom ...", "Which
 # broadcaster did the mayor tell ...". "What did Tehran say?" asks for what was said, and in
 # "Which book by Edward Said ..." the name is not a verb: verbs match in lower case only.
 _SOURCE_QUESTION = re.compile(
-    r"^\W*(?:who|(?:which|what)" + _WORDS + r"{1,3}?)" + _BEFORE_VERB
-    + r"(?-i:" + _SAYS + r")\b"
-    r"|^\W*(?:which|what)" + _WORDS + r"{0,2}?\s+(?:" + _MEDIA + r")s?" + _BEFORE_VERB
-    + r"(?-i:" + _CARRIES + r")\b"
-    r"|^\W*(?:who|(?:which|what)" + _WORDS + r"{1,3}?)" + _BEFORE_VERB
+    _START + _WHO + _BEFORE_VERB + r"(?-i:" + _SAYS_AFTER_WHO + r")\b"
+    r"|" + _START + _WHICH + _BEFORE_VERB + r"(?-i:" + _SAYS + r")\b"
+    r"|" + _START + r"(?:which|what)" + _WORDS + r"{0,3}?\s+(?:" + _MEDIA + r")s?"
+    + _BEFORE_VERB + r"(?-i:" + _CARRIES + r")\b"
+    r"|" + _START + r"(?:" + _WHO + r"|" + _WHICH + r")" + _BEFORE_VERB
     + r"(?-i:" + _CARRIES + r")\s+(?:(?:the|a|an|its|their|this|that)\s+)?(?:[\w'-]+\s+)?"
     r"(?:" + _NEWS + r")\b"
-    r"|\baccording\s+to\s+(?:whom|which|what)\b"
-    r"|^\W*(?:who|whom|which" + _WORDS + r"{1,3}?)\s+(?:did|had|has|does)\s+.{1,80}?"
-    r"\b(?-i:tell|told|inform|informed)\b",
+    r"|\baccording\s+to\s+(?:whom|who|which|what)\b"
+    r"|" + _START + r"(?:who|whom|which" + _WORDS + r"{1,3}?)\s+(?:did|had|has|does)\s+"
+    r".{1,80}?\b(?-i:tell|told|inform|informed)\b",
     re.IGNORECASE)
 REPORTING_LEMMAS = frozenset({"report", "break", "say", "announce", "reveal", "carry", "run",
                               "publish", "write", "tell", "disclose", "confirm", "claim",

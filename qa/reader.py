@@ -29,6 +29,9 @@ DEFAULT_READER_DIR = Path(__file__).parent / "models" / "reader"
 # 4,063 characters, and the sample article, 4,341).
 MAX_READ_CHARS = 8000
 
+# How far around a span's end a source question's name is looked for (qa.attribution).
+NAME_CONTEXT_CHARS = 300
+
 # Where a model folder records no calibration (and for the rule-based extractor).
 UNCALIBRATED_ABSTAIN_THRESHOLD = 0.5
 
@@ -149,7 +152,7 @@ class NeuralReader:
     def window_spans(self, question: str, passages: list[RetrievedPassage]) -> list[WindowSpan]:
         """The best span of every window of question + passage that has one: within one
         paragraph, and, for a question that asks for a source, carried to the end of a
-        source's name that it stops just before (qa.attribution)."""
+        source's name that it stops just before or inside of (qa.attribution)."""
         texts = [p.text for p in passages]
         enc, start_logits, end_logits = self.logits(question, texts)
         out = []
@@ -225,8 +228,9 @@ def complete_source_names(question: str, passages: list[RetrievedPassage],
     if not found or not asks_for_source(question):
         return found
     pieces = [(f.passage, *sentence_around(passages[f.passage], f.span.end_char)) for f in found]
-    parsed = dict(zip(set(pieces), source_names_of([passages[i].text[a:b]
-                                                    for i, a, b in set(pieces)]), strict=True))
+    keys = list(dict.fromkeys(pieces))
+    parsed = dict(zip(keys, source_names_of([passages[i].text[a:b] for i, a, b in keys]),
+                      strict=True))
     return [replace(f, span=complete_name(f.span, [(x + a, y + a, z + a)
                                                    for x, y, z in parsed[(i, a, b)]]))
             for f, (i, a, b) in zip(found, pieces, strict=True)]
@@ -234,12 +238,16 @@ def complete_source_names(question: str, passages: list[RetrievedPassage],
 
 def sentence_around(passage: RetrievedPassage, offset: int) -> tuple[int, int]:
     """(start, end) in `passage`'s text of its sentence that holds the character before
-    `offset`; the whole text when its sentences are not known."""
+    `offset` (the whole text when its sentences are not known), cut to what the reader read
+    and to NAME_CONTEXT_CHARS on either side of `offset`: a name is short, and a sentence
+    can be as long as a document."""
+    start, end = 0, len(passage.text)
     for a, b in passage.sentences:
-        start, end = a - passage.start, b - passage.start
-        if start < offset <= end:
-            return max(start, 0), min(end, len(passage.text))
-    return 0, len(passage.text)
+        if a - passage.start < offset <= b - passage.start:
+            start, end = a - passage.start, b - passage.start
+            break
+    return (max(start, 0, offset - NAME_CONTEXT_CHARS),
+            min(end, len(passage.text), MAX_READ_CHARS, offset + NAME_CONTEXT_CHARS))
 
 
 def retrieval_prior(passage: RetrievedPassage, weight: float) -> float:

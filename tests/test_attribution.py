@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from qa.attribution import asks_for_source, source_names_of
+from qa.reader import MAX_READ_CHARS, WindowSpan, complete_source_names
 from qa.span_decoding import SpanCandidate, best_spans, complete_name, paragraph_numbers
+from qa.types import RetrievedPassage
 
 
 @pytest.mark.parametrize("question", [
@@ -21,6 +23,11 @@ from qa.span_decoding import SpanCandidate, best_spans, complete_name, paragraph
     "Who said the plant would close?",
     "Which publication broke the news that the plant would close?",
     "Which paper published the leak?",
+    "And who reported it?",  # a chat's lead-in
+    "Who else reported it?",
+    "According to who did the quake hit?",
+    "Which of the three papers reported it?",
+    "Who has reported on the fire?",
 ])
 def test_questions_that_ask_for_a_source(question: str) -> None:
     assert asks_for_source(question)
@@ -36,6 +43,8 @@ def test_questions_that_ask_for_a_source(question: str) -> None:
     "Which book by Edward Said portrayed the east as the other?",  # a name, not a verb
     "Which French composer wrote ametrical music?",  # writing, not reporting
     "Who broke the record?",
+    "What percentage of teens report being bullied?",  # a number
+    "What share of voters said yes?",
 ])
 def test_questions_that_do_not(question: str) -> None:
     assert not asks_for_source(question)
@@ -92,3 +101,39 @@ def test_a_span_never_crosses_a_blank_line_but_may_cross_a_wrapped_line() -> Non
     assert context[kept.start_char:kept.end_char] == "said\nit"
 
 
+
+
+def _passage(text: str, start: int, sentences: tuple[tuple[int, int], ...]) -> RetrievedPassage:
+    return RetrievedPassage(passage_id=1, document_id="d", title="t", start=start,
+                            end=start + len(text), text=text, score=1.0, sentences=sentences)
+
+
+def _mended(question: str, passage: RetrievedPassage, start: int, end: int) -> str:
+    found = [WindowSpan(0, SpanCandidate(start, end, 2.0), 0.0)]
+    span = complete_source_names(question, [passage], found)[0].span
+    assert span.score == 2.0
+    return passage.text[span.start_char:span.end_char]
+
+
+def test_a_source_question_mends_the_name_in_the_sentence_the_span_ends_in() -> None:
+    text = "The fire grew overnight. Saudi daily Al-Hayat reported the meeting on Tuesday."
+    cut = text.index("daily") + len("daily")
+    # Sentences are document offsets: the passage starts at 17 in its document.
+    passage = _passage(text, 17, ((17, 17 + 24), (17 + 25, 17 + len(text))))
+    assert _mended("Which newspaper reported it?", passage, 25, cut) == "Saudi daily Al-Hayat"
+    assert _mended("Where did they meet?", passage, 25, cut) == "Saudi daily"  # not a source question
+    unsplit = _passage(text, 17, ())  # sentences unknown: the whole text is parsed
+    assert _mended("Which newspaper reported it?", unsplit, 25, cut) == "Saudi daily Al-Hayat"
+
+
+def test_a_sentence_as_long_as_a_document_is_parsed_only_around_the_span() -> None:
+    head = "Saudi daily Al-Hayat reported that "
+    text = head + "the talks went on and on " * 48_000 + "."  # 1.2 MB, one sentence
+    passage = _passage(text, 0, ((0, len(text)),))
+    assert _mended("Who reported it?", passage, 0, len("Saudi daily")) == "Saudi daily Al-Hayat"
+    # A name is never carried past what the reader read.
+    late = "x " * (MAX_READ_CHARS // 2 - 6) + "Saudi daily Al-Hayat reported it."
+    cut = late.index("daily") + len("daily")
+    assert cut < MAX_READ_CHARS < late.index("reported")
+    long_passage = _passage(late, 0, ((0, len(late)),))
+    assert _mended("Who reported it?", long_passage, cut - 11, cut).endswith("daily")
