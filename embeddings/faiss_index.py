@@ -75,10 +75,15 @@ class VectorIndex:
             return
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                  np.asarray(ids, dtype=np.int64))
-        if self.kind == "flat" and len(self) >= self.ivf_threshold:
+        if self.outgrown:
             flat: Any = self._index
             every = faiss.vector_to_array(flat.id_map).astype(np.int64)
             self.rebuild(every, flat.index.reconstruct_n(0, flat.ntotal))
+
+    @property
+    def outgrown(self) -> bool:
+        """Whether the index is exact but holds `ivf_threshold` vectors or more."""
+        return self.kind == "flat" and len(self) >= self.ivf_threshold
 
     def remove(self, ids: list[int]) -> None:
         if ids:

@@ -106,39 +106,47 @@ def _joins(doc: Any, i: int, end: int) -> bool:
             and not doc[i].whitespace_ and doc[i + 1].pos_ == "PROPN")
 
 
+def _phrase(head: Any) -> tuple[int, int]:
+    """First and last token of the source phrase headed by `head`: the head with its
+    modifiers before it, or with a name in apposition right after ("the broadcaster NCTV")."""
+    left = [t for t in head.lefts if t.dep_ in _CORE_DEPS]
+    named = [t for t in head.rights if t.dep_ == "appos" and t.left_edge.i == head.i + 1]
+    return (min([head.i] + [t.left_edge.i for t in left]),
+            named[0].right_edge.i if named else head.i)
+
+
+def _names(doc: Any, start: int, end: int) -> list[tuple[int, int]]:
+    """First and last token of each run of proper nouns within tokens start..end (a hyphen or
+    the like inside one name joins it: "Al-Hayat")."""
+    runs: list[tuple[int, int]] = []
+    for i in range(start, end + 1):
+        if runs and i == runs[-1][1] + 1 and (doc[i].pos_ == "PROPN" or _joins(doc, i, end)):
+            runs[-1] = (runs[-1][0], i)
+        elif doc[i].pos_ == "PROPN":
+            runs.append((i, i))
+    return runs
+
+
 def source_names(doc: Any) -> list[tuple[int, int, int]]:
-    """The proper names in source phrases (the head with its modifiers before it, or with a
-    name in apposition right after: "the broadcaster NCTV"), each as (the end offset of the
-    word before it in the phrase, or its own start; its start; its end): "Al-Hayat" of "Saudi
-    daily Al-Hayat" is (end of "daily", start, end of "Al-Hayat"). Never across a line break."""
+    """The proper names in source phrases, each as (the end offset of the word before it in
+    the phrase, or its own start; its start; its end): "Al-Hayat" of "Saudi daily Al-Hayat"
+    is (end of "daily", start, end of "Al-Hayat"). Never across a line break."""
     out: list[tuple[int, int, int]] = []
     for head in source_heads(doc):
-        left = [t for t in head.lefts if t.dep_ in _CORE_DEPS]
-        start = min([head.i] + [t.left_edge.i for t in left])
-        end = head.i
-        named = [t for t in head.rights if t.dep_ == "appos" and t.left_edge.i == head.i + 1]
-        if named:
-            end = named[0].right_edge.i
-        i = start
-        while i <= end:
-            if doc[i].pos_ != "PROPN":
-                i += 1
-                continue
-            last = i
-            while last + 1 <= end and (doc[last + 1].pos_ == "PROPN" or _joins(doc, last + 1, end)):
-                last += 1
-            name = doc[i : last + 1]
-            j = i - 1  # the word before the name, past a space ("site\xa0Ynet")
+        start, end = _phrase(head)
+        for first, last in _names(doc, start, end):
+            name = doc[first : last + 1]
+            j = first - 1  # the word before the name, past a space ("site\xa0Ynet")
             while j >= start and doc[j].is_space and "\n" not in doc[j].text:
                 j -= 1
             before = doc[j] if j >= start else None
-            if _NAME.fullmatch(name.text) and (before is None or not before.is_space):
-                # After punctuation the name is not the same phrase's: only a cut inside it
-                # is mended.
-                after = name.start_char if before is None or before.is_punct \
-                    else before.idx + len(before)
-                out.append((after, name.start_char, name.end_char))
-            i = last + 1
+            if not _NAME.fullmatch(name.text) or (before is not None and before.is_space):
+                continue
+            # After punctuation the name is not the same phrase's: only a cut inside it is
+            # mended.
+            after = name.start_char if before is None or before.is_punct \
+                else before.idx + len(before)
+            out.append((after, name.start_char, name.end_char))
     return out
 
 

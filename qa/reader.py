@@ -16,7 +16,13 @@ import numpy as np
 from qa.attribution import asks_for_source, source_names_of
 from qa.evidence import evidence_span
 from qa.numeric import sigmoid
-from qa.span_decoding import SpanCandidate, best_spans, complete_name, paragraph_numbers
+from qa.span_decoding import (
+    SpanCandidate,
+    best_spans,
+    complete_name,
+    paragraph_breaks,
+    paragraph_numbers,
+)
 from qa.types import AnswerSpan, Candidate, ReaderResult, RetrievedPassage
 
 log = logging.getLogger(__name__)
@@ -155,17 +161,18 @@ class NeuralReader:
         source's name that it stops just before or inside of (qa.attribution)."""
         texts = [p.text for p in passages]
         enc, start_logits, end_logits = self.logits(question, texts)
+        breaks = [paragraph_breaks(t) for t in texts]
         out = []
         for w in range(len(enc["input_ids"])):
             seq = enc.sequence_ids(w)
-            text = texts[int(enc["overflow_to_sample_mapping"][w])]
+            passage = int(enc["overflow_to_sample_mapping"][w])
             # Plain ints: numpy offsets would leak into answers and JSON.
             offsets = [(int(o[0]), int(o[1])) if s == 1 else None
                        for o, s in zip(enc["offset_mapping"][w], seq, strict=False)]
             cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens,
-                               segments=paragraph_numbers(text, offsets))
+                               segments=paragraph_numbers(breaks[passage], offsets))
             if cands:
-                out.append(WindowSpan(int(enc["overflow_to_sample_mapping"][w]), cands[0],
+                out.append(WindowSpan(passage, cands[0],
                                       float(start_logits[w][0] + end_logits[w][0])))
         return complete_source_names(question, passages, out)
 
@@ -227,7 +234,7 @@ def complete_source_names(question: str, passages: list[RetrievedPassage],
     parsed, all in one batch. Scores are unchanged."""
     if not found or not asks_for_source(question):
         return found
-    pieces = [(f.passage, *sentence_around(passages[f.passage], f.span.end_char)) for f in found]
+    pieces = [(f.passage, *sentence_around(passages[f.passage], f.span)) for f in found]
     keys = list(dict.fromkeys(pieces))
     parsed = dict(zip(keys, source_names_of([passages[i].text[a:b] for i, a, b in keys]),
                       strict=True))
@@ -236,18 +243,15 @@ def complete_source_names(question: str, passages: list[RetrievedPassage],
             for f, (i, a, b) in zip(found, pieces, strict=True)]
 
 
-def sentence_around(passage: RetrievedPassage, offset: int) -> tuple[int, int]:
-    """(start, end) in `passage`'s text of its sentence that holds the character before
-    `offset` (the whole text when its sentences are not known), cut to what the reader read
-    and to NAME_CONTEXT_CHARS on either side of `offset`: a name is short, and a sentence
-    can be as long as a document."""
-    start, end = 0, len(passage.text)
-    for a, b in passage.sentences:
-        if a - passage.start < offset <= b - passage.start:
-            start, end = a - passage.start, b - passage.start
-            break
-    return (max(start, 0, offset - NAME_CONTEXT_CHARS),
-            min(end, len(passage.text), MAX_READ_CHARS, offset + NAME_CONTEXT_CHARS))
+def sentence_around(passage: RetrievedPassage, span: SpanCandidate) -> tuple[int, int]:
+    """(start, end) in `passage`'s text of the sentence(s) holding `span` (qa.evidence; the
+    whole text when its sentences are not known), cut to what the reader read and to
+    NAME_CONTEXT_CHARS on either side of the span's end: a name is short, and a sentence can
+    be as long as a document."""
+    start, end = (x - passage.start for x in evidence_span(
+        passage, passage.start + span.start_char, passage.start + span.end_char))
+    return (max(start, 0, span.end_char - NAME_CONTEXT_CHARS),
+            min(end, len(passage.text), MAX_READ_CHARS, span.end_char + NAME_CONTEXT_CHARS))
 
 
 def retrieval_prior(passage: RetrievedPassage, weight: float) -> float:

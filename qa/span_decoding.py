@@ -57,10 +57,15 @@ def best_spans(
     return found[:n_best]
 
 
-def paragraph_numbers(context: str, offsets: list[tuple[int, int] | None]) -> list[int]:
-    """Each token's paragraph in `context` (paragraphs end at a blank line; a single line
-    break may be a wrapped line, as in a PDF's text); -1 outside the context."""
-    breaks = [m.start() for m in _BLANK_LINE.finditer(context)]
+def paragraph_breaks(context: str) -> list[int]:
+    """Where `context`'s paragraphs end: at each blank line (a single line break may be a
+    wrapped line, as in a PDF's text)."""
+    return [m.start() for m in _BLANK_LINE.finditer(context)]
+
+
+def paragraph_numbers(breaks: list[int], offsets: list[tuple[int, int] | None]) -> list[int]:
+    """Each token's paragraph, given its context's `paragraph_breaks`; -1 outside the
+    context."""
     return [-1 if o is None else bisect.bisect_right(breaks, o[0]) for o in offsets]
 
 

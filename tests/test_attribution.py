@@ -8,7 +8,13 @@ import pytest
 
 from qa.attribution import asks_for_source, source_names_of
 from qa.reader import MAX_READ_CHARS, WindowSpan, complete_source_names
-from qa.span_decoding import SpanCandidate, best_spans, complete_name, paragraph_numbers
+from qa.span_decoding import (
+    SpanCandidate,
+    best_spans,
+    complete_name,
+    paragraph_breaks,
+    paragraph_numbers,
+)
 from qa.types import RetrievedPassage
 
 
@@ -90,7 +96,7 @@ def test_a_span_never_crosses_a_blank_line_but_may_cross_a_wrapped_line() -> Non
     offsets = _offsets(context)
     start, end = np.zeros(len(offsets)), np.zeros(len(offsets))
     start[2], start[3], end[5] = 5.0, 4.0, 6.0  # "town" starts the best span, across the break
-    segments = paragraph_numbers(context, offsets)
+    segments = paragraph_numbers(paragraph_breaks(context), offsets)
     assert segments[1:] == [0, 0, 1, 1, 1, 1, 1, 1]
     free = best_spans(start, end, offsets)[0]
     kept = best_spans(start, end, offsets, segments=segments)[0]

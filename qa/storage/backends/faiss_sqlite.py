@@ -85,7 +85,7 @@ class FaissIndex(PassageIndex):
                 log.warning("index %s unreadable (%s); rebuilding", self.path, exc)
         held = index.ids() if index is not None else set()
         # An exact index that reached the IVF size by adds before they switched it is rebuilt.
-        outgrown = index is not None and index.kind == "flat" and len(held) >= self.ivf_threshold
+        outgrown = index is not None and index.outgrown
         if index is None or held != set(ids.tolist()) or outgrown:
             if outgrown:
                 log.info("exact index of %d vectors; rebuilding it as IVF", len(held))
