@@ -69,7 +69,8 @@ def test_articles_fields_and_split(articles: list[dict[str, Any]]) -> None:
         assert a["key"] == a["url"]
         assert re.match(r"https://[a-z0-9-]+\.example/", a["url"]), a["url"]
         date.fromisoformat(a["published"])
-        assert a["split"] == ("tuning" if i < 5 else "test")
+        # articles 6-12 are the test split; 13 on were written later, as more tuning data
+        assert a["split"] == ("test" if 5 <= i < 12 else "tuning")
         assert a["title"] and a["outlet"] and a["text"]
 
 
@@ -178,7 +179,7 @@ def test_question_counts(questions: list[dict[str, Any]], articles: list[dict[st
     kinds = Counter(q["kind"] for q in questions)
     assert len(questions) >= 70
     assert kinds["unanswerable"] >= 10
-    assert 4 <= kinds["photo"] <= 6
+    assert 4 <= kinds["photo"] <= len(questions) // 10
     assert min(kinds[k] for k in QUESTION_KINDS) >= 4
     assert sum(1 for q in questions if q["kind"] == "when" and "date" in q) >= 15
     assert {q["key"] for q in questions} == {a["key"] for a in articles}
