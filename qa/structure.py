@@ -79,10 +79,11 @@ _NAV_START = re.compile(
     r"got a (?:news )?tip|show comments|enter your email|by signing up|topics|tags|"
     r"terms of (?:service|use)|privacy policy|report an error|editorial standards|"
     r"advertise with us|reprints|load more|join the conversation|sponsored content|"
-    r"recommended for you)\b|^(?:\u00a9|\(c\))",
+    r"recommended for you|log in|sign in)\b|^(?:\u00a9|\(c\))",
     re.IGNORECASE)
 # Notices that are whole sentences but never the report's: cookie and sign-up small print.
 _NOTICE = re.compile(r"^(?:we use cookies|this (?:site|website) uses cookies|by signing up|"
+                     r"comments (?:are|have been) (?:closed|disabled|turned off)|"
                      r"by (?:clicking|continuing|subscribing)\b.{0,40}\byou agree)\b", re.IGNORECASE)
 # A heading of links to other stories: the short unpunctuated lines under it are links.
 _LINKS_HEADING = re.compile(r"^(?:related(?: coverage| stories| articles)?|read next|more in\b.*|"
@@ -94,8 +95,9 @@ _COPYRIGHT = re.compile(r"^(?:\u00a9|\(c\)|copyright\b|all rights reserved\b)", 
 _ITEM = r"[A-Z][\w&'-]*(?: (?:[A-Z&][\w&'-]*|of|and|for|the|with|to)){0,3}"
 _MENU = re.compile(r"^" + _ITEM + r"(?:(?:\s*\|\s*| {2,}|\s*[\u00b7\u2022]\s*)" + _ITEM + r")+$")
 # A reporter's role under a byline: "Business reporter", "Chief political correspondent"
-_ROLE = re.compile(r"^(?:[A-Z][\w-]*\s+){0,3}(?:reporter|writer|correspondent|editor|columnist|"
-                   r"staff|contributor|journalist)s?$", re.IGNORECASE)
+_ROLE = re.compile(r"^(?:[A-Z][\w-]*\s+){0,5}(?:reporter|writer|correspondent|editor|columnist|"
+                   r"staff|contributor|journalist|desk|bureau|team|producer|photographer)s?$",
+                   re.IGNORECASE)
 _BYLINE = re.compile(
     r"^[Bb][Yy]\s+[A-Z][\w.'\u2019-]*(?:\s+(?:[A-Z][\w.'\u2019-]*|and|&|,|de|van|von|al-\w+))*"
     r"(?:\s*[,|/\u2014-]\s*.{0,60})?$")
@@ -227,38 +229,57 @@ def _mark_head(lines: list[tuple[int, int, str]], kinds: list[BlockKind]) -> Non
 
 
 FURNITURE_MAX_WORDS = 5
+# A page whose report is written in paragraphs: at least this share of its body words lie in
+# lines that end as sentences (a hard-wrapped text file or a list has few such lines).
+PARAGRAPH_WORD_SHARE = 0.6
+_COUNT = re.compile(r"\s*\(\d+\)$")  # "Join the discussion (9)"
+_BULLET = re.compile(r"^(?:[-*\u2022\u2013\u2014]|\d{1,2}[.)])\s")
+# A pull quote: a quotation and its speaker, set apart from the report ("..." — Name, role);
+# matched on the line with its quotes evened (_QUOTES)
+_PULL_QUOTE = re.compile(r'^"[^"]+"\s*[\u2014\u2013]\s*[A-Z][^"]{0,80}$')
+
+
+def _is_sentence_end(line: str) -> bool:
+    return bool(_SENTENCE_END.search(_COUNT.sub("", line)))
 
 
 def _mark_furniture(lines: list[tuple[int, int, str]], kinds: list[BlockKind]) -> None:
-    """Short lines that are not sentences, above the headline (the site's name, a section
-    label) or below the last paragraph (the site's name again, a menu), are page furniture;
-    a reporter's role under a byline belongs to the byline."""
-    def short(i: int) -> bool:
-        line = lines[i][2]
-        return (kinds[i] is BlockKind.BODY and len(_words(line)) <= FURNITURE_MAX_WORDS
-                and not _SENTENCE_END.search(line))
-
-    head = next((i for i, k in enumerate(kinds) if k is BlockKind.HEADLINE), None)
-    for i in range(head or 0):
-        if short(i):
-            kinds[i] = BlockKind.BOILERPLATE
-    paragraphs = [i for i, k in enumerate(kinds)
-                  if k is BlockKind.BODY and len(_words(lines[i][2])) > FURNITURE_MAX_WORDS]
-    for i in range(paragraphs[-1] + 1 if paragraphs else len(kinds), len(kinds)):
-        if short(i):
-            kinds[i] = BlockKind.BOILERPLATE
+    """A reporter's role under a byline belongs to the byline; the short unpunctuated lines
+    under a heading such as "Related Coverage" are links. Other short lines that are not
+    sentences are page furniture: on a page whose report is written in paragraphs, wherever
+    they stand (a menu, "Most shared", a sign-up line, as is a pull quote); on other texts,
+    only above the headline (the site's name, a section label) or below the last paragraph."""
     for i in range(1, len(kinds)):
         if kinds[i] is BlockKind.BODY and _ROLE.match(lines[i][2]):
             if kinds[i - 1] in (BlockKind.BODY, BlockKind.STANDFIRST) and _NAME.match(lines[i - 1][2]):
                 kinds[i - 1] = BlockKind.BYLINE  # a byline without "By": the name over its role
             if kinds[i - 1] is BlockKind.BYLINE:
                 kinds[i] = BlockKind.BYLINE
+
+    def short(i: int, max_words: int) -> bool:
+        line = lines[i][2]
+        return (kinds[i] is BlockKind.BODY and len(_words(line)) <= max_words
+                and not _is_sentence_end(line) and not _BULLET.match(line))
+
     links = False
     for i, (_, _, line) in enumerate(lines):
         if kinds[i] is BlockKind.BOILERPLATE:
             links = links or bool(_LINKS_HEADING.match(line))
-        elif links and kinds[i] is BlockKind.BODY and len(_words(line)) <= HEADLINE_MAX_WORDS // 2 \
-                and not _SENTENCE_END.search(line):
+        elif links and short(i, HEADLINE_MAX_WORDS // 2):
             kinds[i] = BlockKind.BOILERPLATE
         else:
             links = False
+    body = [i for i, k in enumerate(kinds) if k is BlockKind.BODY]
+    words = {i: len(_words(lines[i][2])) for i in body}
+    in_sentences = sum(n for i, n in words.items() if _is_sentence_end(lines[i][2]))
+    if body and in_sentences >= PARAGRAPH_WORD_SHARE * sum(words.values()):
+        for i in body:
+            if short(i, HEADLINE_MAX_WORDS // 2) or _PULL_QUOTE.match(lines[i][2].translate(_QUOTES)):
+                kinds[i] = BlockKind.BOILERPLATE
+        return
+    head = next((i for i, k in enumerate(kinds) if k is BlockKind.HEADLINE), None)
+    paragraphs = [i for i in body if words[i] > FURNITURE_MAX_WORDS]
+    last = paragraphs[-1] if paragraphs else len(kinds)
+    for i in [*range(head or 0), *range(last + 1, len(kinds))]:
+        if short(i, FURNITURE_MAX_WORDS):
+            kinds[i] = BlockKind.BOILERPLATE

@@ -259,6 +259,40 @@ def test_links_under_a_related_heading_are_furniture_and_a_report_after_them_is_
         "headline", "body", "boilerplate", "boilerplate", "body"]
 
 
+REPORT = ("The council met on Monday and voted six to one for the sea wall, which will cost "
+          "$14 million and protect the harbor.\n\n"
+          "Work starts in May, the city engineer said, and will take two years to finish.\n\n")
+
+
+def test_on_a_page_of_paragraphs_short_unpunctuated_lines_and_pull_quotes_are_furniture() -> None:
+    text = ("Council votes for the wall\n\n" + REPORT
+            + "Most shared\n\nMayor backs the sea wall after storm\n\n"
+            "\u201cThe harbor cannot wait another winter.\u201d \u2014 Mayor Ruth Calder\n\n"
+            "Get the Harbor Morning newsletter in your inbox\n\n"
+            "Join the discussion (12)\n\n"
+            "Residents asked for the wall after the storm of 2021 flooded 40 homes.\n\n"
+            "- Cost: $14 million\n")
+    assert [k for k, _, _ in kinds(text, "Council votes for the wall")] == [
+        "headline", "body", "body", "boilerplate", "boilerplate", "boilerplate", "boilerplate",
+        "boilerplate", "body", "body"]
+
+
+def test_a_hard_wrapped_text_keeps_its_lines() -> None:
+    # each line of a wrapped paragraph is short and most end mid-sentence: not furniture
+    words = REPORT.replace("\n", " ").split() * 3
+    wrapped = "\n".join(" ".join(words[i : i + 11]) for i in range(0, len(words), 11))
+    typed = kinds("Council votes for the wall\n\n" + wrapped, "Council votes for the wall")
+    assert len(typed) == 1 + len(wrapped.splitlines())
+    assert all(indexed for _, _, indexed in typed) and typed[-1][0] == "body"
+
+
+def test_a_reporters_desk_under_the_byline_is_the_byline() -> None:
+    text = ("Council votes for the wall\n\nBy Ruth Calder\nCrime and public safety reporter\n\n"
+            "Environment desk\n\n" + REPORT)
+    assert [k for k, _, _ in kinds(text, "Council votes for the wall")][:3] == [
+        "headline", "byline", "byline"]
+
+
 def test_widening_a_passage_stops_at_a_line_left_out(tmp_path: Path) -> None:
     text = ("Council votes for the wall\n\n"
             "The council met on Monday. It voted for the wall. The mayor spoke. Work starts soon. "
