@@ -441,12 +441,14 @@ class Corpus:
         return True
 
     # reads -----------------------------------------------------------------------------------
-    def expand(self, passages: list[RetrievedPassage], sentences: int) -> list[RetrievedPassage]:
+    def expand(self, passages: list[RetrievedPassage], sentences: int,
+               max_chars: int | None = None) -> list[RetrievedPassage]:
         """Each passage widened by up to `sentences` whole sentences on each side, within its
         document: more context for the reader (pronouns, a sentence cut off by a passage
         boundary). Offsets stay document offsets, so citations are unaffected. Each document
         is read from the store once, however many of its passages are widened. A passage widens
-        within its run of text: never into a caption, nor across a line left out."""
+        within its run of text: never into a caption, nor across a line left out, and never
+        past `max_chars` (a text of one endless sentence is stored as 1,000-character pieces)."""
         if sentences <= 0:
             return passages
         documents: dict[str, tuple[list[list[tuple[int, int]]], str] | None] = {}
@@ -467,8 +469,15 @@ class Corpus:
             spans, text = run, found[1]
             first = next(i for i, sp in enumerate(spans) if sp[0] >= passage.start)
             last = max(i for i, sp in enumerate(spans) if sp[1] <= passage.end)
-            lo, hi = max(0, first - sentences), min(len(spans) - 1, last + sentences)
-            start, end = min(spans[lo][0], passage.start), max(spans[hi][1], passage.end)
+            lo, hi = first, last
+            start, end = passage.start, passage.end
+            for _ in range(sentences):  # a sentence before, then one after, while they fit
+                if lo > 0 and (max_chars is None or end - spans[lo - 1][0] <= max_chars):
+                    lo -= 1
+                    start = min(spans[lo][0], start)
+                if hi < len(spans) - 1 and (max_chars is None or spans[hi + 1][1] - start <= max_chars):
+                    hi += 1
+                    end = max(spans[hi][1], end)
             out.append(replace(passage, start=start, end=end, text=text[start:end],
                                sentences=tuple(spans[lo : hi + 1])))
         return out

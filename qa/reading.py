@@ -70,7 +70,8 @@ class ReadStage:
     def run(self, query: str, passages: list[RetrievedPassage]) -> Reading:
         """Read the first `read_passages` of `passages` (widened) for `query`."""
         s = self.settings
-        read = self.corpus.expand(passages[: s.read_passages], s.read_expand_sentences)
+        read = self.corpus.expand(passages[: s.read_passages], s.read_expand_sentences,
+                                  2 * s.passage_max_chars)
         result = self.reader.read(query, read)
         # The passages returned are those the reader saw (widened ones included), so that a
         # citation always lies inside the passage it names.

@@ -139,7 +139,9 @@ class Settings(BaseSettings):
         "prefers the report's own text, as event questions need (measured on the news gold "
         "set's tuning articles, eval/RESULTS.md)")
     read_expand_sentences: int = Field(
-        0, description="widen each passage read by this many sentences on each side")
+        0, ge=0, description="widen each passage read by this many sentences on each side, "
+        "within its run of text and to at most twice passage_max_chars (measured in "
+        "eval/RESULTS.md, session 13: better on the tuning splits, worse on every other set)")
     rerank: Literal["reader", "none"] = Field(
         "reader", description="re-order the passages read by how well the reader finds an answer")
 

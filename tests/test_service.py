@@ -304,6 +304,20 @@ def test_passages_are_widened_to_whole_neighbour_sentences(service: QAService) -
     assert set(whole.sentences) <= same_kind and len(whole.sentences) > len(wide.sentences)
 
 
+def test_a_widened_passage_stays_within_twice_a_passages_size(tmp_path: Path) -> None:
+    # one endless "sentence" is stored as pieces of passage_max_chars: widening by sentences
+    # alone would read seven of them
+    wide = QAService(Settings(data_dir=tmp_path, read_expand_sentences=3))
+    try:
+        wide.add_documents([NewDocument("Run of words", "bridge toll " * 3000)])
+        answer = wide.ask("How much is the bridge toll?")
+        limit = 2 * wide.settings.passage_max_chars
+        assert answer.passages and all(p.end - p.start <= limit for p in answer.passages)
+        assert max(p.end - p.start for p in answer.passages) > wide.settings.passage_max_chars
+    finally:
+        wide.close()
+
+
 def test_asking_with_widened_passages_keeps_exact_citations(service: QAService) -> None:
     wide = QAService(service.settings.model_copy(update={"read_expand_sentences": 1}))
     try:
