@@ -74,12 +74,13 @@ _NAV_START = re.compile(
     r"^(?:read more|related|see also|also read|more from|more on|recommended|advertisement|"
     r"sign up|subscribe|follow us|share (?:this|on)|click here|copyright|all rights reserved|"
     r"this article (?:was|is) (?:originally )?(?:published|available)|"
-    r"you might also like|most read|latest stories|read next|more in|"
-    r"we use cookies|accept (?:all )?cookies|listen to (?:this )?article|share full article|"
+    r"you might also like|most (?:read|shared|popular|viewed)|latest stories|read next|more in|"
+    r"we use cookies|accept (?:all )?cookies|listen to (?:this )?(?:article|story)|share full article|"
     r"got a (?:news )?tip|show comments|enter your email|by signing up|topics|tags|"
     r"terms of (?:service|use)|privacy policy|report an error|editorial standards|"
     r"advertise with us|reprints|load more|join the conversation|sponsored content|"
-    r"recommended for you|log in|sign in)\b|^(?:\u00a9|\(c\))",
+    r"recommended for you|log in|sign in|join the discussion|"
+    r"get (?:the|our)\b.{0,40}\bnewsletter)\b|^(?:\u00a9|\(c\))",
     re.IGNORECASE)
 # Notices that are whole sentences but never the report's: cookie and sign-up small print.
 _NOTICE = re.compile(r"^(?:we use cookies|this (?:site|website) uses cookies|by signing up|"
@@ -87,7 +88,8 @@ _NOTICE = re.compile(r"^(?:we use cookies|this (?:site|website) uses cookies|by 
                      r"by (?:clicking|continuing|subscribing)\b.{0,40}\byou agree)\b", re.IGNORECASE)
 # A heading of links to other stories: the short unpunctuated lines under it are links.
 _LINKS_HEADING = re.compile(r"^(?:related(?: coverage| stories| articles)?|read next|more in\b.*|"
-                            r"recommended(?: for you)?|you might also like|more stories)\s*:?$",
+                            r"recommended(?: for you)?|you might also like|more stories|"
+                            r"most (?:shared|popular|read|viewed)\b.*)\s*:?$",
                             re.IGNORECASE)
 _NAME = re.compile(r"^[A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){1,3}$")
 _COPYRIGHT = re.compile(r"^(?:\u00a9|\(c\)|copyright\b|all rights reserved\b)", re.IGNORECASE)
@@ -95,9 +97,11 @@ _COPYRIGHT = re.compile(r"^(?:\u00a9|\(c\)|copyright\b|all rights reserved\b)", 
 _ITEM = r"[A-Z][\w&'-]*(?: (?:[A-Z&][\w&'-]*|of|and|for|the|with|to)){0,3}"
 _MENU = re.compile(r"^" + _ITEM + r"(?:(?:\s*\|\s*| {2,}|\s*[\u00b7\u2022]\s*)" + _ITEM + r")+$")
 # A reporter's role under a byline: "Business reporter", "Chief political correspondent"
-_ROLE = re.compile(r"^(?:[A-Z][\w-]*\s+){0,5}(?:reporter|writer|correspondent|editor|columnist|"
-                   r"staff|contributor|journalist|desk|bureau|team|producer|photographer)s?$",
-                   re.IGNORECASE)
+_ROLES = r"reporter|writer|correspondent|editor|columnist|staff|contributor|journalist"
+_ROLE = re.compile(r"^(?:[A-Z][\w-]*\s+){0,3}(?:" + _ROLES + r")s?$", re.IGNORECASE)
+# Under a byline already found, a longer role or a desk: "Crime and public safety reporter"
+_BYLINE_ROLE = re.compile(r"^(?:[A-Z][\w-]*\s+){0,5}(?:" + _ROLES + r"|desk|bureau|team|producer|"
+                          r"photographer)s?$", re.IGNORECASE)
 _BYLINE = re.compile(
     r"^[Bb][Yy]\s+[A-Z][\w.'\u2019-]*(?:\s+(?:[A-Z][\w.'\u2019-]*|and|&|,|de|van|von|al-\w+))*"
     r"(?:\s*[,|/\u2014-]\s*.{0,60})?$")
@@ -232,34 +236,45 @@ FURNITURE_MAX_WORDS = 5
 # A page whose report is written in paragraphs: at least this share of its body words lie in
 # lines that end as sentences (a hard-wrapped text file or a list has few such lines).
 PARAGRAPH_WORD_SHARE = 0.6
+_PARAGRAPH_END = re.compile(r"[.!?:;\"'\u201d\u2019)\u2026\u00bb\]*]$")
 _COUNT = re.compile(r"\s*\(\d+\)$")  # "Join the discussion (9)"
-_BULLET = re.compile(r"^(?:[-*\u2022\u2013\u2014]|\d{1,2}[.)])\s")
-# A pull quote: a quotation and its speaker, set apart from the report ("..." — Name, role);
-# matched on the line with its quotes evened (_QUOTES)
-_PULL_QUOTE = re.compile(r'^"[^"]+"\s*[\u2014\u2013]\s*[A-Z][^"]{0,80}$')
+# A list item or a fact box's line, kept whatever its length: "- ...", "1. ...", "(a) ...",
+# "Cost: $14 million"
+_BULLET = re.compile(r"^(?:[-*+>\u2022\u2013\u2014\u00b7\u25aa\u25cf\u25e6\u25ba\u25b8\u25a0\u2192"
+                     r"\u2713\u2714]|\d{1,2}[.)]|\(?[a-z\d]{1,2}\))\s?")
+_LABELLED = re.compile(r"^[A-Z][\w'-]*(?: [\w'-]+){0,2}: \S")
+# A pull quote: a quotation and its speaker, set apart from the report ("..." — Name, role),
+# not a paragraph that opens with a quotation; matched with its quotes evened (_QUOTES)
+_PULL_QUOTE = re.compile(r'^"[^"]+"\s*[\u2014\u2013]\s*[A-Z][^"]{0,80}(?<![.!?])$')
 
 
 def _is_sentence_end(line: str) -> bool:
-    return bool(_SENTENCE_END.search(_COUNT.sub("", line)))
+    return bool(_PARAGRAPH_END.search(_COUNT.sub("", line)))
 
 
 def _mark_furniture(lines: list[tuple[int, int, str]], kinds: list[BlockKind]) -> None:
     """A reporter's role under a byline belongs to the byline; the short unpunctuated lines
     under a heading such as "Related Coverage" are links. Other short lines that are not
-    sentences are page furniture: on a page whose report is written in paragraphs, wherever
-    they stand (a menu, "Most shared", a sign-up line, as is a pull quote); on other texts,
-    only above the headline (the site's name, a section label) or below the last paragraph."""
+    sentences are furniture outside the report: above its first paragraph (the site's name, a
+    section label) and below its last (links, a sign-up line), up to 15 words on a page
+    written in paragraphs (5 between the headline and the first paragraph, where a standfirst
+    may stand), up to 5 on other texts. Inside the report every line is kept (a list, a
+    subheading, a results table) except a pull quote."""
     for i in range(1, len(kinds)):
-        if kinds[i] is BlockKind.BODY and _ROLE.match(lines[i][2]):
-            if kinds[i - 1] in (BlockKind.BODY, BlockKind.STANDFIRST) and _NAME.match(lines[i - 1][2]):
-                kinds[i - 1] = BlockKind.BYLINE  # a byline without "By": the name over its role
-            if kinds[i - 1] is BlockKind.BYLINE:
-                kinds[i] = BlockKind.BYLINE
+        line = lines[i][2]
+        if kinds[i] is not BlockKind.BODY:
+            continue
+        if _ROLE.match(line) and kinds[i - 1] in (BlockKind.BODY, BlockKind.STANDFIRST) \
+                and _NAME.match(lines[i - 1][2]):
+            kinds[i - 1] = BlockKind.BYLINE  # a byline without "By": the name over its role
+        if kinds[i - 1] is BlockKind.BYLINE and _BYLINE_ROLE.match(line):
+            kinds[i] = BlockKind.BYLINE
 
     def short(i: int, max_words: int) -> bool:
         line = lines[i][2]
         return (kinds[i] is BlockKind.BODY and len(_words(line)) <= max_words
-                and not _is_sentence_end(line) and not _BULLET.match(line))
+                and not _is_sentence_end(line) and not _BULLET.match(line)
+                and not _LABELLED.match(line))
 
     links = False
     for i, (_, _, line) in enumerate(lines):
@@ -271,13 +286,18 @@ def _mark_furniture(lines: list[tuple[int, int, str]], kinds: list[BlockKind]) -
             links = False
     body = [i for i, k in enumerate(kinds) if k is BlockKind.BODY]
     words = {i: len(_words(lines[i][2])) for i in body}
+    head = next((i for i, k in enumerate(kinds) if k is BlockKind.HEADLINE), None)
     in_sentences = sum(n for i, n in words.items() if _is_sentence_end(lines[i][2]))
     if body and in_sentences >= PARAGRAPH_WORD_SHARE * sum(words.values()):
+        report = [i for i in body if words[i] > FURNITURE_MAX_WORDS and _is_sentence_end(lines[i][2])]
         for i in body:
-            if short(i, HEADLINE_MAX_WORDS // 2) or _PULL_QUOTE.match(lines[i][2].translate(_QUOTES)):
+            if _PULL_QUOTE.match(lines[i][2].translate(_QUOTES)):
                 kinds[i] = BlockKind.BOILERPLATE
+            elif not report or i < report[0] or i > report[-1]:
+                under_headline = bool(report) and head is not None and head < i < report[0]
+                if short(i, FURNITURE_MAX_WORDS if under_headline else HEADLINE_MAX_WORDS // 2):
+                    kinds[i] = BlockKind.BOILERPLATE
         return
-    head = next((i for i, k in enumerate(kinds) if k is BlockKind.HEADLINE), None)
     paragraphs = [i for i in body if words[i] > FURNITURE_MAX_WORDS]
     last = paragraphs[-1] if paragraphs else len(kinds)
     for i in [*range(head or 0), *range(last + 1, len(kinds))]:

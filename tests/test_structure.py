@@ -277,6 +277,21 @@ def test_on_a_page_of_paragraphs_short_unpunctuated_lines_and_pull_quotes_are_fu
         "boilerplate", "body", "body"]
 
 
+def test_inside_the_report_lists_results_and_subheadings_are_kept() -> None:
+    inside = ["The plan includes:", "A 2.3 km wall along the north shore",
+              "Key facts", "Cost: $14 million", "Rovers 3, Athletic 1",
+              "Jane Smith (Dem) 12,345", "Q: When will the north section open",
+              "Who pays for the wall", "The money comes from three neighbourhoods \u2014",
+              "\u201cThis is a disaster\u201d \u2014 Mr Lee, who runs the bakery, said the flood "
+              "cost him $40,000."]
+    text = ("Council votes for the wall\n\nBy Ann Park\n\nCouncil backs the plan after a third "
+            "flood\n\n" + REPORT + "\n\n".join(inside) + "\n\nResidents asked for the wall "
+            "after the storm of 2021 flooded 40 homes on the north shore.\n")
+    typed = kinds(text, "Council votes for the wall")
+    assert [k for k, line, _ in typed if line in inside] == ["body"] * len(inside)
+    assert all(indexed for _, _, indexed in typed)  # the deck under the byline too
+
+
 def test_a_hard_wrapped_text_keeps_its_lines() -> None:
     # each line of a wrapped paragraph is short and most end mid-sentence: not furniture
     words = REPORT.replace("\n", " ").split() * 3
