@@ -44,3 +44,30 @@ def test_an_exact_index_grown_by_adds_becomes_ivf_at_the_threshold() -> None:
     assert index.kind == "ivf" and len(index) == 3000 and index.ids() == set(ids.tolist())
     for row in (0, 1700, 2999):  # from the first build, an earlier add and the crossing add
         assert index.search(vectors[row], 1)[0][0] == ids[row]
+
+
+def test_saves_at_once_each_replace_the_file_whole(tmp_path: Path) -> None:
+    # a server and `qa ingest` may save the same index file at the same moment
+    import threading
+
+    rng = np.random.default_rng(0)
+    index = VectorIndex(8)
+    index.add(np.arange(50), rng.standard_normal((50, 8)).astype(np.float32))
+    path = tmp_path / "passages.faiss"
+    errors: list[BaseException] = []
+
+    def save_often() -> None:
+        try:
+            for _ in range(40):
+                index.save(path)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=save_often) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(VectorIndex.load(path, 8)) == 50
+    assert [p.name for p in tmp_path.iterdir()] == ["passages.faiss"]
