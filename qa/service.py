@@ -36,6 +36,8 @@ from qa.timing import StageTimer
 from qa.types import Answer, NewDocument, ReaderResult, RetrievedPassage
 
 # QuestionError is imported from here by api/ and tests (it lives in qa.question).
+NEWER_DEPTH = 10  # passages retrieved when a newer report is looked for among them
+NEWER_PASSAGES = 1  # of those, read at most this many (2 gave the tuning stories nothing more)
 __all__ = ["QAService", "QuestionError", "abstain_threshold", "describe"]
 
 
@@ -154,10 +156,12 @@ class QAService:
         """The stages in turn: retrieve, rescore, read, the policy's screen, compare, compose."""
         timer = StageTimer()
         top_k = top_k or self.settings.top_k
-        passages, as_read, result = self.read(query, top_k, where, timer, on_stage)
+        depth = max(top_k, NEWER_DEPTH) if self.settings.reads_newer_reports else top_k
+        passages, as_read, result = self.read(query, depth, where, timer, on_stage)
         comparison = None
         if self.settings.compare_sources and self.policy.answers(result):
             with timer.stage("compare"):
+                result, as_read = self.read_newer_report(query, result, passages, as_read)
                 comparison = self.compare_sources(query, result, as_read)
             result = chosen_by(comparison, result)
         return self.composer.run(Draft(question, query, result, passages[:top_k], as_read,
@@ -180,6 +184,27 @@ class QAService:
             reading = self.read_stage.run(query, passages)
         result = self.policy.screen(reading.result, list(reading.as_read.values()))
         return reading.passages, reading.as_read, result
+
+    def read_newer_report(self, query: str, result: ReaderResult,
+                          passages: list[RetrievedPassage], read: dict[int, RetrievedPassage]
+                          ) -> tuple[ReaderResult, dict[int, RetrievedPassage]]:
+        """`result` with the candidate of one more passage, and `read` with that passage: the
+        best retrieved passage of a document not read, published on or after the answer's
+        source, when the re-scorer thinks it likely to answer (newer_report_probability)."""
+        s = self.settings
+        source = read.get(result.best.passage_id) if result.best else None
+        if not s.reads_newer_reports or source is None or not source.published:
+            return result, read
+        seen = {p.document_id for p in read.values()}
+        newer = [p for p in passages if p.document_id not in seen and p.published
+                 and p.published >= source.published
+                 and (p.probability or 0.0) >= s.newer_report_probability][:NEWER_PASSAGES]
+        if not newer:
+            return result, read
+        wide = self.corpus.expand(newer, s.read_expand_sentences, 2 * s.passage_max_chars)
+        extra = self.read_stage.reader.read(query, wide)
+        return (replace(result, candidates=result.candidates + extra.candidates),
+                {**read, **{p.passage_id: p for p in wide}})
 
     def compare_sources(self, question: str, result: ReaderResult,
                         read: dict[int, RetrievedPassage]) -> Comparison | None:

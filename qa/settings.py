@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     compare_sources: bool = Field(
         True, description="compare what the documents read say: a newer report's value wins "
         "over an older one's, and conflicting values are returned as `disagreement`")
+    newer_report_probability: float = Field(
+        0.3, ge=0, le=1, description="when comparing sources, also read the best passage "
+        "found in a report published on or after the answer's source and not read yet, when "
+        "the re-scorer gives it at least this probability (a correction or an update may rank "
+        "below the passages read; chosen on the tuning stories, eval/RESULTS.md); 1: off")
 
     # retrieval
     top_k: int = Field(5, description="passages returned with an answer")
@@ -169,6 +174,11 @@ class Settings(BaseSettings):
         if self.fusion != "rrf" or self.rescorer == "off":
             return False
         return self.rescorer == "learned" or self.sentence_weight > 0
+
+    @property
+    def reads_newer_reports(self) -> bool:
+        """Whether comparing sources also reads a newer report's passage (below 1: on)."""
+        return self.compare_sources and self.newer_report_probability < 1
 
     @property
     def db_path(self) -> Path:

@@ -117,7 +117,8 @@ _DATE_WORDS = MONTH_WORDS | frozenset(WEEKDAYS)
 _NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve
 dozen dozens hundred hundreds thousand thousands million billion""".split())
 SLOT_FEATURES = ("other_confidence", "best_confidence", "same_shape", "other_covers_question",
-                 "best_covers_question", "evidence_overlap")
+                 "best_covers_question", "evidence_overlap", "frame_overlap")
+FRAME_WORDS = 3  # words read on each side of an answer for its frame
 
 
 def shape(value: str) -> str:
@@ -144,6 +145,16 @@ def evidence_words(source: Source) -> frozenset[str]:
     return content(before + " " + after)
 
 
+def frame_words(source: Source) -> frozenset[str]:
+    """The content words an answer is framed by, numbers left out: its own and up to
+    FRAME_WORDS on each side ("About 900 firefighters were" -> about, firefighter, were)."""
+    p, span = source.passage, source.span
+    before = _WORD.findall(p.text[: span.answer_start - p.start])[-FRAME_WORDS:]
+    after = _WORD.findall(p.text[span.answer_end - p.start :])[:FRAME_WORDS]
+    return frozenset(w for w in content(" ".join([*before, source.text, *after]))
+                     if not _NUMBER.fullmatch(w))
+
+
 def slot_features(question: str, best: Source, other: Source) -> list[float]:
     """What tells whether `other` answers the same thing as `best` (SLOT_FEATURES order)."""
     asked = content(question)
@@ -152,10 +163,13 @@ def slot_features(question: str, best: Source, other: Source) -> list[float]:
     def covers(found: frozenset[str]) -> float:
         return len(asked & found) / len(asked) if asked else 0.0
 
-    union = best_words | other_words
+    def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+        return len(a & b) / len(a | b) if a | b else 0.0
+
     return [other.candidate.confidence, best.candidate.confidence,
             float(shape(best.text) == shape(other.text)), covers(other_words),
-            covers(best_words), len(best_words & other_words) / len(union) if union else 0.0]
+            covers(best_words), jaccard(best_words, other_words),
+            jaccard(frame_words(best), frame_words(other))]
 
 
 @dataclass(frozen=True)

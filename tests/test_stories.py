@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from qa.stories import Source, compare, is_correction, same_value, shape, slot_features
+from qa.stories import (
+    SLOT_FEATURES,
+    Source,
+    compare,
+    frame_words,
+    is_correction,
+    same_value,
+    shape,
+    slot_features,
+)
 from qa.types import AnswerSpan, Candidate, RetrievedPassage
 
 
@@ -112,7 +121,23 @@ def test_slot_features_see_shape_and_the_question_in_the_evidence() -> None:
     for c in cands:
         p = by_id[c.span.passage_id]
         sources.append(Source(p.text[c.span.answer_start:c.span.answer_end], c, p, False, False))
-    other, best, same_shape, other_covers, best_covers, overlap = slot_features(
+    other, best, same_shape, other_covers, best_covers, overlap, frame = slot_features(
         "How many people were evacuated?", sources[0], sources[1])
     assert (other, best, same_shape) == (0.6, 0.9, 1.0)
-    assert best_covers > 0 and other_covers > 0 and 0 < overlap < 1
+    assert best_covers > 0 and other_covers > 0 and 0 < overlap < 1 and 0 < frame < 1
+
+
+def source(text: str, value: str) -> Source:
+    p = passage(9, "doc", text, "2023-08-12")
+    return Source(value, candidate(p, value, 0.8), p, False, False)
+
+
+def test_an_answers_frame_is_the_words_around_it_without_numbers() -> None:
+    crews = source("Officials said about 900 firefighters were assigned.", "about 900")
+    later = source("By Monday about 1,100 firefighters were assigned.", "about 1,100")
+    acres = source("Officials said the fire had burned 7,800 acres.", "7,800 acres")
+    assert frame_words(crews) == {"official", "said", "firefighter", "assigned"}
+    assert frame_words(later) == {"monday", "firefighter", "assigned"}
+    assert frame_words(acres) == {"fire", "burned", "acre"}
+    feature = SLOT_FEATURES.index("frame_overlap")
+    assert slot_features(Q, crews, later)[feature] > slot_features(Q, crews, acres)[feature]
