@@ -9,10 +9,13 @@ keeps our ids natively and supports deletion. Written atomically (temp file + re
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import logging
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,10 @@ import faiss
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+# A temporary file of a save this old was left by a process killed mid-save (a save takes
+# seconds even for a million vectors).
+STALE_SAVE_S = 600
 
 
 class VectorIndex:
@@ -110,18 +117,25 @@ class VectorIndex:
     def save(self, path: Path) -> None:
         """Write the index to `path` atomically. Each save writes its own temporary file: two
         processes saving at once (a server and `qa ingest`) each replace the file whole, where
-        one shared name let one move the other's file away mid-save."""
+        one shared name let one move the other's file away mid-save. Temporary files left by
+        a process killed mid-save are removed by a later save once they are stale."""
         fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         os.close(fd)
         tmp = Path(name)
-        tmp.chmod(0o644)  # as a file opened for writing would be (mkstemp makes it private)
         try:
+            # the file's mode as it was (mkstemp makes a private one)
+            tmp.chmod(path.stat().st_mode & 0o777 if path.exists() else 0o644)
             faiss.write_index(self._index, str(tmp))
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+        stale = time.time() - STALE_SAVE_S
+        for left in path.parent.glob(glob.escape(path.name) + ".*.tmp"):
+            with contextlib.suppress(OSError):
+                if left.stat().st_mtime < stale:
+                    left.unlink()
 
     @classmethod
     def load(cls, path: Path, dimension: int, **kwargs: int) -> VectorIndex:

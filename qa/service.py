@@ -160,8 +160,11 @@ class QAService:
         passages, as_read, result = self.read(query, depth, where, timer, on_stage)
         comparison = None
         if self.settings.compare_sources and self.policy.answers(result):
+            if top_k > self.settings.read_passages:  # room in the answer for one more passage
+                with timer.stage("read_newer"):
+                    result, as_read, passages = self.read_newer_report(query, result, passages,
+                                                                       as_read)
             with timer.stage("compare"):
-                result, as_read = self.read_newer_report(query, result, passages, as_read)
                 comparison = self.compare_sources(query, result, as_read)
             result = chosen_by(comparison, result)
         return self.composer.run(Draft(question, query, result, passages[:top_k], as_read,
@@ -187,24 +190,30 @@ class QAService:
 
     def read_newer_report(self, query: str, result: ReaderResult,
                           passages: list[RetrievedPassage], read: dict[int, RetrievedPassage]
-                          ) -> tuple[ReaderResult, dict[int, RetrievedPassage]]:
-        """`result` with the candidate of one more passage, and `read` with that passage: the
-        best retrieved passage of a document not read, published on or after the answer's
-        source, when the re-scorer thinks it likely to answer (newer_report_probability)."""
+                          ) -> tuple[ReaderResult, dict[int, RetrievedPassage],
+                                     list[RetrievedPassage]]:
+        """`result` with the candidates of one more passage, `read` with that passage, and
+        `passages` with it (as read) placed right after the passages read first, so that the
+        answer returns it: the best retrieved passage of a document not read, published on or
+        after the answer's source, when the learned re-scorer gives it at least
+        newer_report_probability (an update may rank below the passages read)."""
         s = self.settings
         source = read.get(result.best.passage_id) if result.best else None
         if not s.reads_newer_reports or source is None or not source.published:
-            return result, read
+            return result, read, passages
         seen = {p.document_id for p in read.values()}
         newer = [p for p in passages if p.document_id not in seen and p.published
-                 and p.published >= source.published
-                 and (p.probability or 0.0) >= s.newer_report_probability][:NEWER_PASSAGES]
+                 and p.published >= source.published and p.probability is not None
+                 and p.probability >= s.newer_report_probability][:NEWER_PASSAGES]
         if not newer:
-            return result, read
+            return result, read, passages
         wide = self.corpus.expand(newer, s.read_expand_sentences, 2 * s.passage_max_chars)
         extra = self.read_stage.reader.read(query, wide)
+        added = {p.passage_id for p in wide}
+        rest = [p for p in passages if p.passage_id not in added]
+        at = sum(p.passage_id in read for p in rest)  # the passages read lead the list
         return (replace(result, candidates=result.candidates + extra.candidates),
-                {**read, **{p.passage_id: p for p in wide}})
+                {**read, **{p.passage_id: p for p in wide}}, rest[:at] + wide + rest[at:])
 
     def compare_sources(self, question: str, result: ReaderResult,
                         read: dict[int, RetrievedPassage]) -> Comparison | None:

@@ -146,8 +146,9 @@ def evidence_words(source: Source) -> frozenset[str]:
 
 
 def frame_words(source: Source) -> frozenset[str]:
-    """The content words an answer is framed by, numbers left out: its own and up to
-    FRAME_WORDS on each side ("About 900 firefighters were" -> about, firefighter, were)."""
+    """The content words an answer is framed by, numbers left out: its own and those of up
+    to FRAME_WORDS words on each side ("said about 900 firefighters were assigned" ->
+    said, firefighter, assigned)."""
     p, span = source.passage, source.span
     before = _WORD.findall(p.text[: span.answer_start - p.start])[-FRAME_WORDS:]
     after = _WORD.findall(p.text[span.answer_end - p.start :])[:FRAME_WORDS]

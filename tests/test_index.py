@@ -26,7 +26,7 @@ def test_search_filter_remove_and_atomic_save(tmp_path: Path, threshold: int) ->
     assert all(i != 1005 for i, _ in index.search(vectors[5], 5))
     path = tmp_path / "x.faiss"
     index.save(path)
-    assert not path.with_suffix(".faiss.tmp").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["x.faiss"]
     loaded = VectorIndex.load(path, 16, ivf_threshold=threshold)
     assert loaded.ids() == index.ids() and loaded.kind == index.kind
     with pytest.raises(ValueError, match="dimension"):
@@ -71,3 +71,18 @@ def test_saves_at_once_each_replace_the_file_whole(tmp_path: Path) -> None:
     assert errors == []
     assert len(VectorIndex.load(path, 8)) == 50
     assert [p.name for p in tmp_path.iterdir()] == ["passages.faiss"]
+
+
+def test_a_stale_temporary_file_of_a_killed_save_is_removed(tmp_path: Path) -> None:
+    import os
+    import time
+
+    index = VectorIndex(8)
+    path = tmp_path / "passages.faiss"
+    left = tmp_path / "passages.faiss.abc123.tmp"  # a save killed two hours ago
+    left.write_bytes(b"partial")
+    os.utime(left, (time.time() - 7200, time.time() - 7200))
+    fresh = tmp_path / "passages.faiss.def456.tmp"  # another process saving right now
+    fresh.write_bytes(b"partial")
+    index.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["passages.faiss", fresh.name]

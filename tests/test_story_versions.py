@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from contracts import check_offsets
 from fastapi.testclient import TestClient
 
 from qa.loaders import load_paths
@@ -180,6 +181,17 @@ def test_a_newer_report_ranked_below_those_read_is_read_too(tmp_path: Path) -> N
     answer = service.ask(question)
     assert answer.answer == "85%" and answer.as_of == "2023-08-14"
     assert answer.disagreement is not None and "40%" in [d.answer for d in answer.disagreement]
+    check_offsets(service, answer)
+    returned = {p.passage_id: p for p in answer.passages}
+    cited = answer.citations[0]
+    assert returned[cited.passage_id].start <= cited.start < cited.end <= returned[cited.passage_id].end
+
+    # read widened, the update's passage is returned as read: the answer is still its text
+    wide = QAService(Settings(data_dir=tmp_path / "data", newer_report_probability=0.2,
+                              read_expand_sentences=2))
+    widened = wide.ask(question)
+    check_offsets(wide, widened)
+    assert {c.passage_id for c in widened.citations} <= {p.passage_id for p in widened.passages}
 
     off = QAService(Settings(data_dir=tmp_path / "data", newer_report_probability=1.0))
     assert off.ask(question).answer != "85%"

@@ -287,3 +287,28 @@ def test_close_waits_for_the_question_in_progress(tmp_path: Path, sample_path: P
     asking.join(10)
     closing.join(10)
     assert not closing.is_alive() and answers and answers[0].citations
+
+
+def test_a_newer_report_read_for_comparison_is_returned_after_the_passages_read(
+        tmp_path: Path, make_service: ServiceFactory) -> None:
+    service = make_service(tmp_path, read_passages=1, newer_report_probability=0.0)
+    service.add_documents([
+        NewDocument("Fire crews", "Officials said 900 firefighters fought the Cedar Ridge fire "
+                    "near Marlow Springs on Saturday.", published="2023-08-12"),
+        NewDocument("Fire update", "By Monday the county said 1,100 firefighters were on the "
+                    "lines.", published="2023-08-14")])
+    question = "How many firefighters fought the Cedar Ridge fire near Marlow Springs?"
+    passages, read, result = service.read(question, 10)
+    assert result.best is not None and [p.published for p in read.values()] == ["2023-08-12"]
+    more, read_more, placed = service.read_newer_report(question, result, passages, read)
+    [newer] = [p for p in read_more.values() if p.passage_id not in read]
+    assert newer.published == "2023-08-14"
+    assert [p.passage_id for p in placed] == [passages[0].passage_id, newer.passage_id] + [
+        p.passage_id for p in passages[1:] if p.passage_id != newer.passage_id]
+    assert len(more.candidates) > len(result.candidates)
+
+    answer = service.ask(question, top_k=2)
+    returned = {p.passage_id for p in answer.passages}
+    cited = [c for c in answer.citations] + [
+        c for alt in (answer.disagreement or []) + answer.agreement for c in alt.citations]
+    assert {c.passage_id for c in cited} <= returned
