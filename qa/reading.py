@@ -67,11 +67,16 @@ class ReadStage:
         if isinstance(self.reader, NeuralReader):
             self.reader.load()
 
+    def widen(self, passages: list[RetrievedPassage]) -> list[RetrievedPassage]:
+        """`passages` as the reader reads them: widened by read_expand_sentences, to at most
+        twice a stored passage's size."""
+        s = self.settings
+        return self.corpus.expand(passages, s.read_expand_sentences, 2 * s.passage_max_chars)
+
     def run(self, query: str, passages: list[RetrievedPassage]) -> Reading:
         """Read the first `read_passages` of `passages` (widened) for `query`."""
         s = self.settings
-        read = self.corpus.expand(passages[: s.read_passages], s.read_expand_sentences,
-                                  2 * s.passage_max_chars)
+        read = self.widen(passages[: s.read_passages])
         result = self.reader.read(query, read)
         # The passages returned are those the reader saw (widened ones included), so that a
         # citation always lies inside the passage it names.

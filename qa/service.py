@@ -36,9 +36,10 @@ from qa.timing import StageTimer
 from qa.types import Answer, NewDocument, ReaderResult, RetrievedPassage
 
 # QuestionError is imported from here by api/ and tests (it lives in qa.question).
+__all__ = ["QAService", "QuestionError", "abstain_threshold", "describe"]
+
 NEWER_DEPTH = 10  # passages retrieved when a newer report is looked for among them
 NEWER_PASSAGES = 1  # of those, read at most this many (2 gave the tuning stories nothing more)
-__all__ = ["QAService", "QuestionError", "abstain_threshold", "describe"]
 
 
 def abstain_threshold(settings: Settings) -> float:
@@ -156,11 +157,13 @@ class QAService:
         """The stages in turn: retrieve, rescore, read, the policy's screen, compare, compose."""
         timer = StageTimer()
         top_k = top_k or self.settings.top_k
-        depth = max(top_k, NEWER_DEPTH) if self.settings.reads_newer_reports else top_k
-        passages, as_read, result = self.read(query, depth, where, timer, on_stage)
+        # a newer report's passage is returned after those read: only when top_k has room
+        newer = self.settings.reads_newer_reports and top_k > self.settings.read_passages
+        passages, as_read, result = self.read(query, max(top_k, NEWER_DEPTH) if newer else top_k,
+                                              where, timer, on_stage)
         comparison = None
         if self.settings.compare_sources and self.policy.answers(result):
-            if top_k > self.settings.read_passages:  # room in the answer for one more passage
+            if newer:
                 with timer.stage("read_newer"):
                     result, as_read, passages = self.read_newer_report(query, result, passages,
                                                                        as_read)
@@ -199,7 +202,7 @@ class QAService:
         newer_report_probability (an update may rank below the passages read)."""
         s = self.settings
         source = read.get(result.best.passage_id) if result.best else None
-        if not s.reads_newer_reports or source is None or not source.published:
+        if source is None or not source.published:
             return result, read, passages
         seen = {p.document_id for p in read.values()}
         newer = [p for p in passages if p.document_id not in seen and p.published
@@ -207,7 +210,7 @@ class QAService:
                  and p.probability >= s.newer_report_probability][:NEWER_PASSAGES]
         if not newer:
             return result, read, passages
-        wide = self.corpus.expand(newer, s.read_expand_sentences, 2 * s.passage_max_chars)
+        wide = self.read_stage.widen(newer)
         extra = self.read_stage.reader.read(query, wide)
         added = {p.passage_id for p in wide}
         rest = [p for p in passages if p.passage_id not in added]

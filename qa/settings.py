@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     newer_report_probability: float = Field(
         0.3, ge=0, le=1, description="when comparing sources, also read the best passage "
         "found in a report published on or after the answer's source and not read yet, when "
-        "the re-scorer gives it at least this probability (a correction or an update may rank "
+        "the learned re-scorer gives it at least this probability (a correction or an update may rank "
         "below the passages read; chosen on the tuning stories, eval/RESULTS.md); 1: off")
 
     # retrieval

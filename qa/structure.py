@@ -108,7 +108,8 @@ _BYLINE = re.compile(
 # "LISBON, March 4, 2023", "Published: 4 March 2023", "Updated March 5, 2023 10:04 am"
 _DATELINE_START = re.compile(r"^(?:published|updated|posted|last updated|first published)\b[:\s]",
                              re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?:\"'\u201d\u2019)]$")
+_ENDS = ".!?:\"'\u201d\u2019)"
+_SENTENCE_END = re.compile("[" + re.escape(_ENDS) + "]$")
 
 STANDFIRST_MAX_WORDS = 60
 HEADLINE_MAX_WORDS = 30
@@ -236,7 +237,8 @@ FURNITURE_MAX_WORDS = 5
 # A page whose report is written in paragraphs: at least this share of its body words lie in
 # lines that end as sentences (a hard-wrapped text file or a list has few such lines).
 PARAGRAPH_WORD_SHARE = 0.6
-_PARAGRAPH_END = re.compile(r"[.!?:;\"'\u201d\u2019)\u2026\u00bb\]*]$")
+# what ends a paragraph's last line: a sentence's end, or ";", "…", "»", "]", "*"
+_PARAGRAPH_END = re.compile("[" + re.escape(_ENDS + ";\u2026\u00bb]*") + "]$")
 _COUNT = re.compile(r"\s*\(\d+\)$")  # "Join the discussion (9)"
 # A list item or a fact box's line, kept whatever its length: "- ...", "1. ...", "(a) ...",
 # "Cost: $14 million"
