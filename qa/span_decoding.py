@@ -28,14 +28,18 @@ def best_spans(
     top_n: int = 20,
     n_best: int = 1,
     segments: list[int] | None = None,
+    blocked: list[bool] | None = None,
 ) -> list[SpanCandidate]:
     """Return the highest-scoring valid spans of one window.
 
     `offsets[i]` is the (start, end) character span of token i in the context, or None for
     tokens outside the context (question, special tokens, padding); such tokens never start or
-    end an answer. With `segments` (token i's paragraph number), a span stays in one paragraph.
+    end an answer. With `segments` (token i's paragraph number), a span stays in one paragraph;
+    a token marked in `blocked` is never part of one.
     """
     valid = np.array([o is not None for o in offsets], dtype=bool)
+    if blocked is not None:
+        valid &= ~np.array(blocked, dtype=bool)
     n = len(offsets)
     start = np.where(valid, start_logits[:n], -np.inf)
     end = np.where(valid, end_logits[:n], -np.inf)
@@ -49,6 +53,8 @@ def best_spans(
             if not valid[e] or e < s or e - s + 1 > max_answer_tokens:
                 continue
             if segments is not None and segments[s] != segments[e]:
+                continue
+            if blocked is not None and any(blocked[s : e + 1]):
                 continue
             s_off, e_off = offsets[s], offsets[e]
             assert s_off is not None and e_off is not None
@@ -77,3 +83,9 @@ def complete_name(span: SpanCandidate, names: list[tuple[int, int, int]]) -> Spa
         if span.start_char < end and (span.end_char == before or start < span.end_char < end):
             return SpanCandidate(span.start_char, end, span.score)
     return span
+
+
+def tokens_within(ranges: list[tuple[int, int]], offsets: list[tuple[int, int] | None]
+                  ) -> list[bool]:
+    """Whether each token starts inside one of `ranges` ((start, end) characters)."""
+    return [o is not None and any(a <= o[0] < b for a, b in ranges) for o in offsets]

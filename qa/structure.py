@@ -111,6 +111,14 @@ _DATELINE_START = re.compile(r"^(?:published|updated|posted|last updated|first p
 _ENDS = ".!?:\"'\u201d\u2019)"
 _SENTENCE_END = re.compile("[" + re.escape(_ENDS) + "]$")
 
+# A wire dateline opening a paragraph: the place in capitals, then maybe a state or country,
+# a date and the agency, then a dash ("ATHENS, Aug. 10 \u2014 ", "BEIRUT, Lebanon (CNN) -- ",
+# "WASHINGTON (Reuters) - "). It says where the report was filed, not what it reports.
+_WIRE_DATELINE = re.compile(
+    r"^[^\S\n]*[A-Z][A-Z.'\u2019-]+(?: [A-Z][A-Z.'\u2019-]+){0,3}"
+    r"(?:,[^\S\n]+[A-Z0-9][\w.]*(?:[^\S\n]+[\w.]+){0,2}){0,3}"
+    r"(?:[^\S\n]*\([^()\n]{1,40}\))?[^\S\n]*(?:\u2014|\u2013|--|-)[^\S\n]+", re.MULTILINE)
+
 STANDFIRST_MAX_WORDS = 60
 HEADLINE_MAX_WORDS = 30
 BYLINE_MAX_WORDS = 14
@@ -151,6 +159,11 @@ def is_boilerplate(line: str) -> bool:
 
 def is_byline(line: str) -> bool:
     return len(_words(line)) <= BYLINE_MAX_WORDS and bool(_BYLINE.match(line))
+
+
+def wire_datelines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each wire dateline that opens a line of `text`, with its dash."""
+    return [m.span() for m in _WIRE_DATELINE.finditer(text)]
 
 
 def is_dateline(line: str) -> bool:

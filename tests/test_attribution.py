@@ -14,6 +14,7 @@ from qa.span_decoding import (
     complete_name,
     paragraph_breaks,
     paragraph_numbers,
+    tokens_within,
 )
 from qa.types import RetrievedPassage
 
@@ -143,3 +144,15 @@ def test_a_sentence_as_long_as_a_document_is_parsed_only_around_the_span() -> No
     assert cut < MAX_READ_CHARS < late.index("reported")
     long_passage = _passage(late, 0, ((0, len(late)),))
     assert _mended("Who reported it?", long_passage, cut - 11, cut).endswith("daily")
+
+
+def test_a_span_never_touches_a_blocked_token() -> None:
+    context = "ATHENS, Aug. 10 \u2014 The ministers met in Istanbul"
+    offsets = _offsets(context)
+    start, end = np.zeros(len(offsets)), np.zeros(len(offsets))
+    start[1], end[1], start[9], end[9] = 9.0, 9.0, 5.0, 5.0  # "ATHENS," beats "Istanbul"
+    blocked = tokens_within([(0, len("ATHENS, Aug. 10 \u2014 "))], offsets)
+    assert blocked[1:5] == [True] * 4 and not any(blocked[5:])
+    assert best_spans(start, end, offsets)[0].start_char == 0
+    kept = best_spans(start, end, offsets, blocked=blocked)[0]
+    assert context[kept.start_char:kept.end_char] == "Istanbul"

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from qa.dates import mention_at, resolve_dates
+from qa.reader import NeuralReader
 from qa.service import QAService
 from qa.settings import Settings
-from qa.structure import BlockKind, article_blocks
-from qa.types import NewDocument
+from qa.structure import BlockKind, article_blocks, wire_datelines
+from qa.types import NewDocument, RetrievedPassage
 
 TITLE = "Harbor council approves flood wall"
 PAGE = """Harbor Ledger
@@ -346,3 +347,36 @@ def test_an_html_pages_figure_captions_are_kept_as_captions(tmp_path: Path) -> N
     photo = service.ask("Where was the photo of Mayor Ruth Calder taken?")
     assert photo.answer is not None and "Bayview" in photo.answer
     assert photo.citations[0].block == "caption"
+
+
+@pytest.mark.parametrize(("text", "dateline"), [
+    ("ATHENS, Aug. 10 \u2014 The ministers met.", "ATHENS, Aug. 10 \u2014 "),
+    ("Title\n\nBEIRUT, Lebanon (CNN) -- Iran said no.", "BEIRUT, Lebanon (CNN) -- "),
+    ("WASHINGTON (Reuters) - The talks ended.", "WASHINGTON (Reuters) - "),
+    ("KESTREL BAY, Dec. 12 \u2014 A storm hit.", "KESTREL BAY, Dec. 12 \u2014 "),
+    ("WASHINGTON, March 5, 2024 - It rained.", "WASHINGTON, March 5, 2024 - "),
+])
+def test_wire_datelines_are_found_with_their_dash(text: str, dateline: str) -> None:
+    assert [text[a:b] for a, b in wire_datelines(text)] == [dateline]
+
+
+@pytest.mark.parametrize("text", ["NATO said on Monday - that was all.", "The US - China talks.",
+                                  "I - think so.", "He left. PARIS, later, was calm"])
+def test_sentences_are_not_wire_datelines(text: str) -> None:
+    assert wire_datelines(text) == []
+
+
+def test_the_reader_never_answers_with_the_dateline() -> None:
+    # The neural reader took the capitalised place that opens a wire report for "which agency"
+    # or "which country" (the dateline says where the report was filed).
+    text = ("WEXLEY, Oct. 3 \u2014 A ransomware group calling itself Grey Heron claimed "
+            "responsibility on Tuesday for the cyberattack that has disrupted Tollesbury Regional "
+            "Medical Center since the early hours of Monday.")
+    passage = RetrievedPassage(passage_id=1, document_id="d", title="t", start=0, end=len(text),
+                               text=text, score=1.0)
+    reader = NeuralReader()
+    for question in ("Which law enforcement agency is investigating the attack?",
+                     "In which country is the Grey Heron group based?",
+                     "Which state official urged hospitals not to pay?"):
+        found = reader.read(question, [passage]).best
+        assert found is not None and found.answer_start >= len("WEXLEY, Oct. 3 \u2014 "), question
