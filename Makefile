@@ -37,9 +37,12 @@ FAST_TESTS := tests/fast tests/test_storage.py tests/test_index.py
 test-fast: $(BIN)/qa
 	$(PYTEST) -p no:schemathesis -p no:hypothesispytest -p no:anyio $(FAST_TESTS)
 
-# The full tier: every other test, on the real models (and the browser tests).
+# The full tier: every other test, on the real models (and the browser tests), one worker
+# process per core, at most 4 (each loads the models); a test file runs whole in one worker, so
+# its module fixtures are built once.
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 test-full: install
-	$(PYTEST) $(addprefix --ignore=,$(FAST_TESTS))
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(FAST_TESTS))
 
 test: test-fast test-full
 
