@@ -35,7 +35,7 @@ FAST_TESTS := tests/fast tests/test_storage.py tests/test_index.py
 
 # Its tests use none of the third-party pytest plugins, which take seconds to load.
 test-fast: $(BIN)/qa
-	$(PYTEST) -p no:schemathesis -p no:hypothesispytest -p no:anyio $(FAST_TESTS)
+	$(PYTEST) -p no:schemathesis -p no:hypothesispytest -p no:anyio -p no:xdist $(FAST_TESTS)
 
 # The full tier: every other test, on the real models (and the browser tests), one worker
 # process per core, at most 4 (each loads the models); a test file runs whole in one worker, so

@@ -87,5 +87,5 @@ def complete_name(span: SpanCandidate, names: list[tuple[int, int, int]]) -> Spa
 
 def tokens_within(ranges: list[tuple[int, int]], offsets: list[tuple[int, int] | None]
                   ) -> list[bool]:
-    """Whether each token starts inside one of `ranges` ((start, end) characters)."""
-    return [o is not None and any(a <= o[0] < b for a, b in ranges) for o in offsets]
+    """Whether each token overlaps one of `ranges` ((start, end) characters)."""
+    return [o is not None and any(o[0] < b and o[1] > a for a, b in ranges) for o in offsets]

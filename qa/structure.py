@@ -111,13 +111,17 @@ _DATELINE_START = re.compile(r"^(?:published|updated|posted|last updated|first p
 _ENDS = ".!?:\"'\u201d\u2019)"
 _SENTENCE_END = re.compile("[" + re.escape(_ENDS) + "]$")
 
-# A wire dateline opening a paragraph: the place in capitals, then maybe a state or country,
-# a date and the agency, then a dash ("ATHENS, Aug. 10 \u2014 ", "BEIRUT, Lebanon (CNN) -- ",
-# "WASHINGTON (Reuters) - "). It says where the report was filed, not what it reports.
+# A wire dateline opening a line: the place in capitals, then maybe a state or country and a
+# date (each part capitalised or a number) and the agency, then a dash and the report's first
+# sentence ("ATHENS, Aug. 10 \u2014 The", "BEIRUT, Lebanon (CNN) -- Iran", "WASHINGTON
+# (Reuters) - The"). A plain hyphen counts only after a date or an agency: "US - China talks",
+# "CEO - Jane Doe" and "NASA \u2014 the agency" are sentences. It says where the report was
+# filed, not what it reports.
 _WIRE_DATELINE = re.compile(
     r"^[^\S\n]*[A-Z][A-Z.'\u2019-]+(?: [A-Z][A-Z.'\u2019-]+){0,3}"
-    r"(?:,[^\S\n]+[A-Z0-9][\w.]*(?:[^\S\n]+[\w.]+){0,2}){0,3}"
-    r"(?:[^\S\n]*\([^()\n]{1,40}\))?[^\S\n]*(?:\u2014|\u2013|--|-)[^\S\n]+", re.MULTILINE)
+    r"(?P<parts>(?:,[^\S\n]+[A-Z0-9][\w.]*(?:[^\S\n]+[A-Z0-9][\w.]*){0,2}){1,3})?"
+    r"(?:[^\S\n]*\((?P<agency>[^()\n]{1,40})\))?"
+    r"[^\S\n]*(?P<dash>\u2014|\u2013|--|-)(?=[^\S\n]*[A-Z0-9\"'\u201c\u2018])", re.MULTILINE)
 
 STANDFIRST_MAX_WORDS = 60
 HEADLINE_MAX_WORDS = 30
@@ -162,8 +166,17 @@ def is_byline(line: str) -> bool:
 
 
 def wire_datelines(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each wire dateline that opens a line of `text`, with its dash."""
-    return [m.span() for m in _WIRE_DATELINE.finditer(text)]
+    """(start, end) of each wire dateline that opens a line of `text`, to the end of its dash;
+    an agency in parentheses is left out (two ranges around it): it names who reported."""
+    out = []
+    for m in _WIRE_DATELINE.finditer(text):
+        if m["dash"] == "-" and not (m["parts"] or m["agency"]):
+            continue
+        if m["agency"]:
+            out += [(m.start(), m.start("agency")), (m.end("agency"), m.end("dash"))]
+        else:
+            out.append((m.start(), m.end("dash")))
+    return out
 
 
 def is_dateline(line: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -350,18 +351,23 @@ def test_an_html_pages_figure_captions_are_kept_as_captions(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("text", "dateline"), [
-    ("ATHENS, Aug. 10 \u2014 The ministers met.", "ATHENS, Aug. 10 \u2014 "),
-    ("Title\n\nBEIRUT, Lebanon (CNN) -- Iran said no.", "BEIRUT, Lebanon (CNN) -- "),
-    ("WASHINGTON (Reuters) - The talks ended.", "WASHINGTON (Reuters) - "),
-    ("KESTREL BAY, Dec. 12 \u2014 A storm hit.", "KESTREL BAY, Dec. 12 \u2014 "),
-    ("WASHINGTON, March 5, 2024 - It rained.", "WASHINGTON, March 5, 2024 - "),
+    ("ATHENS, Aug. 10 \u2014 The ministers met.", ["ATHENS, Aug. 10 \u2014"]),
+    ("Title\n\nBEIRUT, Lebanon (CNN) -- Iran said no.", ["BEIRUT, Lebanon (", ") --"]),
+    ("WASHINGTON (Reuters) - The talks ended.", ["WASHINGTON (", ") -"]),
+    ("KESTREL BAY, Dec. 12 \u2014 A storm hit.", ["KESTREL BAY, Dec. 12 \u2014"]),
+    ("WASHINGTON, March 5, 2024 - It rained.", ["WASHINGTON, March 5, 2024 -"]),
+    ("WEXLEY, Oct. 3\u2014A group claimed it.", ["WEXLEY, Oct. 3\u2014"]),
 ])
-def test_wire_datelines_are_found_with_their_dash(text: str, dateline: str) -> None:
-    assert [text[a:b] for a, b in wire_datelines(text)] == [dateline]
+def test_wire_datelines_are_found_to_their_dash_less_the_agency(text: str,
+                                                                dateline: list[str]) -> None:
+    assert [text[a:b] for a, b in wire_datelines(text)] == dateline
 
 
-@pytest.mark.parametrize("text", ["NATO said on Monday - that was all.", "The US - China talks.",
-                                  "I - think so.", "He left. PARIS, later, was calm"])
+@pytest.mark.parametrize("text", [
+    "NATO said on Monday - that was all.", "The US - China talks.", "I - think so.",
+    "He left. PARIS, later, was calm", "NASA \u2014 the agency delayed the launch.",
+    "FBI - led investigators searched it.", "US - China talks resumed.", "CEO - Jane Doe",
+    "JOHN SMITH - Staff Writer", "IT, HR and Finance - three teams.", "AP - it said"])
 def test_sentences_are_not_wire_datelines(text: str) -> None:
     assert wire_datelines(text) == []
 
@@ -380,3 +386,11 @@ def test_the_reader_never_answers_with_the_dateline() -> None:
                      "Which state official urged hospitals not to pay?"):
         found = reader.read(question, [passage]).best
         assert found is not None and found.answer_start >= len("WEXLEY, Oct. 3 \u2014 "), question
+    # the agency between the place and the dash names who reported: it stays an answer
+    text = ("PORT MAREN (Atlas Wire) \u2014 Scientists exploring a field of hydrothermal vents "
+            "off Serra Island have found what they believe are at least 38 animal species new to "
+            "science, the expedition's leaders said on Monday.")
+    passage = replace(passage, end=len(text), text=text)
+    found = reader.read("Which news agency reported the discovery of the new species?",
+                        [passage]).best
+    assert found is not None and text[found.answer_start:found.answer_end] == "Atlas Wire"
