@@ -4,6 +4,7 @@ repair and `qa migrate-index`."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,8 +24,13 @@ from qa.service import QAService  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.storage.backends import IndexedPassage, IndexFilter  # noqa: E402
 from qa.storage.backends.faiss_sqlite import FaissIndex  # noqa: E402
-from qa.storage.backends.milvus import Fts5Terms, MilvusIndex, filter_expression  # noqa: E402
-from qa.storage.documents import DocumentStore, content_hash  # noqa: E402
+from qa.storage.backends.milvus import (  # noqa: E402
+    Fts5Terms,
+    MilvusIndex,
+    filter_expression,
+    fts5_bm25,
+)
+from qa.storage.documents import DocumentStore, content_hash, fts_query, fts_words  # noqa: E402
 from qa.types import NewDocument  # noqa: E402
 
 MARKET = NewDocument(
@@ -167,9 +173,40 @@ def test_same_answers_through_the_service(services: tuple[QAService, QAService])
                      "When did the fish market reopen?"):
         a, b = faiss.ask(question), milvus.ask(question)
         assert b.answer == a.answer
-        # the first passage is the same; deeper ones may swap places: Milvus's BM25 weighs
-        # terms by another IDF than FTS5's (qa/storage/backends/milvus.py)
-        assert b.passages[0].text == a.passages[0].text
+        assert [p.text for p in b.passages] == [p.text for p in a.passages]
+
+
+def test_lexical_search_ranks_and_scores_as_fts5(services: tuple[QAService, QAService]) -> None:
+    """Milvus's candidates scored again with FTS5's formula: the same passages, in the same
+    order, with FTS5's scores, common words and repeated stems included."""
+    faiss, milvus = services
+    for query in ("where did they meet?", "Who reported the meeting?", "the of and",
+                  "meeting meetings met", "Which town was worst affected by the storm?",
+                  "fish market Harwick traders", "U.S. officials", "zzz"):
+        want = faiss.corpus.lexical_search(query, 50)
+        got = milvus.corpus.lexical_search(query, 50)
+        assert [i for i, _ in got] == [i for i, _ in want], query
+        assert np.allclose([s for _, s in got], [s for _, s in want], rtol=1e-9, atol=0), query
+
+
+def test_fts5_bm25_is_sqlites() -> None:
+    rng = np.random.default_rng(3)
+    vocab = ["storm", "flood", "the", "town", "market", "report", "u", "s"]
+    texts = [" ".join(rng.choice(vocab, size=int(rng.integers(1, 30)))) for _ in range(60)]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5 (text, tokenize = 'porter unicode61')")
+    conn.executemany("INSERT INTO f (rowid, text) VALUES (?, ?)",
+                     [(i + 1, t) for i, t in enumerate(texts)])
+    terms = Fts5Terms()
+    tokens = terms(texts)
+    counts = {t: sum(t in ts for ts in tokens) for t in {t for ts in tokens for t in ts}}
+    for query in ("storm", "the town", "storms the", "U.S. market", "flood flooding"):
+        words = fts_words(query)
+        want = dict(conn.execute("SELECT rowid, -bm25(f) FROM f WHERE f MATCH ?",
+                                 (fts_query(query),)).fetchall())
+        got = fts5_bm25([p for p in terms(words) if p], tokens, counts, len(texts),
+                        sum(map(len, tokens)))
+        assert {i + 1: g for i, g in enumerate(got) if g > 0} == pytest.approx(want, rel=1e-9)
 
 
 def test_filters_through_the_service(services: tuple[QAService, QAService]) -> None:

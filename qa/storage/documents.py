@@ -137,8 +137,13 @@ def fts_query(text: str) -> str:
     FTS5's tokenizer normalises query and passages alike; qa.text.fold is not applied first:
     it folds what the tokenizer keeps ("Straße" -> "strasse", ligatures, Greek accents), so
     such words would stop matching their stored terms."""
-    words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
-    return " OR ".join(f'"{w}"' for w in words)
+    return " OR ".join(f'"{w}"' for w in fts_words(text))
+
+
+def fts_words(text: str) -> list[str]:
+    """The distinct words of `text` (lower-cased) that `fts_query` matches, each one a phrase
+    of FTS5's query."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
 
 
 class DocumentStore:
@@ -389,6 +394,14 @@ class DocumentStore:
 
     def passage_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM passages")[0][0])
+
+    def fts_totals(self) -> tuple[int, int]:
+        """(passages, tokens) in the FTS5 index: BM25's row count and, over it, the average
+        passage length. The token count reads the whole term list: call it when the passage
+        count changes, not on every search."""
+        rows = int(self._query("SELECT COUNT(*) FROM passages_fts")[0][0])
+        tokens = self._query("SELECT COALESCE(SUM(cnt), 0) FROM passages_vocab")[0][0]
+        return rows, int(tokens)
 
     def term_passage_counts(self, terms: list[str]) -> dict[str, int]:
         """How many passages hold each (porter-stemmed, lower-case) term; absent terms are

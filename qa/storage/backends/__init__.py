@@ -169,7 +169,8 @@ def open_index(config: BackendConfig, store: DocumentStore, dimension: int) -> P
             raise RuntimeError("QA_BACKEND=milvus needs pymilvus (pip install -e '.[milvus]')"
                                ) from exc
         return MilvusIndex(config.milvus_uri, config.milvus_token, config.milvus_collection,
-                           dimension, config.milvus_index, term_counts=store.term_passage_counts)
+                           dimension, config.milvus_index, term_counts=store.term_passage_counts,
+                           fts_totals=store.fts_totals)
     from qa.storage.backends.faiss_sqlite import FaissIndex
     return FaissIndex(store, config.faiss_path, dimension, config.ivf_threshold)
 

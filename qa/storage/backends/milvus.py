@@ -7,8 +7,12 @@
   own analyzers stem differently (Milvus Standalone's `english` is Snowball) or not at all
   (Milvus Lite knows only `standard` and `jieba`), so each side's analyzer only splits on the
   spaces. BM25 runs in the engine with FTS5's k1 = 1.2 and b = 0.75; its IDF is Lucene's
-  log(1 + (N - n + 0.5) / (n + 0.5)) where FTS5 has log((N - n + 0.5) / (n + 0.5)), so
-  scores (not the terms) differ a little.
+  log(1 + (N - n + 0.5) / (n + 0.5)) where FTS5 has log((N - n + 0.5) / (n + 0.5)), so its
+  scores differ a little. With the store's term counts at hand (as the service has them), the
+  engine's best max(2k, k + 50) for the query's informative terms (those FTS5 weighs, `weighed`;
+  then every term, when those find fewer than k) are scored again with FTS5's own formula
+  (`fts5_bm25`), so both backends rank and score passages alike (a passage beyond that pool can
+  still be missed).
 - Dense search: inner product over the normalized vectors; FLAT (exact, as the default
   backend below its IVF threshold) unless QA_MILVUS_INDEX says IVF_FLAT or HNSW.
 - Writes are upserts by passage id (a retried ingest never duplicates); deleting a document
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -34,7 +39,7 @@ from pymilvus import DataType, Function, FunctionType, MilvusClient
 
 from qa.storage.backends import IndexedPassage, IndexFilter, PassageIndex, stored_passages
 from qa.storage.db import transaction
-from qa.storage.documents import DocumentStore
+from qa.storage.documents import DocumentStore, fts_words
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,46 @@ class Fts5Terms:
         return out
 
 
+def fts5_bm25(phrases: list[list[str]], passages: list[list[str]], counts: dict[str, int],
+              rows: int, tokens: int, k1: float = 1.2, b: float = 0.75) -> list[float]:
+    """Each passage's (its FTS5 terms) BM25 for an OR of `phrases` (each the terms of one query
+    word), as SQLite FTS5's bm25() computes it: IDF log((N - n + 0.5) / (n + 0.5)), at least
+    1e-6, over `rows` passages of `tokens / rows` terms on average; `counts` holds n per term
+    (a phrase of several terms, rare, takes its rarest term's). Higher is better."""
+    avgdl = tokens / rows if rows and tokens else 1.0
+    idf = []
+    for phrase in phrases:
+        hits = min(counts.get(t, 0) for t in phrase)
+        idf.append(max(math.log((rows - hits + 0.5) / (hits + 0.5)), 1e-6) if rows else 1e-6)
+    scores = []
+    for terms in passages:
+        length = len(terms)
+        norm = k1 * (1 - b + b * length / avgdl)
+        score = 0.0
+        for phrase, weight in zip(phrases, idf, strict=True):
+            tf = _occurrences(phrase, terms)
+            if tf:
+                score += weight * tf * (k1 + 1) / (tf + norm)
+        scores.append(score)
+    return scores
+
+
+def _occurrences(phrase: list[str], terms: list[str]) -> int:
+    if len(phrase) == 1:
+        return terms.count(phrase[0])
+    n = len(phrase)
+    return sum(terms[i : i + n] == phrase for i in range(len(terms) - n + 1))
+
+
+def weighed(terms: list[str], counts: dict[str, int], total: int) -> list[str]:
+    """The terms FTS5's BM25 gives weight to, of `total` passages (`counts`: how many hold each
+    term, from the store's FTS5 vocabulary, which holds the same passages): a term in half the
+    passages or more has an IDF of 0 there (log((N - n + 0.5) / (n + 0.5)), floored at 1e-6)
+    but up to log 2 in Milvus's (log(1 + ...)), so on Milvus it would rank passages that only
+    repeat it; it is left out (all terms kept when every one is that common)."""
+    return [t for t in terms if 2 * counts.get(t, 0) < total] or terms
+
+
 def _text_field(terms: list[str]) -> str:
     text = " ".join(terms)
     if len(text.encode("utf-8")) > _TEXT_BYTES:  # only a pathological passage gets here
@@ -106,7 +151,8 @@ class MilvusIndex(PassageIndex):
 
     def __init__(self, uri: str, token: str | None, collection: str, dimension: int,
                  index_type: str = "FLAT",
-                 term_counts: Callable[[list[str]], dict[str, int]] | None = None):
+                 term_counts: Callable[[list[str]], dict[str, int]] | None = None,
+                 fts_totals: Callable[[], tuple[int, int]] | None = None):
         if index_type not in _INDEXES:
             raise ValueError(f"unknown Milvus index type {index_type!r}; one of {sorted(_INDEXES)}")
         self.uri = uri
@@ -115,6 +161,8 @@ class MilvusIndex(PassageIndex):
         self.index_type = index_type
         self.lite = uri.endswith(".db")  # Milvus Lite, in this process
         self._term_counts = term_counts
+        self._fts_totals = fts_totals
+        self._totals: tuple[int, tuple[int, int]] | None = None  # (count seen, FTS5 totals)
         self._client = MilvusClient(uri=uri, token=token or "")
         self._terms = Fts5Terms()
         self._ensure_collection()
@@ -196,19 +244,24 @@ class MilvusIndex(PassageIndex):
             out.update(int(row["id"]) for row in rows)
         return out
 
-    def _search(self, data: list[Any], field: str, k: int, where: IndexFilter | None,
-                params: dict[str, Any]) -> list[tuple[int, float]]:
+    def _hits(self, data: list[Any], field: str, k: int, where: IndexFilter | None,
+              params: dict[str, Any], output_fields: list[str] | None = None) -> list[Any]:
         if k <= 0 or (where is not None and where.document_ids is not None
                       and not where.document_ids):
             return []
         hits = self._client.search(self.collection, data=data, anns_field=field,
                                    limit=min(k, MAX_TOP_K), filter=filter_expression(where),
-                                   search_params=params, output_fields=[])
+                                   search_params=params, output_fields=output_fields or [])
+        return list(hits[0])
+
+    def _search(self, data: list[Any], field: str, k: int, where: IndexFilter | None,
+                params: dict[str, Any]) -> list[tuple[int, float]]:
         # A BM25 score is never negative; Milvus returns it as the distance, Milvus Lite 3.2
         # returns its negation (its engine's smaller-is-better distance, left unconverted).
         # Either way hits come best first.
         score = abs if field == "sparse" else float
-        return [(int(h["id"]), float(score(h["distance"]))) for h in hits[0]]
+        return [(int(h["id"]), float(score(h["distance"])))
+                for h in self._hits(data, field, k, where, params)]
 
     def dense_search(self, vector: np.ndarray, k: int,
                      where: IndexFilter | None = None) -> list[tuple[int, float]]:
@@ -218,24 +271,34 @@ class MilvusIndex(PassageIndex):
 
     def lexical_search(self, query: str, k: int,
                        where: IndexFilter | None = None) -> list[tuple[int, float]]:
-        # Each distinct term once, as the default backend's OR query counts it.
-        terms = list(dict.fromkeys(self._terms([query])[0]))
+        # FTS5's query: an OR of the query's distinct words, each a phrase of its terms.
+        words = fts_words(query)
+        phrases = [p for p in self._terms(words) if p] if words else []
+        terms = list(dict.fromkeys(t for p in phrases for t in p))
         if not terms:
             return []
-        terms = self._weighed(terms)
-        return self._search([" ".join(terms)], "sparse", k, where, {"metric_type": "BM25"})
-
-    def _weighed(self, terms: list[str]) -> list[str]:
-        """The terms FTS5's BM25 gives weight to: a term in half the passages or more has an
-        IDF of 0 there (log((N - n + 0.5) / (n + 0.5)), floored at 1e-6) but up to log 2 in
-        Milvus's (log(1 + ...)), so on Milvus it would rank passages that only repeat it; it is
-        left out (all terms kept when every one is that common). Counts from the store's FTS5
-        vocabulary, which holds the same passages."""
         if self._term_counts is None:
-            return terms
-        counts = self._term_counts(terms)
-        total = self.count()
-        return [t for t in terms if 2 * counts.get(t, 0) < total] or terms
+            return self._search([" ".join(terms)], "sparse", k, where, {"metric_type": "BM25"})
+        counts, total = self._term_counts(terms), self.count()
+        informative = weighed(terms, counts, total)
+        params = {"metric_type": "BM25"}
+        if self._fts_totals is None:
+            return self._search([" ".join(informative)], "sparse", k, where, params)
+        pool = self._hits([" ".join(informative)], "sparse", max(2 * k, k + 50), where, params,
+                          ["text"])
+        if len(pool) < k and len(informative) < len(terms):
+            # FTS5 also returns passages that hold only the common terms (at a score near 0,
+            # but fusion counts their ranks)
+            seen = {int(h["id"]) for h in pool}
+            pool += [h for h in self._hits([" ".join(terms)], "sparse", k, where, params,
+                                           ["text"]) if int(h["id"]) not in seen]
+        if self._totals is None or self._totals[0] != total:  # read again when the count moves
+            self._totals = (total, self._fts_totals())
+        scores = fts5_bm25(phrases, [str(h["entity"]["text"]).split() for h in pool], counts,
+                           *self._totals[1])
+        ranked = sorted(zip((int(h["id"]) for h in pool), scores, strict=True),
+                        key=lambda hit: -hit[1])
+        return ranked[:k]
 
     # writes ----------------------------------------------------------------------------------
     def add(self, passages: Sequence[IndexedPassage]) -> None:
