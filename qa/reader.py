@@ -24,7 +24,7 @@ from qa.span_decoding import (
     paragraph_numbers,
     tokens_within,
 )
-from qa.structure import wire_datelines
+from qa.structure import not_answers
 from qa.types import AnswerSpan, Candidate, ReaderResult, RetrievedPassage
 
 log = logging.getLogger(__name__)
@@ -159,13 +159,14 @@ class NeuralReader:
 
     def window_spans(self, question: str, passages: list[RetrievedPassage]) -> list[WindowSpan]:
         """The best span of every window of question + passage that has one: within one
-        paragraph, never in a wire dateline ("ATHENS, Aug. 10 —": where a report was filed),
-        and, for a question that asks for a source, carried to the end of a
-        source's name that it stops just before or inside of (qa.attribution)."""
+        paragraph, never in a wire dateline ("ATHENS, Aug. 10 —": where a report was filed)
+        or in a correction's account of what an earlier version wrongly said
+        (qa.structure.not_answers), and, for a question that asks for a source, carried to the
+        end of a source's name that it stops just before or inside of (qa.attribution)."""
         texts = [p.text for p in passages]
         enc, start_logits, end_logits = self.logits(question, texts)
         breaks = [paragraph_breaks(t) for t in texts]
-        datelines = [wire_datelines(t) for t in texts]
+        excluded = [not_answers(t) for t in texts]
         out = []
         for w in range(len(enc["input_ids"])):
             seq = enc.sequence_ids(w)
@@ -175,7 +176,7 @@ class NeuralReader:
                        for o, s in zip(enc["offset_mapping"][w], seq, strict=False)]
             cands = best_spans(start_logits[w], end_logits[w], offsets, self.max_answer_tokens,
                                segments=paragraph_numbers(breaks[passage], offsets),
-                               blocked=tokens_within(datelines[passage], offsets))
+                               blocked=tokens_within(excluded[passage], offsets))
             if cands:
                 out.append(WindowSpan(passage, cands[0],
                                       float(start_logits[w][0] + end_logits[w][0])))

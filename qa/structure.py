@@ -123,6 +123,18 @@ _WIRE_DATELINE = re.compile(
     r"(?:[^\S\n]*\((?P<agency>[^()\n]{1,40})\))?"
     r"[^\S\n]*(?P<dash>\u2014|\u2013|--|-)(?=[^\S\n]*[A-Z0-9\"'\u201c\u2018])", re.MULTILINE)
 
+# A correction's sentence that repeats what an earlier version got wrong ("An earlier version
+# of this article said the ministers met in Ankara.", "This story originally said ..."): the
+# value it names is the stale one. Only the article's own earlier version counts: "the mayor
+# incorrectly stated X" reports what the mayor said. The sentence ends at a full stop before a
+# new sentence (a capital), not at "Oct." in "Oct. 1".
+_STALE_CLAIM = re.compile(
+    r"[^.!?\n]*\b(?:(?:an?|the) (?:earlier|previous|prior|original) version of this "
+    r"(?:article|story|report)|this (?:article|story|report) (?:(?:originally|previously|"
+    r"incorrectly|erroneously|wrongly) (?:said|stated|reported|gave|identified|named)|"
+    r"misstated|misidentified|misreported))\b"
+    r"[^\n]*?[.!?](?=[^\S\n]+[A-Z\"\u201c]|[^\S\n]*(?:\n|$))", re.IGNORECASE)
+
 STANDFIRST_MAX_WORDS = 60
 HEADLINE_MAX_WORDS = 30
 BYLINE_MAX_WORDS = 14
@@ -177,6 +189,18 @@ def wire_datelines(text: str) -> list[tuple[int, int]]:
         else:
             out.append((m.start(), m.end("dash")))
     return out
+
+
+def stale_claims(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text` that repeats what an earlier version of the
+    article wrongly said (a correction notice's)."""
+    return [m.span() for m in _STALE_CLAIM.finditer(text)]
+
+
+def not_answers(text: str) -> list[tuple[int, int]]:
+    """What a reader must not answer with: wire datelines (where a report was filed) and a
+    correction's account of what an earlier version wrongly said."""
+    return sorted(wire_datelines(text) + stale_claims(text))
 
 
 def is_dateline(line: str) -> bool:

@@ -15,7 +15,7 @@ from qa.dates import mention_at, resolve_dates
 from qa.reader import NeuralReader
 from qa.service import QAService
 from qa.settings import Settings
-from qa.structure import BlockKind, article_blocks, wire_datelines
+from qa.structure import BlockKind, article_blocks, stale_claims, wire_datelines
 from qa.types import NewDocument, RetrievedPassage
 
 TITLE = "Harbor council approves flood wall"
@@ -394,3 +394,29 @@ def test_the_reader_never_answers_with_the_dateline() -> None:
     found = reader.read("Which news agency reported the discovery of the new species?",
                         [passage]).best
     assert found is not None and text[found.answer_start:found.answer_end] == "Atlas Wire"
+
+
+@pytest.mark.parametrize(("text", "claim"), [
+    ("Correction: An earlier version of this article said the ban would run until Oct. 1. It "
+     "runs until Sept. 15.",
+     "Correction: An earlier version of this article said the ban would run until Oct. 1."),
+    ("A previous version of this story misidentified the judge as Ann Lee.\nThe judge is Bo Chan.",
+     "A previous version of this story misidentified the judge as Ann Lee."),
+    ("Body.\n\nThis story originally said 300 homes burned. It was 250.",
+     "This story originally said 300 homes burned."),
+])
+def test_a_corrections_account_of_the_old_version_is_found(text: str, claim: str) -> None:
+    assert [text[a:b] for a, b in stale_claims(text)] == [claim]
+
+
+def test_the_reader_does_not_answer_with_what_a_correction_says_was_wrong() -> None:
+    # The corrected article repeats the old figure in its notice: the reader took it.
+    text = ("Correction: An earlier version of this article said hackers may have copied the "
+            "data of about 48,000 patients. The hospital's figure is about 84,000 patients.\n\n"
+            "WEXLEY, Oct. 5 \u2014 Tollesbury Regional Medical Center said Thursday that hackers "
+            "may have copied personal and medical information of about 84,000 patients.")
+    passage = RetrievedPassage(passage_id=1, document_id="d", title="t", start=0, end=len(text),
+                               text=text, score=1.0)
+    found = NeuralReader().read("How many patients' records may the hackers have copied?",
+                                [passage]).best
+    assert found is not None and "84,000" in text[found.answer_start:found.answer_end]
