@@ -1,7 +1,8 @@
 """Split a document into passages of whole sentences, keeping character offsets.
 
 Sentences never cross a line break (news pages put headlines, captions and paragraphs on their
-own lines); inside a block of text spaCy's parser decides the boundaries.
+own lines); inside a block of text spaCy's sentence recognizer (`senter`, no parse) decides
+the boundaries.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from embeddings.nlp import load_spacy
+from embeddings.nlp import load_sentence_splitter
 
 _BLOCK = re.compile(r"[^\n]+")
 
@@ -52,7 +54,7 @@ def _strip(text: str, start: int, end: int) -> TextSpan | None:
     return TextSpan(start, end) if end > start else None
 
 
-# spaCy's parser is given at most this many characters at a time (its memory grows with the
+# spaCy is given at most this many characters at a time (its memory grows with the
 # length of what it parses, and it refuses more than 1,000,000): longer blocks are cut first.
 MAX_PARSE_CHARS = 20_000
 # No sentence is longer than this: a "sentence" without punctuation (a tag list, a run of one
@@ -76,11 +78,6 @@ def cut(text: str, start: int, end: int, limit: int) -> list[TextSpan]:
     if (span := _strip(text, start, end)) is not None:
         pieces.append(span)
     return pieces
-
-
-# The only pipes sentence boundaries need: the parser sets them, from its own tok2vec. The
-# tagger, attribute ruler, lemmatizer and NER are skipped (same boundaries, about half the time).
-SENTENCE_PIPES = ("tok2vec", "parser")
 
 
 def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[TextSpan]:
@@ -112,19 +109,30 @@ def split_sentences_many(texts: list[str], max_chars: int = MAX_SENTENCE_CHARS,
     parsed in one `nlp.pipe` stream (spaCy batches across documents)."""
     blocks = [(i, block, region) for i, text in enumerate(texts)
               for block, region in _blocks(text, regions[i] if regions is not None else None)]
-    nlp = load_spacy()
-    disable = [name for name in nlp.pipe_names if name not in SENTENCE_PIPES]
-    docs: Iterable = nlp.pipe((texts[i][b.start : b.end] for i, b, _ in blocks), disable=disable,
+    nlp = load_sentence_splitter()
+    docs: Iterable = nlp.pipe((texts[i][b.start : b.end] for i, b, _ in blocks),
                               batch_size=batch_size)
     spans: list[list[tuple[TextSpan, Region]]] = [[] for _ in texts]
     for (i, block, region), doc in zip(blocks, docs, strict=True):
         text = texts[i]
-        for sent in doc.sents:
-            span = _strip(text, block.start + sent.start_char, block.start + sent.end_char)
+        for start, end in _joined(doc):
+            span = _strip(text, block.start + start, block.start + end)
             if span is not None:
                 spans[i].extend((piece, region)
                                 for piece in cut(text, span.start, span.end, max_chars))
     return spans
+
+
+def _joined(doc: Any) -> list[tuple[int, int]]:
+    """The (start, end) characters of a parsed block's sentences, a "sentence" of punctuation
+    alone ("No" | ".") joined to the one before it."""
+    out: list[tuple[int, int]] = []
+    for sent in doc.sents:
+        if out and not any(ch.isalnum() for ch in sent.text):
+            out[-1] = (out[-1][0], sent.end_char)
+        else:
+            out.append((sent.start_char, sent.end_char))
+    return out
 
 
 class PassageSplitter:
