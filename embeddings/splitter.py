@@ -54,8 +54,8 @@ def _strip(text: str, start: int, end: int) -> TextSpan | None:
     return TextSpan(start, end) if end > start else None
 
 
-# spaCy is given at most this many characters at a time (its memory grows with the
-# length of what it parses, and it refuses more than 1,000,000): longer blocks are cut first.
+# spaCy is given at most this many characters at a time (its memory grows with the length of
+# what it reads, and it refuses more than 1,000,000): longer blocks are cut first.
 MAX_PARSE_CHARS = 20_000
 # No sentence is longer than this: a "sentence" without punctuation (a tag list, a run of one
 # word) is cut at whitespace, so passages, and the cost of reading one, stay bounded.
@@ -124,14 +124,22 @@ def split_sentences_many(texts: list[str], max_chars: int = MAX_SENTENCE_CHARS,
 
 
 def _joined(doc: Any) -> list[tuple[int, int]]:
-    """The (start, end) characters of a parsed block's sentences, a "sentence" of punctuation
-    alone ("No" | ".") joined to the one before it."""
+    """The (start, end) characters of a block's sentences, a "sentence" of punctuation alone
+    joined to a neighbour: closing punctuation ("No" | ".") to the sentence before it, opening
+    punctuation (a quote, a bracket) or any at the start of the block to the one after it."""
     out: list[tuple[int, int]] = []
+    carried: int | None = None  # the start of punctuation waiting for the next sentence
     for sent in doc.sents:
-        if out and not any(ch.isalnum() for ch in sent.text):
-            out[-1] = (out[-1][0], sent.end_char)
-        else:
-            out.append((sent.start_char, sent.end_char))
+        if not any(ch.isalnum() for ch in sent.text):
+            if out and not all(t.is_left_punct or t.is_space for t in sent):
+                out[-1] = (out[-1][0], sent.end_char)
+            elif carried is None:
+                carried = sent.start_char
+            continue
+        out.append((sent.start_char if carried is None else carried, sent.end_char))
+        carried = None
+    if carried is not None:  # punctuation alone at the end, with nothing to join
+        out.append((carried, len(doc.text)))
     return out
 
 

@@ -115,9 +115,10 @@ class QAService:
         """Load every model and the index now, so the first question is fast."""
         self.retriever.warm_up()
         self.read_stage.warm_up()
-        from embeddings.nlp import load_spacy
+        from embeddings.nlp import load_sentence_splitter, load_spacy
 
         load_spacy()
+        load_sentence_splitter()  # ingest's
 
     # documents -------------------------------------------------------------------------------
     def add_documents(self, docs: list[NewDocument], progress: bool = False) -> list[IngestResult]:

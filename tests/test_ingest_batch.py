@@ -37,6 +37,10 @@ def test_sentences_come_from_the_sentence_recognizer_in_one_stream(sample_text: 
         # the recognizer cuts "No" | "." apart: punctuation alone joins the sentence before
         ["Headline", "A storm hit the coast.", "Thousands left their homes!", "Was it expected?",
          "No."]]
+    # punctuation alone at a block's start joins the sentence after it
+    opening = "... and so it went. Later it stopped."
+    assert [opening[s.start:s.end] for s, _ in split_sentences_many([opening])[0]] == [
+        "... and so it went.", "Later it stopped."]
     assert load_sentence_splitter().pipe_names == ["senter"]  # no parse
     splitter = PassageSplitter(4, 1, 1000)
     assert splitter.split_many(texts) == [splitter.split(t) for t in texts]
