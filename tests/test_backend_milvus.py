@@ -182,7 +182,7 @@ def test_lexical_search_ranks_and_scores_as_fts5(services: tuple[QAService, QASe
     faiss, milvus = services
     for query in ("where did they meet?", "Who reported the meeting?", "the of and",
                   "meeting meetings met", "Which town was worst affected by the storm?",
-                  "fish market Harwick traders", "U.S. officials", "zzz"):
+                  "fish market Harwick traders", "U.S. officials", "covid_19 storm", "zzz"):
         want = faiss.corpus.lexical_search(query, 50)
         got = milvus.corpus.lexical_search(query, 50)
         assert [i for i, _ in got] == [i for i, _ in want], query
@@ -191,7 +191,7 @@ def test_lexical_search_ranks_and_scores_as_fts5(services: tuple[QAService, QASe
 
 def test_fts5_bm25_is_sqlites() -> None:
     rng = np.random.default_rng(3)
-    vocab = ["storm", "flood", "the", "town", "market", "report", "u", "s"]
+    vocab = ["storm", "flood", "the", "town", "market", "report", "covid", "19", "covid_19"]
     texts = [" ".join(rng.choice(vocab, size=int(rng.integers(1, 30)))) for _ in range(60)]
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE f USING fts5 (text, tokenize = 'porter unicode61')")
@@ -199,14 +199,33 @@ def test_fts5_bm25_is_sqlites() -> None:
                      [(i + 1, t) for i, t in enumerate(texts)])
     terms = Fts5Terms()
     tokens = terms(texts)
-    counts = {t: sum(t in ts for ts in tokens) for t in {t for ts in tokens for t in ts}}
-    for query in ("storm", "the town", "storms the", "U.S. market", "flood flooding"):
+    for query in ("storm", "the town", "storms the", "covid_19 market", "flood flooding",
+                  "19 covid"):
         words = fts_words(query)
+        hits = [conn.execute("SELECT COUNT(*) FROM f WHERE f MATCH ?", (fts_query(w),))
+                .fetchone()[0] for w in words]
         want = dict(conn.execute("SELECT rowid, -bm25(f) FROM f WHERE f MATCH ?",
                                  (fts_query(query),)).fetchall())
-        got = fts5_bm25([p for p in terms(words) if p], tokens, counts, len(texts),
-                        sum(map(len, tokens)))
+        got = fts5_bm25(terms(words), hits, tokens, len(texts), sum(map(len, tokens)))
         assert {i + 1: g for i, g in enumerate(got) if g > 0} == pytest.approx(want, rel=1e-9)
+
+
+def test_fts5_totals_and_phrase_counts_are_the_indexs_own(tmp_path: Path) -> None:
+    store = DocumentStore(tmp_path / "qa.sqlite3")
+    assert store.fts_totals() == (0, 0)
+    conn = sqlite3.connect(tmp_path / "qa.sqlite3")
+    with conn:
+        conn.executemany("INSERT INTO passages_fts (rowid, text) VALUES (?, ?)",
+                         [(i, "a covid_19 case " * (i % 4) + f"word{i}") for i in range(1, 400)])
+        conn.execute("DELETE FROM passages_fts WHERE rowid IN (3, 5, 7)")
+    counted = (conn.execute("SELECT COUNT(*) FROM passages_fts").fetchone()[0],
+               conn.execute("SELECT SUM(cnt) FROM passages_vocab").fetchone()[0])
+    assert store.fts_totals() == counted == (396, 396 + 4 * sum(i % 4 for i in range(1, 400))
+                                             - 4 * (3 + 1 + 3))
+    assert store.phrase_passage_counts(["covid_19", "word9"]) == {
+        "covid_19": sum(i % 4 > 0 for i in range(1, 400) if i not in (3, 5, 7)), "word9": 1}
+    conn.close()
+    store.close()
 
 
 def test_filters_through_the_service(services: tuple[QAService, QAService]) -> None:

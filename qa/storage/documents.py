@@ -140,6 +140,19 @@ def fts_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in fts_words(text))
 
 
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """SQLite's variable-length integer at `at` (big-endian 7-bit groups, a ninth byte of 8
+    bits) and where the next one starts."""
+    value = 0
+    for _ in range(8):
+        byte = data[at]
+        at += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value, at
+    return (value << 8) | data[at], at + 1
+
+
 def fts_words(text: str) -> list[str]:
     """The distinct words of `text` (lower-cased) that `fts_query` matches, each one a phrase
     of FTS5's query."""
@@ -396,12 +409,23 @@ class DocumentStore:
         return int(self._query("SELECT COUNT(*) FROM passages")[0][0])
 
     def fts_totals(self) -> tuple[int, int]:
-        """(passages, tokens) in the FTS5 index: BM25's row count and, over it, the average
-        passage length. The token count reads the whole term list: call it when the passage
-        count changes, not on every search."""
+        """(passages, tokens) in the FTS5 index, as its bm25() reads them: the row count and,
+        over it, the average passage length. From FTS5's own totals record (its "averages":
+        varints, rows then tokens), one row read; counted from the tables if it is missing."""
+        found = self._query("SELECT block FROM passages_fts_data WHERE id = 1")
+        if found and found[0][0]:
+            rows, at = _varint(found[0][0], 0)
+            tokens, _ = _varint(found[0][0], at)
+            return rows, tokens
         rows = int(self._query("SELECT COUNT(*) FROM passages_fts")[0][0])
         tokens = self._query("SELECT COALESCE(SUM(cnt), 0) FROM passages_vocab")[0][0]
         return rows, int(tokens)
+
+    def phrase_passage_counts(self, words: list[str]) -> dict[str, int]:
+        """How many passages hold each word as FTS5 matches it (`fts_query`): for a word its
+        tokenizer makes several terms of ("covid_19"), the passages holding them in a row."""
+        return {w: int(self._query("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                                   [fts_query(w)])[0][0]) for w in words}
 
     def term_passage_counts(self, terms: list[str]) -> dict[str, int]:
         """How many passages hold each (porter-stemmed, lower-case) term; absent terms are

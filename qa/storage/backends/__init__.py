@@ -170,7 +170,8 @@ def open_index(config: BackendConfig, store: DocumentStore, dimension: int) -> P
                                ) from exc
         return MilvusIndex(config.milvus_uri, config.milvus_token, config.milvus_collection,
                            dimension, config.milvus_index, term_counts=store.term_passage_counts,
-                           fts_totals=store.fts_totals)
+                           fts_totals=store.fts_totals,
+                           phrase_counts=store.phrase_passage_counts)
     from qa.storage.backends.faiss_sqlite import FaissIndex
     return FaissIndex(store, config.faiss_path, dimension, config.ivf_threshold)
 

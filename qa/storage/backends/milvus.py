@@ -11,8 +11,10 @@
   scores differ a little. With the store's term counts at hand (as the service has them), the
   engine's best max(2k, k + 50) for the query's informative terms (those FTS5 weighs, `weighed`;
   then every term, when those find fewer than k) are scored again with FTS5's own formula
-  (`fts5_bm25`), so both backends rank and score passages alike (a passage beyond that pool can
-  still be missed).
+  (`fts5_bm25`: the store's term and phrase counts, and its totals record), ties in passage
+  order, so both backends rank and score passages alike (a passage beyond that pool can still
+  be missed; a pathological passage whose terms were cut to fit the field is scored on what
+  was kept).
 - Dense search: inner product over the normalized vectors; FLAT (exact, as the default
   backend below its IVF threshold) unless QA_MILVUS_INDEX says IVF_FLAT or HNSW.
 - Writes are upserts by passage id (a retried ingest never duplicates); deleting a document
@@ -77,17 +79,14 @@ class Fts5Terms:
         return out
 
 
-def fts5_bm25(phrases: list[list[str]], passages: list[list[str]], counts: dict[str, int],
+def fts5_bm25(phrases: list[list[str]], hits: list[int], passages: list[list[str]],
               rows: int, tokens: int, k1: float = 1.2, b: float = 0.75) -> list[float]:
     """Each passage's (its FTS5 terms) BM25 for an OR of `phrases` (each the terms of one query
-    word), as SQLite FTS5's bm25() computes it: IDF log((N - n + 0.5) / (n + 0.5)), at least
-    1e-6, over `rows` passages of `tokens / rows` terms on average; `counts` holds n per term
-    (a phrase of several terms, rare, takes its rarest term's). Higher is better."""
+    word, held by `hits` passages), as SQLite FTS5's bm25() computes it: IDF log((N - n + 0.5)
+    / (n + 0.5)), at least 1e-6, over `rows` passages of `tokens / rows` terms on average.
+    Higher is better."""
     avgdl = tokens / rows if rows and tokens else 1.0
-    idf = []
-    for phrase in phrases:
-        hits = min(counts.get(t, 0) for t in phrase)
-        idf.append(max(math.log((rows - hits + 0.5) / (hits + 0.5)), 1e-6) if rows else 1e-6)
+    idf = [max(math.log((rows - n + 0.5) / (n + 0.5)), 1e-6) if rows else 1e-6 for n in hits]
     scores = []
     for terms in passages:
         length = len(terms)
@@ -152,7 +151,8 @@ class MilvusIndex(PassageIndex):
     def __init__(self, uri: str, token: str | None, collection: str, dimension: int,
                  index_type: str = "FLAT",
                  term_counts: Callable[[list[str]], dict[str, int]] | None = None,
-                 fts_totals: Callable[[], tuple[int, int]] | None = None):
+                 fts_totals: Callable[[], tuple[int, int]] | None = None,
+                 phrase_counts: Callable[[list[str]], dict[str, int]] | None = None):
         if index_type not in _INDEXES:
             raise ValueError(f"unknown Milvus index type {index_type!r}; one of {sorted(_INDEXES)}")
         self.uri = uri
@@ -162,7 +162,7 @@ class MilvusIndex(PassageIndex):
         self.lite = uri.endswith(".db")  # Milvus Lite, in this process
         self._term_counts = term_counts
         self._fts_totals = fts_totals
-        self._totals: tuple[int, tuple[int, int]] | None = None  # (count seen, FTS5 totals)
+        self._phrase_counts = phrase_counts
         self._client = MilvusClient(uri=uri, token=token or "")
         self._terms = Fts5Terms()
         self._ensure_collection()
@@ -273,8 +273,9 @@ class MilvusIndex(PassageIndex):
                        where: IndexFilter | None = None) -> list[tuple[int, float]]:
         # FTS5's query: an OR of the query's distinct words, each a phrase of its terms.
         words = fts_words(query)
-        phrases = [p for p in self._terms(words) if p] if words else []
-        terms = list(dict.fromkeys(t for p in phrases for t in p))
+        phrase_of = [(w, p) for w, p in zip(words, self._terms(words), strict=True) if p] \
+            if words else []
+        terms = list(dict.fromkeys(t for _, p in phrase_of for t in p))
         if not terms:
             return []
         if self._term_counts is None:
@@ -282,22 +283,24 @@ class MilvusIndex(PassageIndex):
         counts, total = self._term_counts(terms), self.count()
         informative = weighed(terms, counts, total)
         params = {"metric_type": "BM25"}
-        if self._fts_totals is None:
+        if self._fts_totals is None or self._phrase_counts is None:
             return self._search([" ".join(informative)], "sparse", k, where, params)
-        pool = self._hits([" ".join(informative)], "sparse", max(2 * k, k + 50), where, params,
-                          ["text"])
+        depth = max(2 * k, k + 50)
+        pool = self._hits([" ".join(informative)], "sparse", depth, where, params, ["text"])
         if len(pool) < k and len(informative) < len(terms):
             # FTS5 also returns passages that hold only the common terms (at a score near 0,
             # but fusion counts their ranks)
             seen = {int(h["id"]) for h in pool}
-            pool += [h for h in self._hits([" ".join(terms)], "sparse", k, where, params,
+            pool += [h for h in self._hits([" ".join(terms)], "sparse", depth, where, params,
                                            ["text"]) if int(h["id"]) not in seen]
-        if self._totals is None or self._totals[0] != total:  # read again when the count moves
-            self._totals = (total, self._fts_totals())
-        scores = fts5_bm25(phrases, [str(h["entity"]["text"]).split() for h in pool], counts,
-                           *self._totals[1])
+        # a word FTS5 makes several terms of ("covid_19", rare) is a phrase: its own count
+        multi = self._phrase_counts([w for w, p in phrase_of if len(p) > 1])
+        hits = [multi[w] if len(p) > 1 else counts.get(p[0], 0) for w, p in phrase_of]
+        scores = fts5_bm25([p for _, p in phrase_of], hits,
+                           [str(h["entity"]["text"]).split() for h in pool], *self._fts_totals())
+        # ties in passage order, as FTS5 lists its matches
         ranked = sorted(zip((int(h["id"]) for h in pool), scores, strict=True),
-                        key=lambda hit: -hit[1])
+                        key=lambda hit: (-hit[1], hit[0]))
         return ranked[:k]
 
     # writes ----------------------------------------------------------------------------------
