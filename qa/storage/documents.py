@@ -411,15 +411,14 @@ class DocumentStore:
     def fts_totals(self) -> tuple[int, int]:
         """(passages, tokens) in the FTS5 index, as its bm25() reads them: the row count and,
         over it, the average passage length. From FTS5's own totals record (its "averages":
-        varints, rows then tokens), one row read; counted from the tables if it is missing."""
+        varints, rows then tokens), one row read; FTS5 writes it with the first passage, so
+        without it the index is empty."""
         found = self._query("SELECT block FROM passages_fts_data WHERE id = 1")
-        if found and found[0][0]:
-            rows, at = _varint(found[0][0], 0)
-            tokens, _ = _varint(found[0][0], at)
-            return rows, tokens
-        rows = int(self._query("SELECT COUNT(*) FROM passages_fts")[0][0])
-        tokens = self._query("SELECT COALESCE(SUM(cnt), 0) FROM passages_vocab")[0][0]
-        return rows, int(tokens)
+        if not found or not found[0][0]:
+            return 0, 0
+        rows, at = _varint(found[0][0], 0)
+        tokens, _ = _varint(found[0][0], at)
+        return rows, tokens
 
     def phrase_passage_counts(self, words: list[str]) -> dict[str, int]:
         """How many passages hold each word as FTS5 matches it (`fts_query`): for a word its

@@ -280,11 +280,13 @@ class MilvusIndex(PassageIndex):
             return []
         if self._term_counts is None:
             return self._search([" ".join(terms)], "sparse", k, where, {"metric_type": "BM25"})
-        counts, total = self._term_counts(terms), self.count()
-        informative = weighed(terms, counts, total)
+        counts = self._term_counts(terms)
         params = {"metric_type": "BM25"}
         if self._fts_totals is None or self._phrase_counts is None:
+            informative = weighed(terms, counts, self.count())
             return self._search([" ".join(informative)], "sparse", k, where, params)
+        rows, tokens = self._fts_totals()  # the store's passages: the same as the collection's
+        informative = weighed(terms, counts, rows)
         depth = max(2 * k, k + 50)
         pool = self._hits([" ".join(informative)], "sparse", depth, where, params, ["text"])
         if len(pool) < k and len(informative) < len(terms):
@@ -297,7 +299,7 @@ class MilvusIndex(PassageIndex):
         multi = self._phrase_counts([w for w, p in phrase_of if len(p) > 1])
         hits = [multi[w] if len(p) > 1 else counts.get(p[0], 0) for w, p in phrase_of]
         scores = fts5_bm25([p for _, p in phrase_of], hits,
-                           [str(h["entity"]["text"]).split() for h in pool], *self._fts_totals())
+                           [str(h["entity"]["text"]).split() for h in pool], rows, tokens)
         # ties in passage order, as FTS5 lists its matches
         ranked = sorted(zip((int(h["id"]) for h in pool), scores, strict=True),
                         key=lambda hit: (-hit[1], hit[0]))
