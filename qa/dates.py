@@ -15,7 +15,8 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _MONTHS = {m: i for i, m in enumerate(_FULL_MONTHS, start=1)}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
-#: month names and their abbreviations ("sept", "aug"), lower-case
+#: month names and their abbreviations ("sept", "aug"), lower-case, to month numbers
+MONTH_NUMBERS: dict[str, int] = dict(_MONTHS)
 MONTH_WORDS = frozenset(_MONTHS)
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _ISO = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?"

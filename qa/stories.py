@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.dates import MONTH_WORDS, WEEKDAYS
+from qa.dates import MONTH_NUMBERS, MONTH_WORDS, WEEKDAYS, mention_at, resolve_dates
 from qa.numeric import sigmoid
 from qa.text import fold
 from qa.types import AnswerSpan, Candidate, RetrievedPassage
@@ -43,9 +43,44 @@ def words(value: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(fold(value)) if w not in _MINOR)
 
 
+_MONTH_DAY = re.compile(r"\b(?P<month>[A-Z][a-z]+)\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b"
+                        r"|\b(?P<day2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month2>[A-Z][a-z]+)\b")
+_MONTH_NAME = re.compile(r"\b[A-Z][a-z]+\b")
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d\d))?\s*([ap])\.?m\b", re.IGNORECASE)
+
+
+def calendar(value: str) -> dict[str, frozenset[str]]:
+    """The parts of a date or time an answer gives: weekday, month, day of the month, year and
+    clock time ("late Tuesday" -> weekday; "Oct. 16, 2023" -> month, day, year). Month names
+    count when capitalised, so the verb "may" is not May."""
+    parts: dict[str, set[str]] = {}
+    lowered = fold(value)
+    for day in WEEKDAYS:
+        if re.search(rf"\b{day}\b", lowered):
+            parts.setdefault("weekday", set()).add(day)
+    for name in _MONTH_NAME.findall(value):
+        if name.lower() in MONTH_NUMBERS:
+            parts.setdefault("month", set()).add(str(MONTH_NUMBERS[name.lower()]))
+    for m in _MONTH_DAY.finditer(value):
+        month, day = (m["month"], m["day"]) if m["month"] else (m["month2"], m["day2"])
+        if month.lower() in MONTH_NUMBERS:
+            parts.setdefault("day", set()).add(str(int(day)))
+    for year in _YEAR.findall(value):
+        parts.setdefault("year", set()).add(year)
+    for hour, minute, half in _CLOCK.findall(value):
+        parts.setdefault("clock", set()).add(f"{int(hour)}:{minute or '00'}{half.lower()}")
+    return {k: frozenset(v) for k, v in parts.items()}
+
+
 def same_value(a: str, b: str) -> bool:
-    """Whether two answers say the same thing: the same numbers when either has one, else the
-    words of one within the other's ("in Istanbul" / "Dolmabahce Palace in Istanbul")."""
+    """Whether two answers say the same thing. Dates and times that give a part in common
+    agree when every such part is the same ("late Tuesday" / "Tuesday night"; "Oct. 16" /
+    "Oct. 16, 2023"). Otherwise the same numbers when either has one, else the words of one
+    within the other's ("in Istanbul" / "Dolmabahce Palace in Istanbul")."""
+    ca, cb = calendar(a), calendar(b)
+    if ca.keys() & cb.keys():
+        return all(ca[part] == cb[part] for part in ca.keys() & cb.keys())
     na, nb = numbers(a), numbers(b)
     if na or nb:
         return na == nb
@@ -95,6 +130,28 @@ class Position:
     @property
     def current(self) -> bool:
         return any(not s.superseded for s in self.sources)
+
+
+def named_date(source: Source) -> str | None:
+    """The day, month or year a date-like answer names, read in its passage against the
+    report's publication date ("Thursday morning" in a Tuesday report that says the road
+    "will stay closed until Thursday morning": that Thursday); None when it names none."""
+    if not calendar(source.text):
+        return None
+    p, span = source.passage, source.span
+    mention = mention_at(resolve_dates(p.text, p.published),
+                         span.answer_start - p.start, span.answer_end - p.start)
+    return mention.value if mention is not None else None
+
+
+def same_claim(a: Source, b: Source) -> bool:
+    """Whether two sources' answers say the same thing: dates as the days they name in their
+    reports when both name one ("late Tuesday" in Wednesday's report and "Tuesday night" in
+    Tuesday's), a month or year agreeing with any day inside it; else `same_value`."""
+    day_a, day_b = named_date(a), named_date(b)
+    if day_a and day_b:
+        return day_a.startswith(day_b) or day_b.startswith(day_a)
+    return same_value(a.text, b.text)
 
 
 def newer(a: str, b: str) -> bool:
@@ -246,7 +303,7 @@ def compare(question: str, candidates: tuple[Candidate, ...],
     for source in by_document.values():
         if source is first:
             continue
-        home = next((p for p in positions if same_value(p.text, source.text)), None)
+        home = next((p for p in positions if same_claim(p.sources[0], source)), None)
         if home is not None:
             home.sources.append(source)
         elif same_slot(question, first, source):

@@ -29,8 +29,16 @@ from qa.types import AnswerSpan, Candidate, RetrievedPassage
     ("Ankara", "Istanbul", False),
     ("three hours", "four hours", False),
     ("85%", "85 percent", True),
+    ("late Tuesday", "Tuesday night", True),
+    ("Tuesday", "Wednesday", False),
+    ("Oct. 16, 2023", "16 October", True),
+    ("March 2024", "January 2024", False),
+    ("10:40 p.m.", "10:40 pm", True),
+    ("9 a.m.", "10 a.m.", False),
+    ("Dec. 22", "Thursday morning", False),
+    ("they may leave", "May 3", False),
 ])
-def test_values_agree_loosely_but_not_across_numbers_or_places(a: str, b: str, same: bool) -> None:
+def test_values_agree_loosely_but_not_across_numbers_places_or_dates(a: str, b: str, same: bool) -> None:
     assert same_value(a, b) is same
     assert same_value(b, a) is same
 
@@ -104,6 +112,33 @@ def test_a_newer_correction_marks_what_it_corrects() -> None:
     by_id = {p.passage_id: p for p in (FIRST, UPDATE)}
     result = compare(Q, cands, by_id, 0.3, frozenset(), frozenset({"update"}), cands[0].span, always)
     assert result is not None and result.others[0].corrected is True
+
+
+def test_dates_are_compared_as_the_days_they_name_in_their_reports() -> None:
+    # 2023-12-12 was a Tuesday: "late Tuesday" in Wednesday's report is the same night.
+    night = passage(5, "day1", "The mill exploded Tuesday night, officials said.", "2023-12-12")
+    late = passage(6, "day2", "The blast happened late Tuesday, the sheriff said.", "2023-12-13")
+    road = passage(7, "day1b", "Route 9 will stay closed until Thursday morning.", "2023-12-12")
+    later = passage(8, "day5", "Route 9 will stay closed until Dec. 22, the state said.",
+                    "2023-12-15")
+    by_id = {p.passage_id: p for p in (night, late, road, later)}
+    when = "When did the mill explode?"
+    same = (candidate(late, "late Tuesday", 0.8), candidate(night, "Tuesday night", 0.7))
+    agreed = compare(when, same, by_id, 0.3, frozenset(), frozenset(), same[0].span, always)
+    assert agreed is not None and agreed.others == []
+    assert [s.passage for s in agreed.agreeing] == [night]
+    until = "Until when will Route 9 stay closed?"
+    moved = (candidate(road, "Thursday morning", 0.8), candidate(later, "Dec. 22", 0.7))
+    result = compare(until, moved, by_id, 0.3, frozenset(), frozenset(), moved[0].span, always)
+    assert result is not None and result.chosen.text == "Dec. 22"
+    assert [p.text for p in result.others] == ["Thursday morning"]
+    # Tuesday's "Thursday" ahead is Dec. 14: the same day as Wednesday's "Dec. 14".
+    dated = passage(10, "day2b", "Route 9 will stay closed until Dec. 14, the state said.",
+                    "2023-12-13")
+    by_id[dated.passage_id] = dated
+    kept = (candidate(road, "Thursday", 0.8), candidate(dated, "Dec. 14", 0.7))
+    same_day = compare(until, kept, by_id, 0.3, frozenset(), frozenset(), kept[0].span, always)
+    assert same_day is not None and same_day.others == []
 
 
 def test_values_about_something_else_are_left_out() -> None:
