@@ -582,6 +582,10 @@ class Corpus:
     def heads(self, ids: list[str], chars: int) -> dict[str, tuple[bool, str]]:
         return self.store.document_heads(ids, chars)
 
+    def naming(self, ids: list[str], names: list[str]) -> dict[str, frozenset[str]]:
+        """Which of `names` (lower case) each document's title or text holds."""
+        return self.store.documents_naming(ids, names)
+
     def passage_ids(self, document_ids: list[str] | None = None, published_from: str | None = None,
                     published_to: str | None = None, require_date: bool = False) -> list[int]:
         """Ids of passages of the given documents and/or published in [from, to]."""

@@ -30,6 +30,7 @@ from qa.stories import (
     SameSlotModel,
     compare,
     is_correction,
+    question_names,
     shared_slot_model,
 )
 from qa.timing import StageTimer
@@ -232,7 +233,8 @@ class QAService:
         return compare(question, result.candidates, read, self.policy.threshold,
                        frozenset(d for d, (old, _) in heads.items() if old),
                        frozenset(d for d, (_, head) in heads.items() if is_correction(head)),
-                       result.best, self.slot_model.same_slot)
+                       result.best, self.slot_model.same_slot,
+                       self.corpus.naming(docs, question_names(question)))
 
     def compose(self, question: str, result: ReaderResult, passages: list[RetrievedPassage],
                 timings_ms: dict[str, float], search_query: str | None = None,

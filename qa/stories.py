@@ -88,6 +88,29 @@ def same_value(a: str, b: str) -> bool:
     return bool(wa and wb) and (wa <= wb or wb <= wa)
 
 
+_NAME_WORD = re.compile(r"[A-Z][\w.\-]*(?:'s)?|[\w'.\-]+|\S")
+
+
+def question_names(question: str) -> list[str]:
+    """The proper names a question asks about, lower case: its runs of capitalised words after
+    the first word, months and weekdays aside ("Who is Sorrel County's emergency services
+    director?" -> ["sorrel county"])."""
+    names: list[str] = []
+    run: list[str] = []
+    for i, token in enumerate(_NAME_WORD.findall(question)):
+        word = token.removesuffix("'s")
+        proper = i > 0 and word[:1].isupper() and word.rstrip(".").lower() not in _DATE_WORDS \
+            and word != "I"
+        if proper:
+            run.append(word.lower())
+        if run and (not proper or token.endswith("'s")):
+            names.append(" ".join(run))
+            run = []
+    if run:
+        names.append(" ".join(run))
+    return list(dict.fromkeys(names))
+
+
 def is_correction(text: str) -> bool:
     """Whether an article opens with a correction or update notice."""
     return bool(_CORRECTION.search(text[:CORRECTION_HEAD_CHARS]))
@@ -289,7 +312,8 @@ def sources_of(candidates: tuple[Candidate, ...], passages: dict[int, RetrievedP
 def compare(question: str, candidates: tuple[Candidate, ...],
             passages: dict[int, RetrievedPassage], threshold: float,
             superseded: frozenset[str], corrections: frozenset[str], best: AnswerSpan,
-            same_slot: Callable[[str, Source, Source], bool]) -> Comparison | None:
+            same_slot: Callable[[str, Source, Source], bool],
+            naming: dict[str, frozenset[str]] | None = None) -> Comparison | None:
     """Group the confident candidates of different documents by value and pick the answer:
     the reader's `best`, unless a value that answers the same thing (`same_slot`) comes from a
     newer report (both dated) or `best`'s sources were all superseded. Values about something
@@ -306,7 +330,8 @@ def compare(question: str, candidates: tuple[Candidate, ...],
         home = next((p for p in positions if same_claim(p.sources[0], source)), None)
         if home is not None:
             home.sources.append(source)
-        elif same_slot(question, first, source):
+        elif (naming is None or naming.get(source.candidate.span.document_id) ==
+              naming.get(first.candidate.span.document_id)) and same_slot(question, first, source):
             positions.append(Position([source]))
     if len(positions) == 1 and len(positions[0].sources) == 1:
         return None

@@ -57,6 +57,15 @@ def test_a_trigger_with_semicolons_in_its_body_is_one_statement(tmp_path: Path) 
     store.close()
 
 
+def test_which_names_each_document_holds(tmp_path: Path) -> None:
+    store = DocumentStore(tmp_path / "qa.sqlite3")
+    doc = _add(store)  # title "Talks"
+    assert store.documents_naming([doc, "missing"], ["talks", TEXT.split()[0].lower(), "zz"]) \
+        == {doc: frozenset({"talks", TEXT.split()[0].lower()})}
+    assert store.documents_naming([doc], []) == {}
+    store.close()
+
+
 def _add(store: DocumentStore) -> str:
     record, _ = store.add_document(
         title="Talks", text=TEXT, url=None, published="2024-05-01",

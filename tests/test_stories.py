@@ -11,6 +11,7 @@ from qa.stories import (
     compare,
     frame_words,
     is_correction,
+    question_names,
     same_value,
     shape,
     slot_features,
@@ -139,6 +140,37 @@ def test_dates_are_compared_as_the_days_they_name_in_their_reports() -> None:
     kept = (candidate(road, "Thursday", 0.8), candidate(dated, "Dec. 14", 0.7))
     same_day = compare(until, kept, by_id, 0.3, frozenset(), frozenset(), kept[0].span, always)
     assert same_day is not None and same_day.others == []
+
+
+@pytest.mark.parametrize(("question", "names"), [
+    ("Who is Sorrel County's emergency services director?", ["sorrel county"]),
+    ("In which city did Nikos Vardakis hold talks with Selim Aydemir?",
+     ["nikos vardakis", "selim aydemir"]),
+    ("Where did the ministers meet on Aug. 10, 2023?", []),
+    ("When did the U.S. Army leave Tuesday?", ["u.s. army"]),
+    ("Who reported it?", []),
+])
+def test_the_names_a_question_asks_about(question: str, names: list[str]) -> None:
+    assert question_names(question) == names
+
+
+def test_a_report_that_names_another_subject_does_not_disagree() -> None:
+    ours = passage(11, "fire", "Alan Whitcomb, the county's emergency services director, said.",
+                   "2023-08-14")
+    theirs = passage(12, "storm", "Renata Solis, the county's emergency management director.",
+                     "2023-12-12")
+    by_id = {p.passage_id: p for p in (ours, theirs)}
+    ask = "Who is Sorrel County's emergency services director?"
+    cands = (candidate(ours, "Alan Whitcomb", 0.7), candidate(theirs, "Renata Solis", 0.8))
+    naming = {"fire": frozenset({"sorrel county"}), "storm": frozenset()}
+    # without what the documents name, the newer report wins
+    newer = compare(ask, cands, by_id, 0.3, frozenset(), frozenset(), cands[0].span, always)
+    assert newer is not None and newer.chosen.text == "Renata Solis"
+    assert compare(ask, cands, by_id, 0.3, frozenset(), frozenset(), cands[0].span, always,
+                   naming) is None
+    both = {"fire": frozenset({"sorrel county"}), "storm": frozenset({"sorrel county"})}
+    assert compare(ask, cands, by_id, 0.3, frozenset(), frozenset(), cands[0].span, always,
+                   both) is not None
 
 
 def test_values_about_something_else_are_left_out() -> None:

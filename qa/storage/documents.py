@@ -236,6 +236,17 @@ class DocumentStore:
                            " documents WHERE " + among("id"), [chars, values(ids)])
         return {r[0]: (bool(r[1]), r[2]) for r in rows}
 
+    def documents_naming(self, ids: list[str], names: list[str]) -> dict[str, frozenset[str]]:
+        """For each of `ids` that exists, which of `names` (lower case) its title or text holds,
+        case aside (ASCII letters)."""
+        if not names:
+            return {}
+        held = ", ".join("instr(lower(title || ' ' || text), ?) > 0" for _ in names)
+        rows = self._query(f"SELECT id, {held} FROM documents WHERE " + among("id"),
+                           [*names, values(ids)])
+        return {r[0]: frozenset(n for n, found in zip(names, r[1:], strict=True) if found)
+                for r in rows}
+
     def superseded_passage_ids(self) -> set[int]:
         """Passages of documents a newer version replaced (kept out of answers by default)."""
         return {r[0] for r in self._query(
