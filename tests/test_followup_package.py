@@ -286,10 +286,29 @@ def test_the_follow_up_gold_dialogs_are_consistent(sample_text: str) -> None:
             assert sample_text[a["span_start"]:a["span_end"]] == a["span_text"]
             assert a["input_text"] in a["span_text"]  # answers as written in the article
     dialogs = load_coqa(path)
-    assert len(dialogs) == 5 and sum(len(d.turns) for d in dialogs) == 14
+    assert len(dialogs) == 6 and sum(len(d.turns) for d in dialogs) == 18
     assert all(t.standalone for d in dialogs for t in d.turns)
     follow_ups = [t for d in dialogs for t in d.turns if t.standalone != t.question]
-    assert len(follow_ups) == 9
+    assert len(follow_ups) == 13
+
+
+def test_they_who_talked_is_not_the_paper_that_reported_nor_the_place() -> None:
+    # the conversation of the project's brief: "they" were never named, so they stay "they"
+    rewrites = play([("Where did they meet?", "Turkey", MEETING),
+                     ("Who reported it?", "Saudi daily Al-Hayat", MEETING),
+                     ("What did they talk about?", None, None), ("When?", None, None)])
+    assert rewrites[1:] == ["Who reported the meeting?", "What did they talk about?",
+                            "When did they talk?"]  # no "about" left stranded
+    # a paper still says and reports
+    said = play([("Who reported the meeting?", "Saudi daily Al-Hayat", MEETING),
+                 ("What did they say about Hamas?", None, None)])
+    assert said[1] == "What did Saudi daily Al-Hayat say about Hamas?"
+
+
+def test_ellipsis_keeps_names_as_written() -> None:
+    rewrites = play([("What did Saudi daily Al-Hayat talk about?", None, None),
+                     ("When?", None, None)])
+    assert rewrites[1] == "When did Saudi daily Al-Hayat talk?"  # not "Al - Hayat ... about"
 
 
 def test_ellipsis_takes_the_name_asked_for_from_a_longer_answer() -> None:

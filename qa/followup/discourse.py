@@ -21,6 +21,7 @@ from qa.followup.mentions import (
     FEMALE,
     GROUP_NOUNS,
     NAMED,
+    OUTLET_NOUNS,
     WH,
     Kind,
     Mention,
@@ -57,6 +58,15 @@ class Referent:
         if not self.kind_votes:
             return Kind.NAME
         return max(self.kind_votes.items(), key=lambda kv: kv[1])[0]
+
+
+PLACES = frozenset({Kind.GPE, Kind.LOC, Kind.FAC})
+
+
+def is_outlet(ref: Referent) -> bool:
+    """A news outlet: named with, or described by, an outlet noun ("Saudi daily Al-Hayat")."""
+    words = {w for key in ref.keys for w in key.split()}
+    return bool((words | ref.descriptors) & OUTLET_NOUNS)
 
 
 @functools.lru_cache(maxsize=64)  # a conversation's title, parsed once per process
@@ -201,10 +211,11 @@ class Discourse:
                     self._add(m.text, m.kind, self.weights.title_entity, order=1000)
 
     def ranked(self, anaphor: str, want: Want, exclude: set[str], avoid: set[int],
-               verbs: frozenset[str] = frozenset(), agent: bool = False
+               verbs: frozenset[str] = frozenset(), agent: bool = False, deed: bool = False
                ) -> list[tuple[float, Referent]]:
         """Referents that fit the anaphor, best first, with their scores. `agent`: the
-        anaphor is the subject of a verb that takes people ("what did they discuss?")."""
+        anaphor is the subject of a verb that takes people ("what did they discuss?");
+        `deed`: of one that a news outlet does not do (meet, talk: not say or report)."""
         compat = COMPAT[want]
         options: list[tuple[float, int, Referent]] = []
         pool = list(self.referents)
@@ -214,6 +225,10 @@ class Discourse:
         for ref in pool:
             if id(ref) in avoid or ref.keys & exclude or any(
                     k.split()[-1] in exclude for k in ref.keys):
+                continue
+            if deed and (is_outlet(ref) or (want == Want.GROUP and ref.kind in PLACES)):
+                # "What did they talk about?" is asked neither of the paper that reported the
+                # meeting nor of the country it was held in
                 continue
             if ref.kind == Kind.PAIR and ref.keys & avoided:
                 continue  # "How did they target her email?": "they" does not include "her"
@@ -240,8 +255,9 @@ class Discourse:
         return [(s, r) for s, _, r in options if s >= self.weights.min_score]
 
     def best(self, anaphor: str, want: Want, exclude: set[str], avoid: set[int],
-             verbs: frozenset[str] = frozenset(), agent: bool = False) -> Referent | None:
-        ranked = self.ranked(anaphor, want, exclude, avoid, verbs, agent)
+             verbs: frozenset[str] = frozenset(), agent: bool = False, deed: bool = False
+             ) -> Referent | None:
+        ranked = self.ranked(anaphor, want, exclude, avoid, verbs, agent, deed)
         return ranked[0][1] if ranked else None
 
     def by_head(self, head: str) -> Referent | None:

@@ -130,6 +130,12 @@ HUMAN_VERBS = frozenset({
     "sing", "write", "claim", "believe", "want", "decide", "think", "feel", "command", "lead",
     "become", "die", "bear", "study", "play", "act", "win", "sue", "resign", "agree", "refuse",
 })
+# What a news outlet does of HUMAN_VERBS: it says and reports, it does not meet or talk.
+REPORTING_VERBS = frozenset({"say", "tell", "announce", "claim", "write", "report"})
+# Nouns that make a name a news outlet's ("Saudi daily Al-Hayat", "news site Ynet").
+OUTLET_NOUNS = frozenset({"newspaper", "paper", "daily", "outlet", "site", "website", "agency",
+                          "broadcaster", "network", "channel", "station", "magazine", "journal",
+                          "publication", "tabloid", "wire"})
 # Suffixes that make an event noun of a verb ("meet" -> "meeting", "discuss" -> "discussion").
 EVENT_SUFFIXES = ("ing", "ion", "ation", "ment", "al", "ance", "ence", "ure")
 

@@ -36,6 +36,7 @@ from qa.followup.mentions import (
     PERSON_NOUNS,
     PERSON_PRONOUNS,
     PLACE_NOUNS,
+    REPORTING_VERBS,
     THING_PRONOUNS,
     WH,
     Kind,
@@ -241,6 +242,19 @@ def join(words: Iterable[str]) -> str:
     return text
 
 
+def glued(tokens: Sequence[Any]) -> list[str]:
+    """The words of consecutive tokens as written: tokens with no space between them stay one
+    word ("Al-Hayat", not "Al - Hayat")."""
+    words: list[str] = []
+    for n, tok in enumerate(tokens):
+        prev = tokens[n - 1] if n else None
+        if prev is not None and prev.i + 1 == tok.i and not prev.whitespace_:
+            words[-1] += tok.text
+        else:
+            words.append(tok.text)
+    return words
+
+
 def capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -275,7 +289,7 @@ def complete_ellipsis(question: str, previous: Exchange) -> str | None:
     elif answer:
         filler = leading_noun_phrase(asked, answer)
     if wh[0].tag_ == "WRB":  # where/when/why/how: the frame already has its subject
-        return capitalize(join([new_wh] + [t.text for t in body]) + "?")
+        return capitalize(join([new_wh] + glued(body)) + "?")
     nouns = [t for t in wh if t.pos_ == "NOUN"]
     if filler is None and nouns:
         noun = nouns[-1]
@@ -285,18 +299,20 @@ def complete_ellipsis(question: str, previous: Exchange) -> str | None:
     others = [t for t in pdoc if t.i not in skip and t.dep_ in ("nsubj", "nsubjpass", "expl")]
     if others:  # the wh-phrase was an object: fill its gap
         gap = _gap(pdoc, skip)
-        words = []
-        for t in body:
-            words.append(t.text)
-            if t.i == gap and filler:
-                words.append(filler)
+        if filler is None and pdoc[gap].pos_ == "ADP":
+            # "What did they talk about?" -> "When?": "When did they talk?", no stranded "about"
+            body = [t for t in body if t.i != gap]
+        words = glued([t for t in body if t.i <= gap])
+        if filler and gap >= end:
+            words.append(filler)
+        words += glued([t for t in body if t.i > gap])
         if gap < end and filler:
             words.append(filler)
         return capitalize(join([new_wh] + words) + "?")
     if filler is None:
         return None
     verb = pdoc[body[0].i]
-    rest = [t.text for t in body[1:]]
+    rest = glued(body[1:])
     if verb.pos_ == "AUX" or verb.lemma_ == "be":
         return capitalize(join([new_wh, verb.text, filler] + rest) + "?")
     do = _DO.get(verb.tag_)
@@ -487,8 +503,10 @@ class Anaphora:
                 continue
             # different pronouns ("he ... her") are different people
             others = {id(r) for f, r in chosen.items() if f != family}
-            agent = a.role == Role.SUBJ and doc[a.head].lemma_.lower() in HUMAN_VERBS
-            ranked = discourse.ranked(a.word, a.want, exclude, others, verbs, agent)
+            verb = doc[a.head].lemma_.lower()
+            agent = a.role == Role.SUBJ and verb in HUMAN_VERBS
+            ranked = discourse.ranked(a.word, a.want, exclude, others, verbs, agent,
+                                      deed=agent and verb not in REPORTING_VERBS)
             if not ranked:
                 continue
             ref = ranked[0][1]
