@@ -3,10 +3,12 @@
 The reader gives each passage it read its own best answer (`ReaderResult.candidates`). Those
 it is confident in (at least the abstain threshold, the same bar as any answer) are grouped by
 value, loosely ("Istanbul" and "Dolmabahce Palace in Istanbul" agree; "3,200" and "4,100" do
-not). When the groups conflict, the newest report's value is the answer (a corrected or
-updated report is newer than what it corrects), and the others are returned as the
-disagreement, each with its citations, dates and whether its source was superseded by a newer
-version of the same story or corrected by a later correction notice.
+not; dates by the day they name in their reports), leaving out documents about another subject
+(those lacking a name of the question that the answer's document holds). When the groups
+conflict, the newest report's value is the answer (a corrected or updated report is newer than
+what it corrects), and the others are returned as the disagreement, each with its citations,
+dates and whether its source was superseded by a newer version of the same story or corrected
+by a later correction notice.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.dates import MONTH_NUMBERS, MONTH_WORDS, WEEKDAYS, mention_at, resolve_dates
+from qa.dates import MONTH_NUMBERS, MONTH_WORDS, WEEKDAYS, resolve_dates
 from qa.numeric import sigmoid
 from qa.text import fold
 from qa.types import AnswerSpan, Candidate, RetrievedPassage
@@ -43,44 +45,63 @@ def words(value: str) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(fold(value)) if w not in _MINOR)
 
 
-_MONTH_DAY = re.compile(r"\b(?P<month>[A-Z][a-z]+)\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b"
-                        r"|\b(?P<day2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month2>[A-Z][a-z]+)\b")
-_MONTH_NAME = re.compile(r"\b[A-Z][a-z]+\b")
+_MONTH = r"(?P<month>[A-Z][a-z]+)\.?"
+# A month counts beside a day or a year ("Oct. 16", "16 October", "March 2024"), or as a whole
+# answer ("early March"): "June Carter", "Theresa May" and "Mar-a-Lago" name no month.
+_MONTH_DATE = re.compile(r"\b" + _MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b(?!\.\d)"
+                         r"|\b(?P<day2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month2>[A-Z][a-z]+)\b"
+                         r"|\b(?P<month3>[A-Z][a-z]+)\.?,?\s+(?=(?:1[89]|20)\d\d\b)")
+_MONTH_ALONE = re.compile(r"^\W*(?:(?:in|early|late|mid|since|by|until|last|next)[\s-]+)?"
+                          r"(?P<month>[A-Z][a-z]+)\.?\W*$")
+_WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b(?!\s+(?-i:[A-Z]))", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
-_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d\d))?\s*([ap])\.?m\b", re.IGNORECASE)
+_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d\d))?\s*([ap])\.?m\b\.?", re.IGNORECASE)
 
 
-def calendar(value: str) -> dict[str, frozenset[str]]:
-    """The parts of a date or time an answer gives: weekday, month, day of the month, year and
-    clock time ("late Tuesday" -> weekday; "Oct. 16, 2023" -> month, day, year). Month names
-    count when capitalised, so the verb "may" is not May."""
+def date_parts(value: str) -> dict[str, frozenset[str]]:
+    """The parts of a date or time an answer gives, when it is a date or time and nothing
+    else: weekday, month, day of the month, year, clock time ("late Tuesday" -> weekday;
+    "Oct. 16, 2023" -> month, day, year). Empty for anything that says more ("$5 million in
+    2023", "the Sunday Times", "June Carter")."""
     parts: dict[str, set[str]] = {}
-    lowered = fold(value)
-    for day in WEEKDAYS:
-        if re.search(rf"\b{day}\b", lowered):
-            parts.setdefault("weekday", set()).add(day)
-    for name in _MONTH_NAME.findall(value):
-        if name.lower() in MONTH_NUMBERS:
-            parts.setdefault("month", set()).add(str(MONTH_NUMBERS[name.lower()]))
-    for m in _MONTH_DAY.finditer(value):
-        month, day = (m["month"], m["day"]) if m["month"] else (m["month2"], m["day2"])
-        if month.lower() in MONTH_NUMBERS:
-            parts.setdefault("day", set()).add(str(int(day)))
-    for year in _YEAR.findall(value):
-        parts.setdefault("year", set()).add(year)
-    for hour, minute, half in _CLOCK.findall(value):
-        parts.setdefault("clock", set()).add(f"{int(hour)}:{minute or '00'}{half.lower()}")
+    taken: list[tuple[int, int]] = []
+
+    def add(part: str, found: str, span: tuple[int, int]) -> None:
+        parts.setdefault(part, set()).add(found)
+        taken.append(span)
+
+    for m in _WEEKDAY.finditer(value):
+        add("weekday", m[1].lower(), m.span())
+    for m in _MONTH_DATE.finditer(value):
+        month = (m["month"] or m["month2"] or m["month3"]).lower()
+        if month in MONTH_NUMBERS:
+            add("month", str(MONTH_NUMBERS[month]), m.span())
+            if m["day"] or m["day2"]:
+                parts.setdefault("day", set()).add(str(int(m["day"] or m["day2"])))
+    alone = _MONTH_ALONE.match(value)
+    if alone and alone["month"].lower() in MONTH_NUMBERS:
+        add("month", str(MONTH_NUMBERS[alone["month"].lower()]), alone.span("month"))
+    for m in _YEAR.finditer(value):
+        add("year", m[0], m.span())
+    for m in _CLOCK.finditer(value):
+        add("clock", f"{int(m[1])}:{m[2] or '00'}{m[3].lower()}", m.span())
+    rest = list(value)
+    for a, b in taken:
+        rest[a:b] = " " * (b - a)
+    left = "".join(rest)
+    if re.search(r"\d", left) or any(w[:1].isupper() for w in left.split()):
+        return {}  # more than a date
     return {k: frozenset(v) for k, v in parts.items()}
 
 
 def same_value(a: str, b: str) -> bool:
-    """Whether two answers say the same thing. Dates and times that give a part in common
+    """Whether two answers say the same thing. Two dates or times that give a part in common
     agree when every such part is the same ("late Tuesday" / "Tuesday night"; "Oct. 16" /
     "Oct. 16, 2023"). Otherwise the same numbers when either has one, else the words of one
     within the other's ("in Istanbul" / "Dolmabahce Palace in Istanbul")."""
-    ca, cb = calendar(a), calendar(b)
-    if ca.keys() & cb.keys():
-        return all(ca[part] == cb[part] for part in ca.keys() & cb.keys())
+    pa, pb = date_parts(a), date_parts(b)
+    if pa.keys() & pb.keys():
+        return all(pa[part] == pb[part] for part in pa.keys() & pb.keys())
     na, nb = numbers(a), numbers(b)
     if na or nb:
         return na == nb
@@ -88,22 +109,30 @@ def same_value(a: str, b: str) -> bool:
     return bool(wa and wb) and (wa <= wb or wb <= wa)
 
 
-_NAME_WORD = re.compile(r"[A-Z][\w.\-]*(?:'s)?|[\w'.\-]+|\S")
+_NAME_WORD = re.compile(r"[A-Z][\w.'’\-]*|[\w'’.\-]+|\S")
+_BEFORE_A_DATE = frozenset("in on since by until last next this early late mid".split())
 
 
 def question_names(question: str) -> list[str]:
-    """The proper names a question asks about, lower case: its runs of capitalised words after
-    the first word, months and weekdays aside ("Who is Sorrel County's emergency services
-    director?" -> ["sorrel county"])."""
+    """The proper names a question asks about, lower case: its runs of capitalised words, a
+    leading question word, weekdays and a month beside a number or after "in", "on"... aside
+    ("Who is Sorrel County's emergency services director?" -> ["sorrel county"]; "When did May
+    resign?" -> ["may"])."""
+    tokens = _NAME_WORD.findall(question)
     names: list[str] = []
     run: list[str] = []
-    for i, token in enumerate(_NAME_WORD.findall(question)):
-        word = token.removesuffix("'s")
-        proper = i > 0 and word[:1].isupper() and word.rstrip(".").lower() not in _DATE_WORDS \
-            and word != "I"
+    for i, token in enumerate(tokens):
+        word = re.sub(r"['’]s$", "", token)
+        bare = word.rstrip(".").lower()
+        named_after = i + 1 < len(tokens) and tokens[i + 1][:1].isupper()  # "Sunday Times"
+        dated = (bare in WEEKDAYS and not named_after) or (bare in MONTH_NUMBERS and (
+            (i + 1 < len(tokens) and tokens[i + 1][:1].isdigit())
+            or (i > 0 and tokens[i - 1].lower() in _BEFORE_A_DATE)))
+        proper = word[:1].isupper() and not dated and word != "I" \
+            and not (i == 0 and bare in _STOP)
         if proper:
             run.append(word.lower())
-        if run and (not proper or token.endswith("'s")):
+        if run and (not proper or word != token):
             names.append(" ".join(run))
             run = []
     if run:
@@ -134,6 +163,11 @@ class Source:
     def published(self) -> str:
         return self.passage.published or ""
 
+    @functools.cached_property
+    def day(self) -> str | None:
+        """The date the answer names, read against its report's date (`named_date`)."""
+        return named_date(self)
+
 
 @dataclass
 class Position:
@@ -158,22 +192,30 @@ class Position:
 def named_date(source: Source) -> str | None:
     """The day, month or year a date-like answer names, read in its passage against the
     report's publication date ("Thursday morning" in a Tuesday report that says the road
-    "will stay closed until Thursday morning": that Thursday); None when it names none."""
-    if not calendar(source.text):
+    "will stay closed until Thursday morning": that Thursday). None when the answer is no
+    date, holds more than one, or is part of a longer one ("2023" of "Oct. 16, 2023")."""
+    if not date_parts(source.text):
         return None
     p, span = source.passage, source.span
-    mention = mention_at(resolve_dates(p.text, p.published),
-                         span.answer_start - p.start, span.answer_end - p.start)
-    return mention.value if mention is not None else None
+    start, end = span.answer_start - p.start, span.answer_end - p.start
+    inside = [m for m in resolve_dates(p.text, p.published)
+              if m.end > start and m.start < end]
+    if len(inside) != 1 or not (start <= inside[0].start and inside[0].end <= end):
+        return None
+    return inside[0].value
 
 
 def same_claim(a: Source, b: Source) -> bool:
     """Whether two sources' answers say the same thing: dates as the days they name in their
     reports when both name one ("late Tuesday" in Wednesday's report and "Tuesday night" in
-    Tuesday's), a month or year agreeing with any day inside it; else `same_value`."""
-    day_a, day_b = named_date(a), named_date(b)
+    Tuesday's; a month or year agrees with any day inside it), with the same clock time when
+    both give one; else `same_value`."""
+    day_a, day_b = a.day, b.day
     if day_a and day_b:
-        return day_a.startswith(day_b) or day_b.startswith(day_a)
+        clock_a = date_parts(a.text).get("clock")
+        clock_b = date_parts(b.text).get("clock")
+        return (day_a.startswith(day_b) or day_b.startswith(day_a)) and (
+            clock_a is None or clock_b is None or clock_a == clock_b)
     return same_value(a.text, b.text)
 
 
@@ -317,21 +359,31 @@ def compare(question: str, candidates: tuple[Candidate, ...],
     """Group the confident candidates of different documents by value and pick the answer:
     the reader's `best`, unless a value that answers the same thing (`same_slot`) comes from a
     newer report (both dated) or `best`'s sources were all superseded. Values about something
-    else are left out. None when no other document speaks to the same thing or `best`'s
-    document is not among the confident."""
+    else are left out, and so are documents about another subject: `naming` says which of
+    the question's names each document holds, and one that lacks a name `best`'s document
+    holds is not compared (another county's director). None when no other document speaks to
+    the same thing or `best`'s document is not among the confident."""
     by_document = sources_of(candidates, passages, threshold, superseded, corrections, best)
     first = next((s for s in by_document.values() if s.span == best), None)
-    if first is None or len(by_document) < 2:
+    if first is None:
+        return None
+    if naming is not None:
+        held = naming.get(first.span.document_id, frozenset())
+        by_document = {d: s for d, s in by_document.items()
+                       if s is first or held <= naming.get(d, frozenset())}
+    if len(by_document) < 2:
         return None
     positions: list[Position] = [Position([first])]
     for source in by_document.values():
         if source is first:
             continue
-        home = next((p for p in positions if same_claim(p.sources[0], source)), None)
+        # a value joins a group only if it agrees with every source there: "2023" agrees
+        # with "Oct. 16, 2023" and with "Nov. 2, 2023", which do not agree with each other
+        home = next((p for p in positions if all(same_claim(s, source) for s in p.sources)),
+                    None)
         if home is not None:
             home.sources.append(source)
-        elif (naming is None or naming.get(source.candidate.span.document_id) ==
-              naming.get(first.candidate.span.document_id)) and same_slot(question, first, source):
+        elif same_slot(question, first, source):
             positions.append(Position([source]))
     if len(positions) == 1 and len(positions[0].sources) == 1:
         return None

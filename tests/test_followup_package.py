@@ -293,7 +293,7 @@ def test_the_follow_up_gold_dialogs_are_consistent(sample_text: str) -> None:
 
 
 def test_they_who_talked_is_not_the_paper_that_reported_nor_the_place() -> None:
-    # the conversation of the project's brief: "they" were never named, so they stay "they"
+    # "they" were never named in this conversation, so they stay "they"
     rewrites = play([("Where did they meet?", "Turkey", MEETING),
                      ("Who reported it?", "Saudi daily Al-Hayat", MEETING),
                      ("What did they talk about?", None, None), ("When?", None, None)])
@@ -303,6 +303,16 @@ def test_they_who_talked_is_not_the_paper_that_reported_nor_the_place() -> None:
     said = play([("Who reported the meeting?", "Saudi daily Al-Hayat", MEETING),
                  ("What did they say about Hamas?", None, None)])
     assert said[1] == "What did Saudi daily Al-Hayat say about Hamas?"
+    site = play([("Which site carried the report?", "Israeli news site Ynet", None),
+                 ("What did they discuss?", None, None)])
+    assert site[1] == "What did they discuss?"
+    # an agency that is no news agency discusses; a country agrees
+    agency = play([("Who inspected the site?", "The International Atomic Energy Agency", None),
+                   ("What did they discuss?", None, None)])
+    assert agency[1] == "What did The International Atomic Energy Agency discuss?"
+    country = play([("Which country backed the deal?", "Iran", None),
+                    ("Why did they agree?", None, None)])
+    assert country[1] == "Why did Iran agree?"
 
 
 def test_ellipsis_keeps_names_as_written() -> None:

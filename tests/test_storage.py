@@ -59,9 +59,11 @@ def test_a_trigger_with_semicolons_in_its_body_is_one_statement(tmp_path: Path) 
 
 def test_which_names_each_document_holds(tmp_path: Path) -> None:
     store = DocumentStore(tmp_path / "qa.sqlite3")
-    doc = _add(store)  # title "Talks"
-    assert store.documents_naming([doc, "missing"], ["talks", TEXT.split()[0].lower(), "zz"]) \
-        == {doc: frozenset({"talks", TEXT.split()[0].lower()})}
+    doc = _add(store)  # title "Talks", text TEXT
+    names = ["talks", "alpha", "beta in doha", "doh", "gamma met", "zz"]
+    # the title, a word and words in a row of the text; not part of a word, not out of order
+    assert store.documents_naming([doc, "missing"], names) == {
+        doc: frozenset({"talks", "alpha", "beta in doha"})}
     assert store.documents_naming([doc], []) == {}
     store.close()
 

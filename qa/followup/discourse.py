@@ -20,6 +20,8 @@ from qa.followup.mentions import (
     DETERMINERS,
     FEMALE,
     GROUP_NOUNS,
+    MEDIA_NOUNS,
+    MEDIA_WORDS,
     NAMED,
     OUTLET_NOUNS,
     WH,
@@ -64,9 +66,10 @@ PLACES = frozenset({Kind.GPE, Kind.LOC, Kind.FAC})
 
 
 def is_outlet(ref: Referent) -> bool:
-    """A news outlet: named with, or described by, an outlet noun ("Saudi daily Al-Hayat")."""
-    words = {w for key in ref.keys for w in key.split()}
-    return bool((words | ref.descriptors) & OUTLET_NOUNS)
+    """A news outlet: named with, or described by, an outlet noun ("Saudi daily Al-Hayat"),
+    or a media word and a noun it makes an outlet's ("Israeli news site Ynet")."""
+    words = {w for key in ref.keys for w in key.split()} | ref.descriptors
+    return bool(words & OUTLET_NOUNS) or bool(words & MEDIA_WORDS and words & MEDIA_NOUNS)
 
 
 @functools.lru_cache(maxsize=64)  # a conversation's title, parsed once per process
@@ -211,11 +214,12 @@ class Discourse:
                     self._add(m.text, m.kind, self.weights.title_entity, order=1000)
 
     def ranked(self, anaphor: str, want: Want, exclude: set[str], avoid: set[int],
-               verbs: frozenset[str] = frozenset(), agent: bool = False, deed: bool = False
-               ) -> list[tuple[float, Referent]]:
+               verbs: frozenset[str] = frozenset(), agent: bool = False, deed: bool = False,
+               meeting: bool = False) -> list[tuple[float, Referent]]:
         """Referents that fit the anaphor, best first, with their scores. `agent`: the
         anaphor is the subject of a verb that takes people ("what did they discuss?");
-        `deed`: of one that a news outlet does not do (meet, talk: not say or report)."""
+        `deed`: of one that a news outlet does not do (meet, talk: not say or tell);
+        `meeting`: of a verb of meeting or talking."""
         compat = COMPAT[want]
         options: list[tuple[float, int, Referent]] = []
         pool = list(self.referents)
@@ -226,10 +230,10 @@ class Discourse:
             if id(ref) in avoid or ref.keys & exclude or any(
                     k.split()[-1] in exclude for k in ref.keys):
                 continue
-            if deed and (is_outlet(ref) or (want == Want.GROUP and ref.kind in PLACES)):
-                # "What did they talk about?" is asked neither of the paper that reported the
-                # meeting nor of the country it was held in
-                continue
+            if deed and is_outlet(ref):
+                continue  # "What did they talk about?" is not asked of the paper that reported
+            if meeting and want == Want.GROUP and ref.kind in PLACES:
+                continue  # nor of the country where they met
             if ref.kind == Kind.PAIR and ref.keys & avoided:
                 continue  # "How did they target her email?": "they" does not include "her"
             fit = compat.get(ref.kind, 0.0)
@@ -255,9 +259,8 @@ class Discourse:
         return [(s, r) for s, _, r in options if s >= self.weights.min_score]
 
     def best(self, anaphor: str, want: Want, exclude: set[str], avoid: set[int],
-             verbs: frozenset[str] = frozenset(), agent: bool = False, deed: bool = False
-             ) -> Referent | None:
-        ranked = self.ranked(anaphor, want, exclude, avoid, verbs, agent, deed)
+             verbs: frozenset[str] = frozenset(), agent: bool = False) -> Referent | None:
+        ranked = self.ranked(anaphor, want, exclude, avoid, verbs, agent)
         return ranked[0][1] if ranked else None
 
     def by_head(self, head: str) -> Referent | None:

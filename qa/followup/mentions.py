@@ -130,12 +130,17 @@ HUMAN_VERBS = frozenset({
     "sing", "write", "claim", "believe", "want", "decide", "think", "feel", "command", "lead",
     "become", "die", "bear", "study", "play", "act", "win", "sue", "resign", "agree", "refuse",
 })
-# What a news outlet does of HUMAN_VERBS: it says and reports, it does not meet or talk.
-REPORTING_VERBS = frozenset({"say", "tell", "announce", "claim", "write", "report"})
-# Nouns that make a name a news outlet's ("Saudi daily Al-Hayat", "news site Ynet").
-OUTLET_NOUNS = frozenset({"newspaper", "paper", "daily", "outlet", "site", "website", "agency",
-                          "broadcaster", "network", "channel", "station", "magazine", "journal",
-                          "publication", "tabloid", "wire"})
+# Of HUMAN_VERBS, what a news outlet does too: it says and tells; it does not meet or talk.
+REPORTING_VERBS = frozenset({"say", "tell", "announce", "claim", "write"})
+# Of HUMAN_VERBS, what a place is no "they" of (it is where people meet, not who).
+MEETING_VERBS = frozenset({"meet", "talk", "speak", "discuss"})
+# Nouns that make a name a news outlet's ("Saudi daily Al-Hayat"), and nouns that do so after
+# a media word ("news site Ynet", "TV station"; not the Haqqani network or an atomic agency).
+OUTLET_NOUNS = frozenset({"newspaper", "paper", "daily", "broadcaster", "magazine", "tabloid",
+                          "journal", "publication", "outlet"})
+MEDIA_WORDS = frozenset({"news", "tv", "television", "radio", "wire", "press"})
+MEDIA_NOUNS = frozenset({"agency", "site", "website", "network", "station", "channel",
+                         "service"})
 # Suffixes that make an event noun of a verb ("meet" -> "meeting", "discuss" -> "discussion").
 EVENT_SUFFIXES = ("ing", "ion", "ation", "ment", "al", "ance", "ence", "ure")
 

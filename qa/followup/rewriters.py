@@ -33,6 +33,7 @@ from qa.followup.mentions import (
     GROUP_NOUNS,
     GROUP_PRONOUNS,
     HUMAN_VERBS,
+    MEETING_VERBS,
     PERSON_NOUNS,
     PERSON_PRONOUNS,
     PLACE_NOUNS,
@@ -506,7 +507,8 @@ class Anaphora:
             verb = doc[a.head].lemma_.lower()
             agent = a.role == Role.SUBJ and verb in HUMAN_VERBS
             ranked = discourse.ranked(a.word, a.want, exclude, others, verbs, agent,
-                                      deed=agent and verb not in REPORTING_VERBS)
+                                      deed=agent and verb not in REPORTING_VERBS,
+                                      meeting=agent and verb in MEETING_VERBS)
             if not ranked:
                 continue
             ref = ranked[0][1]

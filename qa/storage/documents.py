@@ -19,6 +19,7 @@ import numpy as np
 from embeddings.splitter import PassageSpan, TextSpan
 from qa.storage.db import Database, among, values
 from qa.storage.migrations import DOCUMENTS, migrate
+from qa.text import fold
 
 
 def content_hash(text: str) -> str:
@@ -237,15 +238,29 @@ class DocumentStore:
         return {r[0]: (bool(r[1]), r[2]) for r in rows}
 
     def documents_naming(self, ids: list[str], names: list[str]) -> dict[str, frozenset[str]]:
-        """For each of `ids` that exists, which of `names` (lower case) its title or text holds,
-        case aside (ASCII letters)."""
+        """For each of `ids` that exists, which of `names` its title or indexed text holds,
+        as whole words in a row (FTS5's tokens for the text: case and accents aside; "rome"
+        is not in "chromosome")."""
         if not names:
             return {}
-        held = ", ".join("instr(lower(title || ' ' || text), ?) > 0" for _ in names)
-        rows = self._query(f"SELECT id, {held} FROM documents WHERE " + among("id"),
-                           [*names, values(ids)])
-        return {r[0]: frozenset(n for n, found in zip(names, r[1:], strict=True) if found)
-                for r in rows}
+        held: dict[str, set[str]] = {r[0]: set() for r in self._query(
+            "SELECT id FROM documents WHERE " + among("id"), [values(ids)])}
+        for name in names:
+            words = _WORD.findall(name.lower())
+            if not words:
+                continue
+            rows = self._query(
+                "SELECT DISTINCT p.document_id FROM passages_fts f JOIN passages p"
+                " ON p.id = f.rowid WHERE passages_fts MATCH ? AND " + among("p.document_id"),
+                ['"' + " ".join(words) + '"', values(ids)])
+            for r in rows:
+                held[r[0]].add(name)
+        for r in self._query("SELECT id, title FROM documents WHERE " + among("id"),
+                             [values(ids)]):
+            title = f" {' '.join(_WORD.findall(fold(r[1] or '')))} "
+            held[r[0]].update(n for n in names
+                              if f" {' '.join(_WORD.findall(fold(n)))} " in title)
+        return {doc: frozenset(found) for doc, found in held.items()}
 
     def superseded_passage_ids(self) -> set[int]:
         """Passages of documents a newer version replaced (kept out of answers by default)."""

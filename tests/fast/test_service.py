@@ -312,3 +312,38 @@ def test_a_newer_report_read_for_comparison_is_returned_after_the_passages_read(
     cited = [c for c in answer.citations] + [
         c for alt in (answer.disagreement or []) + answer.agreement for c in alt.citations]
     assert {c.passage_id for c in cited} <= returned
+
+
+class SameSlot:
+    """A same-slot judge that takes every pair for answers to the same question."""
+
+    @staticmethod
+    def same_slot(*_args: object) -> bool:
+        return True
+
+
+def test_sources_about_another_subject_are_not_compared(make_service: ServiceFactory,
+                                                         tmp_path: Path) -> None:
+    from qa.types import AnswerSpan, Candidate, ReaderResult
+
+    svc = make_service(tmp_path)
+    svc.add_documents([
+        NewDocument("Fire update", "Alan Whitcomb is the director, Sorrel County said.",
+                    published="2023-08-14"),
+        NewDocument("Storm update", "Renata Solis is the director, officials said.",
+                    published="2023-12-12")])
+    svc.slot_model = SameSlot()  # type: ignore[assignment]
+    read = {p.passage_id: p for p in svc.search("director", 5)}
+    cands = []
+    for p in read.values():
+        name = p.text.split(" is ")[0]
+        start = p.start + p.text.index(name)
+        cands.append(Candidate(AnswerSpan(p.document_id, p.passage_id, start, start + len(name),
+                                          p.start, p.end, 1.0), 0.9))
+    fire = next(c for c in cands if read[c.span.passage_id].text.startswith("Alan"))
+    result = ReaderResult(fire.span, 0.9, 0.1, candidates=tuple(cands))
+    # the storm report names no Sorrel County: nothing to compare
+    assert svc.compare_sources("Who is Sorrel County's director?", result, read) is None
+    # asked without the name, the newer report is a rival answer, and wins
+    rivals = svc.compare_sources("Who is the director?", result, read)
+    assert rivals is not None and rivals.chosen.text == "Renata Solis"
