@@ -65,6 +65,13 @@ def test_which_names_each_document_holds(tmp_path: Path) -> None:
     assert store.documents_naming([doc, "missing"], names) == {
         doc: frozenset({"talks", "alpha", "beta in doha"})}
     assert store.documents_naming([doc], []) == {}
+    text = "Ömer Çelik met the press."  # FTS5 folds case and accents beyond ASCII
+    other, _ = store.add_document(
+        title="Ankara", text=text, url=None, published=None,
+        passages=[PassageSpan(0, 0, len(text), (TextSpan(0, len(text)),))],
+        vectors=np.ones((1, 4), np.float32), input_hashes=["h2"], model="m")
+    assert store.documents_naming([other.id], ["ömer çelik", "omer celik", "ankara"]) == {
+        other.id: frozenset({"ömer çelik", "omer celik", "ankara"})}
     store.close()
 
 
