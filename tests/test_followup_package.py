@@ -315,6 +315,13 @@ def test_they_who_talked_is_not_the_paper_that_reported_nor_the_place() -> None:
     assert country[1] == "Why did Iran agree?"
 
 
+def test_ellipsis_after_a_preposition_whose_object_was_asked() -> None:
+    rewrites = play([("What did Hamas talk about with Iran?", None, None), ("When?", None, None)])
+    assert rewrites[1] == "When did Hamas talk with Iran?"
+    answered = play([("What did Hamas talk about with Iran?", "aid", None), ("When?", None, None)])
+    assert answered[1] == "When did Hamas talk about aid with Iran?"
+
+
 def test_ellipsis_keeps_names_as_written() -> None:
     rewrites = play([("What did Saudi daily Al-Hayat talk about?", None, None),
                      ("When?", None, None)])

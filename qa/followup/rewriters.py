@@ -219,7 +219,9 @@ def _gap(doc: Any, skip: range) -> int:
     for tok in doc:
         if tok.i in skip:
             continue
-        stranded = tok.dep_ == "prep" and not any(True for _ in tok.children)
+        # "talk about?" and "talk about with Iran?": the preposition whose object, if any, is
+        # the wh-phrase itself
+        stranded = tok.dep_ == "prep" and all(c.i in skip for c in tok.children)
         # "Who did he meet with?": the small model may attach a final "with" as a particle
         final = tok.pos_ == "ADP" and tok.i + 1 < len(doc) and doc[tok.i + 1].is_punct \
             and tok.i + 2 >= len(doc)
