@@ -115,13 +115,15 @@ def run_edits(settings: Settings, folder: Path) -> dict[str, Any]:
         service = QAService(settings.model_copy(update={"data_dir": Path(tmp)}))
         old = service.add_documents([as_document(before)])[0].document
         new = service.add_documents([as_document(after)])[0]
-        rows = [score(q, ask(service, q)) for q in read_jsonl(folder / "questions.jsonl")]
+        answers = [(q, ask(service, q)) for q in read_jsonl(folder / "questions.jsonl")]
+        rows = [score(q, a) for q, a in answers]
         stored_old = service.corpus.document(old.id)
         result = {
             "new_version": new.created and new.replaced == old.id,
             "old_superseded": stored_old is not None and stored_old.superseded_by == new.document.id,
-            "answered_from_new": all(
-                r["answer"] is None or r["kind"] == "unanswerable" or r["f1"] > 0 for r in rows),
+            # every answer given cites the new version only, right or wrong
+            "answered_from_new": all(c.document_id == new.document.id
+                                     for _, a in answers if a.answer for c in a.citations),
             **summarize(rows), "rows": rows,
         }
         service.close()
@@ -181,7 +183,8 @@ def cmd_stories(args: argparse.Namespace) -> int:
         edits = run_edits(settings, edits_dir)
         result["edits"] = edits
         print(f"edits: new version {edits['new_version']}, old superseded "
-              f"{edits['old_superseded']}, F1 {edits['f1']} on {edits['questions']} questions")
+              f"{edits['old_superseded']}, every answer from the new version "
+              f"{edits['answered_from_new']}, F1 {edits['f1']} on {edits['questions']} questions")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
