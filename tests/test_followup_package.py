@@ -322,6 +322,15 @@ def test_ellipsis_after_a_preposition_whose_object_was_asked() -> None:
     assert answered[1] == "When did Hamas talk about aid with Iran?"
 
 
+def test_a_referent_one_question_back_is_found() -> None:
+    # HISTORY_TURNS: the last 2 turns, so that one question in between does not lose "he"
+    rewrites = play([("Who leads Hamas?", "Khaled Mashaal", None),
+                     ("What is the Quds Force?", "a special forces wing within the Iranian military",
+                      None),
+                     ("Where did he meet Soleimani?", None, None)])
+    assert rewrites[2] == "Where did Khaled Mashaal meet Soleimani?"
+
+
 def test_ellipsis_keeps_names_as_written() -> None:
     rewrites = play([("What did Saudi daily Al-Hayat talk about?", None, None),
                      ("When?", None, None)])

@@ -34,7 +34,7 @@ from qa.followup.selector import Retrieved, Search, Selector, features, retrieve
 
 log = logging.getLogger(__name__)
 
-HISTORY_TURNS = 6  # earlier turns looked at
+HISTORY_TURNS = 2  # earlier turns looked at (chosen on CANARD's tuning half, eval/RESULTS.md)
 MAX_CANDIDATES = 4  # the raw question and at most three rewrites
 
 _GREETING = re.compile(
