@@ -56,7 +56,7 @@ class Weights:
     event: float = 1.0  # an event the turn talks about ("the meeting")
     phrase: float = 0.5  # a noun phrase of the answer (for "that area")
     resolved: float = 0.5  # extra for a referent filled in by an earlier resolution
-    decay: float = 0.5  # salience kept per turn of distance
+    decay: float = 0.3  # salience kept per turn of distance (CANARD tuning half, with 2 turns)
     pair_decay: float = 0.85  # "they" as two people mentioned together
     pair_boost: float = 1.2
     title: float = 1.5  # a title that is a name: the conversation's standing topic
