@@ -17,6 +17,7 @@ from typing import Any
 from embeddings.encoder import Encoder
 from qa.compose import Compose, Draft
 from qa.corpus import Corpus, IngestResult
+from qa.dates import DateMention
 from qa.extractor import RuleExtractor
 from qa.policy import AnswerPolicy
 from qa.question import Question, QuestionError, validate_question
@@ -230,11 +231,13 @@ class QAService:
         if len(docs) < 2:
             return None
         heads = self.corpus.heads(docs, CORRECTION_HEAD_CHARS)
+        dates = {d: tuple(DateMention(*m) for m in layout.dates or ())
+                 for d, layout in self.corpus.layouts(docs).items()}
         return compare(question, result.candidates, read, self.policy.threshold,
                        frozenset(d for d, (old, _) in heads.items() if old),
                        frozenset(d for d, (_, head) in heads.items() if is_correction(head)),
                        result.best, self.slot_model.same_slot,
-                       self.corpus.naming(docs, question_names(question)))
+                       self.corpus.naming(docs, question_names(question)), dates)
 
     def compose(self, question: str, result: ReaderResult, passages: list[RetrievedPassage],
                 timings_ms: dict[str, float], search_query: str | None = None,

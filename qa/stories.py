@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.dates import MONTH_NUMBERS, MONTH_WORDS, WEEKDAYS, resolve_dates
+from qa.dates import MONTH_NUMBERS, MONTH_WORDS, WEEKDAYS, DateMention
 from qa.numeric import sigmoid
 from qa.text import fold
 from qa.types import AnswerSpan, Candidate, RetrievedPassage
@@ -154,6 +154,7 @@ class Source:
     passage: RetrievedPassage
     superseded: bool
     correction: bool
+    dates: tuple[DateMention, ...] = ()  # the dates its document names, resolved at ingest
 
     @property
     def span(self) -> AnswerSpan:
@@ -162,6 +163,11 @@ class Source:
     @property
     def published(self) -> str:
         return self.passage.published or ""
+
+    @functools.cached_property
+    def parts(self) -> dict[str, frozenset[str]]:
+        """The date or time the answer gives, part by part (`date_parts`)."""
+        return date_parts(self.text)
 
     @functools.cached_property
     def day(self) -> str | None:
@@ -190,16 +196,15 @@ class Position:
 
 
 def named_date(source: Source) -> str | None:
-    """The day, month or year a date-like answer names, read in its passage against the
-    report's publication date ("Thursday morning" in a Tuesday report that says the road
-    "will stay closed until Thursday morning": that Thursday). None when the answer is no
-    date, holds more than one, or is part of a longer one ("2023" of "Oct. 16, 2023")."""
-    if not date_parts(source.text):
+    """The day, month or year a date-like answer names, as its document's dates were resolved
+    at ingest against the report's publication date ("Thursday morning" in a Tuesday report
+    that says the road "will stay closed until Thursday morning": that Thursday). None when
+    the answer is no date, holds more than one, or is part of a longer one ("2023" of "Oct.
+    16, 2023")."""
+    if not source.parts:
         return None
-    p, span = source.passage, source.span
-    start, end = span.answer_start - p.start, span.answer_end - p.start
-    inside = [m for m in resolve_dates(p.text, p.published)
-              if m.end > start and m.start < end]
+    start, end = source.span.answer_start, source.span.answer_end
+    inside = [m for m in source.dates if m.end > start and m.start < end]
     if len(inside) != 1 or not (start <= inside[0].start and inside[0].end <= end):
         return None
     return inside[0].value
@@ -212,8 +217,7 @@ def same_claim(a: Source, b: Source) -> bool:
     both give one; else `same_value`."""
     day_a, day_b = a.day, b.day
     if day_a and day_b:
-        clock_a = date_parts(a.text).get("clock")
-        clock_b = date_parts(b.text).get("clock")
+        clock_a, clock_b = a.parts.get("clock"), b.parts.get("clock")
         return (day_a.startswith(day_b) or day_b.startswith(day_a)) and (
             clock_a is None or clock_b is None or clock_a == clock_b)
     return same_value(a.text, b.text)
@@ -332,7 +336,8 @@ def shared_slot_model(path: Path = DEFAULT_SLOT_MODEL) -> SameSlotModel:
 # ---------------------------------------------------------------------------- comparing
 def sources_of(candidates: tuple[Candidate, ...], passages: dict[int, RetrievedPassage],
                threshold: float, superseded: frozenset[str], corrections: frozenset[str],
-               best: AnswerSpan) -> dict[str, Source]:
+               best: AnswerSpan, dates: dict[str, tuple[DateMention, ...]] | None = None
+               ) -> dict[str, Source]:
     """Each document's candidate at or above `threshold`: `best` for its document, else the
     most confident outside photo captions, else the most confident."""
     def caption(cand: Candidate) -> bool:
@@ -347,7 +352,8 @@ def sources_of(candidates: tuple[Candidate, ...], passages: dict[int, RetrievedP
             continue
         text = passage.text[cand.span.answer_start - passage.start:
                             cand.span.answer_end - passage.start]
-        out[doc] = Source(text, cand, passage, doc in superseded, doc in corrections)
+        out[doc] = Source(text, cand, passage, doc in superseded, doc in corrections,
+                          (dates or {}).get(doc, ()))
     return out
 
 
@@ -355,15 +361,18 @@ def compare(question: str, candidates: tuple[Candidate, ...],
             passages: dict[int, RetrievedPassage], threshold: float,
             superseded: frozenset[str], corrections: frozenset[str], best: AnswerSpan,
             same_slot: Callable[[str, Source, Source], bool],
-            naming: dict[str, frozenset[str]] | None = None) -> Comparison | None:
+            naming: dict[str, frozenset[str]] | None = None,
+            dates: dict[str, tuple[DateMention, ...]] | None = None) -> Comparison | None:
     """Group the confident candidates of different documents by value and pick the answer:
     the reader's `best`, unless a value that answers the same thing (`same_slot`) comes from a
     newer report (both dated) or `best`'s sources were all superseded. Values about something
     else are left out, and so are documents about another subject: `naming` says which of
     the question's names each document holds, and one that lacks a name `best`'s document
-    holds is not compared (another county's director). None when no other document speaks to
-    the same thing or `best`'s document is not among the confident."""
-    by_document = sources_of(candidates, passages, threshold, superseded, corrections, best)
+    holds is not compared (another county's director). `dates`: the dates each document names
+    (its stored `DateMention`s), by which date answers are compared. None when no other
+    document speaks to the same thing or `best`'s document is not among the confident."""
+    by_document = sources_of(candidates, passages, threshold, superseded, corrections, best,
+                             dates)
     first = next((s for s in by_document.values() if s.span == best), None)
     if first is None:
         return None

@@ -299,20 +299,24 @@ def test_they_who_talked_is_not_the_paper_that_reported_nor_the_place() -> None:
                      ("What did they talk about?", None, None), ("When?", None, None)])
     assert rewrites[1:] == ["Who reported the meeting?", "What did they talk about?",
                             "When did they talk?"]  # no "about" left stranded
-    # a paper still says and reports
-    said = play([("Who reported the meeting?", "Saudi daily Al-Hayat", MEETING),
-                 ("What did they say about Hamas?", None, None)])
-    assert said[1] == "What did Saudi daily Al-Hayat say about Hamas?"
-    site = play([("Which site carried the report?", "Israeli news site Ynet", None),
-                 ("What did they discuss?", None, None)])
-    assert site[1] == "What did they discuss?"
+
+
+@pytest.mark.parametrize(("asked", "answer", "evidence", "follow_up", "resolved"), [
+    # a paper still says
+    ("Who reported the meeting?", "Saudi daily Al-Hayat", MEETING,
+     "What did they say about Hamas?", "What did Saudi daily Al-Hayat say about Hamas?"),
+    ("Which site carried the report?", "Israeli news site Ynet", None,
+     "What did they discuss?", "What did they discuss?"),
     # an agency that is no news agency discusses; a country agrees
-    agency = play([("Who inspected the site?", "The International Atomic Energy Agency", None),
-                   ("What did they discuss?", None, None)])
-    assert agency[1] == "What did The International Atomic Energy Agency discuss?"
-    country = play([("Which country backed the deal?", "Iran", None),
-                    ("Why did they agree?", None, None)])
-    assert country[1] == "Why did Iran agree?"
+    ("Who inspected the site?", "The International Atomic Energy Agency", None,
+     "What did they discuss?", "What did The International Atomic Energy Agency discuss?"),
+    ("Which country backed the deal?", "Iran", None, "Why did they agree?",
+     "Why did Iran agree?"),
+])
+def test_they_is_an_outlet_only_for_what_outlets_do(asked: str, answer: str,
+                                                     evidence: str | None, follow_up: str,
+                                                     resolved: str) -> None:
+    assert play([(asked, answer, evidence), (follow_up, None, None)])[1] == resolved
 
 
 def test_ellipsis_after_a_preposition_whose_object_was_asked() -> None:

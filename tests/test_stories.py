@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from qa.dates import DateMention, resolve_dates
 from qa.stories import (
     SLOT_FEATURES,
     Source,
@@ -122,6 +123,12 @@ def test_a_newer_correction_marks_what_it_corrects() -> None:
     assert result is not None and result.others[0].corrected is True
 
 
+def resolved(*passages: RetrievedPassage) -> dict[str, tuple[DateMention, ...]]:
+    """The dates each passage's document names, as ingest resolves and stores them (each test
+    document is its one passage)."""
+    return {p.document_id: tuple(resolve_dates(p.text, p.published)) for p in passages}
+
+
 def test_dates_are_compared_as_the_days_they_name_in_their_reports() -> None:
     # 2023-12-12 was a Tuesday: "late Tuesday" in Wednesday's report is the same night.
     night = passage(5, "day1", "The mill exploded Tuesday night, officials said.", "2023-12-12")
@@ -130,14 +137,17 @@ def test_dates_are_compared_as_the_days_they_name_in_their_reports() -> None:
     later = passage(8, "day5", "Route 9 will stay closed until Dec. 22, the state said.",
                     "2023-12-15")
     by_id = {p.passage_id: p for p in (night, late, road, later)}
+    dates = resolved(night, late, road, later)
     when = "When did the mill explode?"
     same = (candidate(late, "late Tuesday", 0.8), candidate(night, "Tuesday night", 0.7))
-    agreed = compare(when, same, by_id, 0.3, frozenset(), frozenset(), same[0].span, always)
+    agreed = compare(when, same, by_id, 0.3, frozenset(), frozenset(), same[0].span, always,
+                     dates=dates)
     assert agreed is not None and agreed.others == []
     assert [s.passage for s in agreed.agreeing] == [night]
     until = "Until when will Route 9 stay closed?"
     moved = (candidate(road, "Thursday morning", 0.8), candidate(later, "Dec. 22", 0.7))
-    result = compare(until, moved, by_id, 0.3, frozenset(), frozenset(), moved[0].span, always)
+    result = compare(until, moved, by_id, 0.3, frozenset(), frozenset(), moved[0].span, always,
+                     dates=dates)
     assert result is not None and result.chosen.text == "Dec. 22"
     assert [p.text for p in result.others] == ["Thursday morning"]
     # Tuesday's "Thursday" ahead is Dec. 14: the same day as Wednesday's "Dec. 14".
@@ -145,7 +155,8 @@ def test_dates_are_compared_as_the_days_they_name_in_their_reports() -> None:
                     "2023-12-13")
     by_id[dated.passage_id] = dated
     kept = (candidate(road, "Thursday", 0.8), candidate(dated, "Dec. 14", 0.7))
-    same_day = compare(until, kept, by_id, 0.3, frozenset(), frozenset(), kept[0].span, always)
+    same_day = compare(until, kept, by_id, 0.3, frozenset(), frozenset(), kept[0].span, always,
+                       dates=resolved(road, dated))
     assert same_day is not None and same_day.others == []
 
 
@@ -158,7 +169,7 @@ def grouped(question: str, picks: list[tuple[RetrievedPassage, str]]) -> list[li
     cands = tuple(candidate(p, v, 0.8 - i / 100) for i, (p, v) in enumerate(picks))
     by_id = {p.passage_id: p for p, _ in picks}
     result = compare(question, cands, by_id, 0.3, frozenset(), frozenset(), cands[0].span,
-                     always)
+                     always, dates=resolved(*by_id.values()))
     assert result is not None
     return [[s.text for s in [result.chosen, *result.agreeing]],
             *[[s.text for s in p.sources] for p in result.others]]

@@ -20,10 +20,13 @@ from qa.followup.mentions import (
     DETERMINERS,
     FEMALE,
     GROUP_NOUNS,
+    HUMAN_VERBS,
     MEDIA_NOUNS,
     MEDIA_WORDS,
+    MEETING_VERBS,
     NAMED,
     OUTLET_NOUNS,
+    REPORTING_VERBS,
     WH,
     Kind,
     Mention,
@@ -214,12 +217,15 @@ class Discourse:
                     self._add(m.text, m.kind, self.weights.title_entity, order=1000)
 
     def ranked(self, anaphor: str, want: Want, exclude: set[str], avoid: set[int],
-               verbs: frozenset[str] = frozenset(), agent: bool = False, deed: bool = False,
-               meeting: bool = False) -> list[tuple[float, Referent]]:
-        """Referents that fit the anaphor, best first, with their scores. `agent`: the
-        anaphor is the subject of a verb that takes people ("what did they discuss?");
-        `deed`: of one that a news outlet does not do (meet, talk: not say or tell);
-        `meeting`: of a verb of meeting or talking."""
+               verbs: frozenset[str] = frozenset(), subject_of: str = ""
+               ) -> list[tuple[float, Referent]]:
+        """Referents that fit the anaphor, best first, with their scores. `subject_of`: the
+        lemma of the verb the anaphor is the subject of, if any: one that takes people ("what
+        did they discuss?") weighs organisations down, and neither a news outlet (unless it
+        says or tells) nor, for meeting and talking, a place is its subject."""
+        agent = subject_of in HUMAN_VERBS
+        deed = agent and subject_of not in REPORTING_VERBS
+        meeting = subject_of in MEETING_VERBS
         compat = COMPAT[want]
         options: list[tuple[float, int, Referent]] = []
         pool = list(self.referents)
@@ -259,8 +265,8 @@ class Discourse:
         return [(s, r) for s, _, r in options if s >= self.weights.min_score]
 
     def best(self, anaphor: str, want: Want, exclude: set[str], avoid: set[int],
-             verbs: frozenset[str] = frozenset(), agent: bool = False) -> Referent | None:
-        ranked = self.ranked(anaphor, want, exclude, avoid, verbs, agent)
+             verbs: frozenset[str] = frozenset()) -> Referent | None:
+        ranked = self.ranked(anaphor, want, exclude, avoid, verbs)
         return ranked[0][1] if ranked else None
 
     def by_head(self, head: str) -> Referent | None:

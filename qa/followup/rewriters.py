@@ -32,12 +32,9 @@ from qa.followup.mentions import (
     GENERIC_NOUNS,
     GROUP_NOUNS,
     GROUP_PRONOUNS,
-    HUMAN_VERBS,
-    MEETING_VERBS,
     PERSON_NOUNS,
     PERSON_PRONOUNS,
     PLACE_NOUNS,
-    REPORTING_VERBS,
     THING_PRONOUNS,
     WH,
     Kind,
@@ -506,11 +503,8 @@ class Anaphora:
                 continue
             # different pronouns ("he ... her") are different people
             others = {id(r) for f, r in chosen.items() if f != family}
-            verb = doc[a.head].lemma_.lower()
-            agent = a.role == Role.SUBJ and verb in HUMAN_VERBS
-            ranked = discourse.ranked(a.word, a.want, exclude, others, verbs, agent,
-                                      deed=agent and verb not in REPORTING_VERBS,
-                                      meeting=agent and verb in MEETING_VERBS)
+            subject_of = doc[a.head].lemma_.lower() if a.role == Role.SUBJ else ""
+            ranked = discourse.ranked(a.word, a.want, exclude, others, verbs, subject_of)
             if not ranked:
                 continue
             ref = ranked[0][1]

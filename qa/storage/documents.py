@@ -141,6 +141,12 @@ def fts_query(text: str) -> str:
     return " OR ".join(f'"{w}"' for w in fts_words(text))
 
 
+def fts_words(text: str) -> list[str]:
+    """The distinct words of `text` (lower-cased) that `fts_query` matches, each one a phrase
+    of FTS5's query."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
+
+
 def _varint(data: bytes, at: int) -> tuple[int, int]:
     """SQLite's variable-length integer at `at` (big-endian 7-bit groups, a ninth byte of 8
     bits) and where the next one starts."""
@@ -152,12 +158,6 @@ def _varint(data: bytes, at: int) -> tuple[int, int]:
         if not byte & 0x80:
             return value, at
     return (value << 8) | data[at], at + 1
-
-
-def fts_words(text: str) -> list[str]:
-    """The distinct words of `text` (lower-cased) that `fts_query` matches, each one a phrase
-    of FTS5's query."""
-    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
 
 
 class DocumentStore:
@@ -243,8 +243,11 @@ class DocumentStore:
         is not in "chromosome")."""
         if not names:
             return {}
-        held: dict[str, set[str]] = {r[0]: set() for r in self._query(
-            "SELECT id FROM documents WHERE " + among("id"), [values(ids)])}
+        held: dict[str, set[str]] = {}
+        for doc, title in self._query("SELECT id, title FROM documents WHERE " + among("id"),
+                                      [values(ids)]):
+            titled = f" {' '.join(_WORD.findall(fold(title or '')))} "
+            held[doc] = {n for n in names if f" {' '.join(_WORD.findall(fold(n)))} " in titled}
         for name in names:
             words = _WORD.findall(name.lower())
             if not words:
@@ -255,11 +258,6 @@ class DocumentStore:
                 ['"' + " ".join(words) + '"', values(ids)])
             for r in rows:
                 held[r[0]].add(name)
-        for r in self._query("SELECT id, title FROM documents WHERE " + among("id"),
-                             [values(ids)]):
-            title = f" {' '.join(_WORD.findall(fold(r[1] or '')))} "
-            held[r[0]].update(n for n in names
-                              if f" {' '.join(_WORD.findall(fold(n)))} " in title)
         return {doc: frozenset(found) for doc, found in held.items()}
 
     def superseded_passage_ids(self) -> set[int]:
